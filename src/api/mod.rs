@@ -1,0 +1,29 @@
+//! Public API: tonic services for the node's users and tools.
+//!
+//! Conversions between wire types and domain types happen here, and every
+//! domain error becomes the gRPC status that says what went wrong.
+
+pub mod equipment;
+pub mod node;
+
+use std::sync::Arc;
+
+use crate::docs::Docs;
+use crate::domain::site::Role;
+use crate::federation::Federation;
+
+/// What every API service needs to know about the node it runs in.
+pub struct NodeContext {
+    pub site: String,
+    pub name: String,
+    pub role: Role,
+    pub listen: String,
+    pub docs: Docs,
+    pub fed: Arc<Federation>,
+}
+
+impl NodeContext {
+    pub fn site_doc(&self) -> String {
+        crate::docs::site_doc(&self.site)
+    }
+}

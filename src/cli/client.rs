@@ -1,0 +1,271 @@
+//! Client commands: each calls one node's public API.
+
+use std::path::Path;
+
+use serde_json::json;
+use tonic::transport::{Channel, Endpoint};
+
+use super::output::{print_json, print_table};
+use super::EquipmentCmd;
+use crate::pb;
+use crate::pb::equipment_client::EquipmentClient;
+use crate::pb::node_client::NodeClient;
+
+/// Opens a channel to the node, with an error that says what to check.
+pub async fn connect(node: &str) -> anyhow::Result<Channel> {
+    let endpoint = Endpoint::from_shared(node.to_string()).map_err(|_| {
+        anyhow::anyhow!("adresse de nœud « {node} » invalide (attendu http://HÔTE:PORT)")
+    })?;
+    endpoint
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "impossible de joindre le nœud {node} : {e} (est-il démarré ? `maillage serve --dir DOSSIER`)"
+            )
+        })
+}
+
+/// Turns a gRPC status into the message shown to the user.
+fn api_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{} ({:?})", status.message(), status.code())
+}
+
+pub fn item_json(i: &pb::EquipmentItem) -> serde_json::Value {
+    json!({
+        "id": i.id,
+        "site": i.site,
+        "name": i.name,
+        "category": i.category,
+        "description": i.description,
+        "inventory_number": i.inventory_number,
+        "loanable": i.loanable,
+        "status": i.status,
+        "condition": i.condition,
+        "created_at": i.created_at,
+        "updated_at": i.updated_at,
+    })
+}
+
+fn status_fr(s: &str) -> &str {
+    match s {
+        "available" => "disponible",
+        "maintenance" => "en maintenance",
+        "retired" => "retiré",
+        other => other,
+    }
+}
+
+fn print_item(i: &pb::EquipmentItem) {
+    println!("{}  {}", i.id, i.name);
+    println!("  site          : {}", i.site);
+    println!("  catégorie     : {}", i.category);
+    if !i.inventory_number.is_empty() {
+        println!("  n° inventaire : {}", i.inventory_number);
+    }
+    if !i.description.is_empty() {
+        println!("  description   : {}", i.description);
+    }
+    println!("  statut        : {}", status_fr(&i.status));
+    println!("  état          : {}", i.condition);
+    println!(
+        "  prêtable      : {}",
+        if i.loanable { "oui" } else { "non" }
+    );
+}
+
+pub async fn equipment(node: &str, json_out: bool, cmd: EquipmentCmd) -> anyhow::Result<()> {
+    let mut client = EquipmentClient::new(connect(node).await?);
+    let item = match cmd {
+        EquipmentCmd::Add {
+            name,
+            category,
+            description,
+            inventory_number,
+            loanable,
+            condition,
+        } => client
+            .add(pb::AddEquipmentRequest {
+                name,
+                category,
+                description,
+                inventory_number,
+                loanable,
+                condition,
+            })
+            .await
+            .map_err(api_error)?
+            .into_inner(),
+        EquipmentCmd::Update {
+            id,
+            name,
+            category,
+            description,
+            inventory_number,
+            loanable,
+            status,
+            condition,
+        } => client
+            .update(pb::UpdateEquipmentRequest {
+                id,
+                name,
+                category,
+                description,
+                inventory_number,
+                loanable,
+                status,
+                condition,
+            })
+            .await
+            .map_err(api_error)?
+            .into_inner(),
+        EquipmentCmd::Retire { id } => client
+            .retire(pb::EquipmentId { id })
+            .await
+            .map_err(api_error)?
+            .into_inner(),
+        EquipmentCmd::Show { id } => client
+            .get(pb::EquipmentId { id })
+            .await
+            .map_err(api_error)?
+            .into_inner(),
+        EquipmentCmd::List {
+            site,
+            category,
+            search,
+            status,
+        } => {
+            let list = client
+                .list(pb::ListEquipmentRequest {
+                    site: site.unwrap_or_default(),
+                    category: category.unwrap_or_default(),
+                    search: search.unwrap_or_default(),
+                    status: status.unwrap_or_default(),
+                })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json_out {
+                print_json(&list.items.iter().map(item_json).collect::<Vec<_>>());
+            } else if list.items.is_empty() {
+                println!("Aucun matériel ne correspond.");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .items
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.id.clone(),
+                            i.site.clone(),
+                            i.name.clone(),
+                            i.category.clone(),
+                            status_fr(&i.status).to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "SITE", "NOM", "CATÉGORIE", "STATUT"], &rows);
+            }
+            return Ok(());
+        }
+    };
+    if json_out {
+        print_json(&item_json(&item));
+    } else {
+        print_item(&item);
+    }
+    Ok(())
+}
+
+pub fn status_json(s: &pb::StatusReply) -> serde_json::Value {
+    let documents: serde_json::Map<String, serde_json::Value> = s
+        .documents
+        .iter()
+        .map(|d| (d.id.clone(), json!(d.heads)))
+        .collect();
+    let peers: Vec<serde_json::Value> = s
+        .peers
+        .iter()
+        .map(|p| {
+            json!({
+                "address": p.address,
+                "site": p.site,
+                "direction": p.direction,
+                "connected": p.connected,
+                "last_sync": if p.last_sync.is_empty() { serde_json::Value::Null } else { json!(p.last_sync) },
+                "last_error": p.last_error,
+                "bytes_sent": p.bytes_sent,
+                "bytes_received": p.bytes_received,
+            })
+        })
+        .collect();
+    json!({
+        "site": s.site,
+        "name": s.name,
+        "role": s.role,
+        "listen": s.listen,
+        "version": s.version,
+        "digest": s.digest,
+        "documents": documents,
+        "peers": peers,
+        "refused_sessions": s.refused_sessions,
+    })
+}
+
+pub async fn status(node: &str, json_out: bool) -> anyhow::Result<()> {
+    let mut client = NodeClient::new(connect(node).await?);
+    let s = client
+        .status(pb::StatusRequest {})
+        .await
+        .map_err(api_error)?
+        .into_inner();
+    if json_out {
+        print_json(&status_json(&s));
+        return Ok(());
+    }
+    println!("Site        : {} ({})", s.name, s.site);
+    println!("Rôle        : {}", s.role);
+    println!("Adresse     : {}", s.listen);
+    println!("Empreinte   : {}", s.digest);
+    println!("Documents   : {}", s.documents.len());
+    for d in &s.documents {
+        println!("  {}  ({} tête(s))", d.id, d.heads.len());
+    }
+    println!("Pairs       : {}", s.peers.len());
+    for p in &s.peers {
+        let who = if p.site.is_empty() { &p.address } else { &p.site };
+        let state = if p.connected { "connecté" } else { "déconnecté" };
+        let last = if p.last_sync.is_empty() {
+            "jamais synchronisé".to_string()
+        } else {
+            format!("dernière synchro {}", p.last_sync)
+        };
+        print!("  {who}  {state}, {last}");
+        if !p.last_error.is_empty() {
+            print!(" — {}", p.last_error);
+        }
+        println!();
+    }
+    if s.refused_sessions > 0 {
+        println!("Sessions refusées (pairs fautifs) : {}", s.refused_sessions);
+    }
+    Ok(())
+}
+
+pub async fn export(node: &str, json_out: bool, id: &str, out: &Path) -> anyhow::Result<()> {
+    let mut client = NodeClient::new(connect(node).await?);
+    let data = client
+        .export_document(pb::ExportDocumentRequest { id: id.to_string() })
+        .await
+        .map_err(api_error)?
+        .into_inner()
+        .data;
+    std::fs::write(out, &data)
+        .map_err(|e| anyhow::anyhow!("écriture de {} impossible : {e}", out.display()))?;
+    if json_out {
+        print_json(&json!({ "id": id, "out": out, "bytes": data.len() }));
+    } else {
+        println!("Document {id} écrit dans {} ({} octets).", out.display(), data.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! Node configuration, read from `DIR/maillage.toml`.
+//!
+//! Every field has a default given by a function, so a config file only needs
+//! the site's identity; `maillage init` writes the full documented file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::site::Role;
+
+pub const CONFIG_FILE: &str = "maillage.toml";
+pub const DATA_DIR: &str = "data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Site id (short slug), e.g. `metz-borny`.
+    pub site: String,
+    /// Human name of the site.
+    pub name: String,
+    #[serde(default)]
+    pub role: Role,
+    /// Address for the federation and the public API.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// URLs of peers to dial, e.g. `http://10.0.0.2:7400`.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub federation: FederationConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Incremental chunks kept per document before it is compacted into a snapshot.
+    pub compact_after_chunks: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            compact_after_chunks: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Largest frame accepted from or sent to a peer, in bytes.
+    pub max_frame_bytes: usize,
+    /// Most documents a peer may list in one digest.
+    pub max_documents: usize,
+    /// Time a peer has to say hello (and send its digests) after connecting.
+    pub handshake_timeout_ms: u64,
+    /// Time allowed to open a connection to a peer.
+    pub connect_timeout_ms: u64,
+    /// First delay before redialing a peer; doubles up to `reconnect_max_ms`, with jitter.
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            max_frame_bytes: 32 * 1024 * 1024,
+            max_documents: 100_000,
+            handshake_timeout_ms: 10_000,
+            connect_timeout_ms: 5_000,
+            reconnect_min_ms: 200,
+            reconnect_max_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Largest request a client may send to the public API, in bytes.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_request_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_string()
+}
+
+impl Config {
+    pub fn new(site: &str, name: &str, role: Role) -> Config {
+        Config {
+            site: site.to_string(),
+            name: name.to_string(),
+            role,
+            listen: default_listen(),
+            peers: Vec::new(),
+            storage: StorageConfig::default(),
+            federation: FederationConfig::default(),
+            api: ApiConfig::default(),
+        }
+    }
+
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(CONFIG_FILE)
+    }
+
+    pub fn load(dir: &Path) -> anyhow::Result<Config> {
+        let path = Self::path(dir);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "lecture de {} impossible : {e} (le nœud a-t-il été créé avec `maillage init` ?)",
+                path.display()
+            )
+        })?;
+        let cfg: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("configuration {} invalide : {e}", path.display()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !crate::docs::is_slug(&self.site) {
+            anyhow::bail!(
+                "identifiant de site « {} » invalide : lettres minuscules, chiffres et tirets, 40 caractères au plus",
+                self.site
+            );
+        }
+        if self.name.trim().is_empty() {
+            anyhow::bail!("le nom du site est obligatoire");
+        }
+        self.listen.parse::<std::net::SocketAddr>().map_err(|_| {
+            anyhow::anyhow!(
+                "adresse d'écoute « {} » invalide (attendu HÔTE:PORT, par exemple 127.0.0.1:7400)",
+                self.listen
+            )
+        })?;
+        for p in &self.peers {
+            validate_peer_url(p)?;
+        }
+        Ok(())
+    }
+
+    /// The documented TOML file written by `maillage init`.
+    pub fn to_documented_toml(&self) -> String {
+        let peers = self
+            .peers
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let s = &self.storage;
+        let f = &self.federation;
+        let a = &self.api;
+        format!(
+            r#"# maillage node configuration.
+# Every field below is shown with its value; fields left out take their default.
+
+# Site id: a short slug (lowercase letters, digits, dashes). Names this node's
+# document `site/<site>`. Never change it once the node has joined the network.
+site = "{site}"
+# Human name of the site.
+name = "{name}"
+# "site" for a tiers-lieu, "academy" for the academic team's node. Default "site".
+role = "{role}"
+# Address serving both the federation (other nodes) and the public API.
+# Default "127.0.0.1:7400"; use "0.0.0.0:7400" to accept other sites.
+listen = "{listen}"
+# Peers this node dials, as URLs ("http://host:port"). Default: none.
+# Peers may also dial this node; one session per pair of sites is kept.
+peers = [{peers}]
+
+[storage]
+# Incremental chunks kept per document before compaction into one snapshot. Default 256.
+compact_after_chunks = {compact}
+
+[federation]
+# Largest frame accepted from or sent to a peer, in bytes. Default 33554432 (32 MiB).
+max_frame_bytes = {frame}
+# Most documents a peer may list in one digest. Default 100000.
+max_documents = {maxdocs}
+# Milliseconds a peer has to complete the handshake. Default 10000.
+handshake_timeout_ms = {hs}
+# Milliseconds allowed to open a connection to a peer. Default 5000.
+connect_timeout_ms = {ct}
+# Redial delay: starts at reconnect_min_ms, doubles up to reconnect_max_ms, with
+# random jitter. Defaults 200 and 30000.
+reconnect_min_ms = {rmin}
+reconnect_max_ms = {rmax}
+
+[api]
+# Largest request a client may send to the public API, in bytes. Default 4194304 (4 MiB).
+max_request_bytes = {api}
+"#,
+            site = self.site,
+            name = self.name.replace('\\', "\\\\").replace('"', "\\\""),
+            role = self.role.as_str(),
+            listen = self.listen,
+            compact = s.compact_after_chunks,
+            frame = f.max_frame_bytes,
+            maxdocs = f.max_documents,
+            hs = f.handshake_timeout_ms,
+            ct = f.connect_timeout_ms,
+            rmin = f.reconnect_min_ms,
+            rmax = f.reconnect_max_ms,
+            api = a.max_request_bytes,
+        )
+    }
+}
+
+pub fn validate_peer_url(p: &str) -> anyhow::Result<()> {
+    let ok = (p.starts_with("http://") || p.starts_with("https://"))
+        && p.parse::<tonic::transport::Uri>().is_ok();
+    if !ok {
+        anyhow::bail!("adresse de pair « {p} » invalide (attendu http://HÔTE:PORT)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_toml_roundtrips() {
+        let mut c = Config::new("metz", "Tiers-lieu \"Metz\"", Role::Academy);
+        c.peers = vec!["http://127.0.0.1:7401".into()];
+        let back: Config = toml::from_str(&c.to_documented_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn minimal_file_takes_defaults() {
+        let c: Config = toml::from_str("site = \"a\"\nname = \"A\"\n").unwrap();
+        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert_eq!(c.role, Role::Site);
+        assert_eq!(c.storage, StorageConfig::default());
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let mut c = Config::new("Bad Site", "x", Role::Site);
+        assert!(c.validate().is_err());
+        c.site = "ok".into();
+        c.peers = vec!["ftp://x".into()];
+        assert!(c.validate().is_err());
+    }
+}

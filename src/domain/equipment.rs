@@ -1,0 +1,210 @@
+//! Equipment (matériel): the shared catalogue. Each item lives in the
+//! `equipment` map of its owner site's document, keyed by its id.
+
+use std::collections::BTreeMap;
+
+use autosurgeon::{Hydrate, Reconcile};
+use automerge::AutoCommit;
+use serde::Serialize;
+
+use super::{optional_text, required_text, root_map, root_map_mut};
+use crate::error::{Error, Result};
+
+pub const STATUSES: &[&str] = &["available", "maintenance", "retired"];
+pub const CONDITIONS: &[&str] = &["new", "good", "worn", "out_of_order"];
+pub const MAX_NAME: usize = 200;
+pub const MAX_CATEGORY: usize = 64;
+pub const MAX_DESCRIPTION: usize = 4000;
+pub const MAX_INVENTORY: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct Equipment {
+    pub name: String,
+    pub category: String,
+    pub description: String,
+    pub inventory_number: String,
+    pub loanable: bool,
+    pub status: String,
+    pub condition: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An item with its id and owner site, as shown to users.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Item {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub category: String,
+    pub description: String,
+    pub inventory_number: String,
+    pub loanable: bool,
+    pub status: String,
+    pub condition: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Item {
+    pub fn new(id: &str, site: &str, e: Equipment) -> Item {
+        Item {
+            id: id.to_string(),
+            site: site.to_string(),
+            name: e.name,
+            category: e.category,
+            description: e.description,
+            inventory_number: e.inventory_number,
+            loanable: e.loanable,
+            status: e.status,
+            condition: e.condition,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+/// Fields a user may set; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Patch {
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub description: Option<String>,
+    pub inventory_number: Option<String>,
+    pub loanable: Option<bool>,
+    pub status: Option<String>,
+    pub condition: Option<String>,
+}
+
+fn check_choice(field: &str, value: &str, allowed: &[&str]) -> Result<String> {
+    let v = value.trim();
+    if allowed.contains(&v) {
+        Ok(v.to_string())
+    } else {
+        Err(Error::invalid(format!(
+            "{field} « {v} » inconnu : valeurs possibles {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+impl Patch {
+    /// Applies the patch to `e`, validating every field it sets.
+    pub fn apply(&self, e: &mut Equipment, now: &str) -> Result<()> {
+        if let Some(v) = &self.name {
+            e.name = required_text("name", v, MAX_NAME)?;
+        }
+        if let Some(v) = &self.category {
+            e.category = required_text("category", v, MAX_CATEGORY)?;
+        }
+        if let Some(v) = &self.description {
+            e.description = optional_text("description", v, MAX_DESCRIPTION)?;
+        }
+        if let Some(v) = &self.inventory_number {
+            e.inventory_number = optional_text("inventory_number", v, MAX_INVENTORY)?;
+        }
+        if let Some(v) = self.loanable {
+            e.loanable = v;
+        }
+        if let Some(v) = &self.status {
+            e.status = check_choice("status", v, STATUSES)?;
+        }
+        if let Some(v) = &self.condition {
+            e.condition = check_choice("condition", v, CONDITIONS)?;
+        }
+        e.updated_at = now.to_string();
+        Ok(())
+    }
+}
+
+/// A new item from user input: name and category are required.
+pub fn new_equipment(patch: &Patch, now: &str) -> Result<Equipment> {
+    let mut e = Equipment {
+        name: String::new(),
+        category: String::new(),
+        description: String::new(),
+        inventory_number: String::new(),
+        loanable: true,
+        status: "available".into(),
+        condition: "good".into(),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+    };
+    let mut p = patch.clone();
+    p.name.get_or_insert_with(String::new);
+    p.category.get_or_insert_with(String::new);
+    p.apply(&mut e, now)?;
+    Ok(e)
+}
+
+pub fn get(doc: &AutoCommit, id: &str) -> Result<Option<Equipment>> {
+    let Some(map) = root_map(doc, "equipment") else {
+        return Ok(None);
+    };
+    Ok(autosurgeon::hydrate_prop::<_, Option<Equipment>, _, _>(
+        doc, &map, id,
+    )?)
+}
+
+pub fn all(doc: &AutoCommit) -> Result<BTreeMap<String, Equipment>> {
+    let Some(map) = root_map(doc, "equipment") else {
+        return Ok(BTreeMap::new());
+    };
+    let mut out = BTreeMap::new();
+    for key in automerge::ReadDoc::keys(doc, &map) {
+        let e: Equipment = autosurgeon::hydrate_prop(doc, &map, key.as_str())?;
+        out.insert(key, e);
+    }
+    Ok(out)
+}
+
+pub fn put(doc: &mut AutoCommit, id: &str, e: &Equipment) -> Result<()> {
+    let map = root_map_mut(doc, "equipment")?;
+    autosurgeon::reconcile_prop(doc, &map, id, e)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_requires_name_and_category() {
+        let now = "2026-01-01T00:00:00Z";
+        let p = Patch {
+            name: Some("  ".into()),
+            category: Some("robotique".into()),
+            ..Default::default()
+        };
+        assert!(matches!(new_equipment(&p, now), Err(Error::InvalidArgument(_))));
+        let p = Patch {
+            name: Some("Robot Thymio".into()),
+            category: Some("robotique".into()),
+            ..Default::default()
+        };
+        let e = new_equipment(&p, now).unwrap();
+        assert_eq!(e.status, "available");
+        assert!(e.loanable);
+    }
+
+    #[test]
+    fn put_get_all_roundtrip() {
+        let mut doc = AutoCommit::new();
+        let p = Patch {
+            name: Some("Imprimante 3D".into()),
+            category: Some("impression 3D".into()),
+            ..Default::default()
+        };
+        let e = new_equipment(&p, "t").unwrap();
+        put(&mut doc, "eq-1", &e).unwrap();
+        assert_eq!(get(&doc, "eq-1").unwrap(), Some(e.clone()));
+        assert_eq!(get(&doc, "eq-2").unwrap(), None);
+        assert_eq!(all(&doc).unwrap().len(), 1);
+        let bad = Patch {
+            status: Some("perdu".into()),
+            ..Default::default()
+        };
+        let mut e2 = e.clone();
+        assert!(bad.apply(&mut e2, "t").is_err());
+    }
+}

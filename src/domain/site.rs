@@ -1,0 +1,55 @@
+//! A site's profile, stored under `profile` in its `site/<id>` document.
+
+use autosurgeon::{Hydrate, Reconcile};
+use automerge::{AutoCommit, ROOT};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Site,
+    Academy,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Site => "site",
+            Role::Academy => "academy",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "site" => Ok(Role::Site),
+            "academy" => Ok(Role::Academy),
+            _ => Err(format!("rôle inconnu « {s} » (site ou academy)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct Profile {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+pub fn write_profile(doc: &mut AutoCommit, profile: &Profile) -> Result<()> {
+    autosurgeon::reconcile_prop(doc, ROOT, "profile", profile)?;
+    super::root_map_mut(doc, "equipment")?;
+    Ok(())
+}
+
+pub fn read_profile(doc: &AutoCommit) -> Option<Profile> {
+    autosurgeon::hydrate_prop::<_, Option<Profile>, _, _>(doc, ROOT, "profile")
+        .ok()
+        .flatten()
+}

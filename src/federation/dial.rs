@@ -1,0 +1,103 @@
+//! Dialing configured peers: one task per address, redialing with exponential
+//! backoff and jitter, and standing by while a session with that site is open
+//! (whichever side dialed it).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+use tracing::{debug, info_span, Instrument};
+
+use super::{session, Direction, Federation, OUT_CAP};
+use crate::pb::federation_client::FederationClient;
+
+/// A session that lasted this long resets the backoff.
+pub const HEALTHY_SESSION: Duration = Duration::from_secs(10);
+
+/// Starts the dial loop for `address` on the federation's tracker.
+pub fn spawn(fed: Arc<Federation>, address: String) {
+    let tracker = fed.tracker.clone();
+    let span = info_span!("dial", addr = %address);
+    tracker.spawn(dial_loop(fed, address).instrument(span));
+}
+
+async fn dial_loop(fed: Arc<Federation>, address: String) {
+    let min = Duration::from_millis(fed.cfg.reconnect_min_ms.max(1));
+    let max = Duration::from_millis(fed.cfg.reconnect_max_ms.max(fed.cfg.reconnect_min_ms));
+    let mut backoff = min;
+    fed.update_peer(&address, |p| {
+        p.address = address.clone();
+        p.direction = Direction::Outbound.as_str().into();
+    });
+    loop {
+        if fed.shutdown.is_cancelled() {
+            return;
+        }
+        // Stand by while a session with this site runs (it may be one they dialed).
+        if let Some(site) = fed.site_at(&address) {
+            while fed.is_connected(&site) {
+                let ended = fed.session_ended.notified();
+                tokio::select! {
+                    _ = fed.shutdown.cancelled() => return,
+                    _ = ended => {}
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+        }
+        let started = tokio::time::Instant::now();
+        match dial_once(&fed, &address).await {
+            Ok(()) => {}
+            Err(e) => {
+                debug!(cause = %e, "échec de connexion");
+                fed.update_peer(&address, |p| p.last_error = e);
+            }
+        }
+        if started.elapsed() >= HEALTHY_SESSION {
+            backoff = min;
+        }
+        let jitter = rand::thread_rng().gen_range(0.5..1.5);
+        let wait = backoff.mul_f64(jitter);
+        tokio::select! {
+            _ = fed.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        backoff = (backoff * 2).min(max);
+    }
+}
+
+async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
+    let endpoint = Endpoint::from_shared(address.to_string())
+        .map_err(|e| format!("adresse invalide : {e}"))?
+        .connect_timeout(Duration::from_millis(fed.cfg.connect_timeout_ms))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let channel = tokio::select! {
+        _ = fed.shutdown.cancelled() => return Ok(()),
+        c = endpoint.connect() => c.map_err(|e| format!("connexion impossible : {e}"))?,
+    };
+    let mut client = FederationClient::new(channel)
+        .max_decoding_message_size(fed.cfg.max_frame_bytes)
+        .max_encoding_message_size(fed.cfg.max_frame_bytes);
+    let (tx, rx) = mpsc::channel(OUT_CAP);
+    let response = client
+        .sync(ReceiverStream::new(rx))
+        .await
+        .map_err(|e| format!("ouverture de session refusée : {}", e.message()))?;
+    let incoming = response.into_inner();
+    match session::run(
+        fed.clone(),
+        Direction::Outbound,
+        address.to_string(),
+        incoming,
+        tx,
+    )
+    .await
+    {
+        None | Some(session::SessionError::Shutdown) => Ok(()),
+        Some(e) => Err(e.to_string()),
+    }
+}

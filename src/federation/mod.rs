@@ -1,0 +1,242 @@
+//! Federation: one long-lived gRPC bidirectional stream per pair of nodes.
+//!
+//! - [`session`]: the protocol run on each stream, the same on both sides.
+//! - [`dial`]: dialing configured peers, with backoff and jitter.
+//! - this file: the shared context, the registry of live sessions (one per peer
+//!   site) and the peer status shown by `maillage status`.
+
+pub mod dial;
+pub mod session;
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, Notify};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::config::FederationConfig;
+use crate::docs::Docs;
+use crate::pb;
+
+/// Version of the federation protocol; sessions refuse any other.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Frames buffered towards one peer before the session waits.
+pub const OUT_CAP: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Outbound,
+    Inbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        }
+    }
+}
+
+/// What `status` shows of a peer.
+#[derive(Debug, Clone, Default)]
+pub struct PeerStatus {
+    pub address: String,
+    pub site: String,
+    pub direction: String,
+    pub connected: bool,
+    pub last_sync: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_error: String,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+struct Live {
+    id: u64,
+    /// Site of the node that dialed this session.
+    dialer: String,
+    cancel: CancellationToken,
+}
+
+/// State shared by every session, dialer and the federation service.
+pub struct Federation {
+    pub(crate) site: String,
+    pub(crate) role: String,
+    pub(crate) docs: Docs,
+    pub(crate) cfg: FederationConfig,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+    live: Mutex<HashMap<String, Live>>,
+    /// Keyed by dial address for outbound peers, by `site:<id>` for inbound ones.
+    peers: Mutex<BTreeMap<String, PeerStatus>>,
+    next_id: AtomicU64,
+    /// Sessions closed because the peer broke the protocol.
+    pub(crate) refused_sessions: AtomicU64,
+    /// Woken whenever a session ends, so dialers waiting on it can proceed.
+    pub(crate) session_ended: Notify,
+}
+
+impl Federation {
+    pub fn new(
+        site: String,
+        role: String,
+        docs: Docs,
+        cfg: FederationConfig,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Arc<Federation> {
+        Arc::new(Federation {
+            site,
+            role,
+            docs,
+            cfg,
+            shutdown,
+            tracker,
+            live: Mutex::new(HashMap::new()),
+            peers: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            refused_sessions: AtomicU64::new(0),
+            session_ended: Notify::new(),
+        })
+    }
+
+    /// Registers a session with `peer`. With two sessions between the same pair
+    /// (both dialed at once), both sides keep the one dialed by the smaller site id.
+    /// Returns the session id and its cancellation token, or `None` if refused.
+    fn register(&self, peer: &str, direction: Direction) -> Option<(u64, CancellationToken)> {
+        let dialer = match direction {
+            Direction::Outbound => self.site.clone(),
+            Direction::Inbound => peer.to_string(),
+        };
+        let preferred = std::cmp::min(self.site.as_str(), peer).to_string();
+        let mut live = self.live.lock().unwrap();
+        if let Some(existing) = live.get(peer) {
+            if existing.dialer == dialer || dialer == preferred {
+                existing.cancel.cancel();
+            } else {
+                return None;
+            }
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let cancel = self.shutdown.child_token();
+        live.insert(
+            peer.to_string(),
+            Live {
+                id,
+                dialer,
+                cancel: cancel.clone(),
+            },
+        );
+        Some((id, cancel))
+    }
+
+    fn unregister(&self, peer: &str, id: u64) {
+        let mut live = self.live.lock().unwrap();
+        if live.get(peer).is_some_and(|l| l.id == id) {
+            live.remove(peer);
+        }
+        drop(live);
+        self.session_ended.notify_waiters();
+    }
+
+    pub fn is_connected(&self, peer: &str) -> bool {
+        self.live.lock().unwrap().contains_key(peer)
+    }
+
+    pub fn connected_peers(&self) -> Vec<String> {
+        self.live.lock().unwrap().keys().cloned().collect()
+    }
+
+    pub(crate) fn update_peer(&self, key: &str, f: impl FnOnce(&mut PeerStatus)) {
+        let mut peers = self.peers.lock().unwrap();
+        let p = peers.entry(key.to_string()).or_default();
+        f(p);
+    }
+
+    /// The site last seen at a dial address, if any.
+    pub(crate) fn site_at(&self, address: &str) -> Option<String> {
+        self.peers
+            .lock()
+            .unwrap()
+            .get(address)
+            .map(|p| p.site.clone())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Status of every peer, configured or not; one row per site once known.
+    pub fn peer_statuses(&self) -> Vec<PeerStatus> {
+        let peers = self.peers.lock().unwrap();
+        let live = self.live.lock().unwrap();
+        let mut rows: Vec<PeerStatus> = Vec::new();
+        let outbound_sites: Vec<&str> = peers
+            .iter()
+            .filter(|(k, _)| !k.starts_with("site:"))
+            .map(|(_, p)| p.site.as_str())
+            .collect();
+        for (key, p) in peers.iter() {
+            if key.starts_with("site:") && outbound_sites.contains(&p.site.as_str()) {
+                continue;
+            }
+            let mut row = p.clone();
+            row.connected = !p.site.is_empty() && live.contains_key(&p.site);
+            if key.starts_with("site:") {
+                row.address.clear();
+            }
+            // An outbound row shows the freshest sync with that site, whichever
+            // direction the session had.
+            if let Some(inbound) = peers.get(&format!("site:{}", p.site)) {
+                if inbound.last_sync > row.last_sync {
+                    row.last_sync = inbound.last_sync;
+                }
+                row.bytes_sent += inbound.bytes_sent;
+                row.bytes_received += inbound.bytes_received;
+            }
+            rows.push(row);
+        }
+        rows
+    }
+}
+
+/// The gRPC service other nodes dial.
+pub struct FederationService {
+    fed: Arc<Federation>,
+}
+
+impl FederationService {
+    pub fn new(fed: Arc<Federation>) -> Self {
+        FederationService { fed }
+    }
+}
+
+type FrameStream = Pin<Box<dyn Stream<Item = Result<pb::Frame, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::federation_server::Federation for FederationService {
+    type SyncStream = FrameStream;
+
+    async fn sync(
+        &self,
+        request: Request<Streaming<pb::Frame>>,
+    ) -> Result<Response<Self::SyncStream>, Status> {
+        if self.fed.shutdown.is_cancelled() {
+            return Err(Status::unavailable("le nœud s'arrête"));
+        }
+        let remote = request
+            .remote_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let incoming = request.into_inner();
+        let (tx, rx) = mpsc::channel(OUT_CAP);
+        let fed = self.fed.clone();
+        self.fed.tracker.spawn(async move {
+            session::run(fed, Direction::Inbound, remote, incoming, tx).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
+    }
+}

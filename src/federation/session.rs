@@ -1,0 +1,366 @@
+//! One federation session, run identically by the dialing and the accepting side.
+//!
+//! 1. Both send `Hello` (protocol, site, role, network digest).
+//! 2. If the digests differ, both send `DocDigests` (document → hash of heads),
+//!    then start Automerge sync for every document whose hash differs.
+//!    Equal digests cost one small frame each way, whatever the number of documents.
+//! 3. Live: every sync message received is applied and answered; every change
+//!    announced by the node's documents (local or relayed from another peer) is
+//!    pushed at once. Sync states are persisted per (peer, document).
+//!
+//! A peer that breaks the protocol (garbage, oversized frame, invalid document id,
+//! a change that does not apply) gets a `Goodbye` with the reason; nothing of the
+//! offending message is applied and the session ends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use automerge::sync;
+use prost::Message as _;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::{Stream, StreamExt};
+use tracing::{debug, info, warn, Instrument};
+
+use super::{Direction, Federation, PROTOCOL_VERSION};
+use crate::docs::{is_slug, parse_doc_id};
+use crate::pb::{self, frame::Body};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The peer broke the protocol; the reason is sent to it.
+    #[error("{0}")]
+    Protocol(String),
+    #[error("le pair a fermé la session : {0}")]
+    Closed(String),
+    #[error("transport : {0}")]
+    Transport(String),
+    #[error("session en double avec ce pair")]
+    Duplicate,
+    #[error("arrêt")]
+    Shutdown,
+}
+
+type SResult<T> = Result<T, SessionError>;
+
+struct Session<S> {
+    fed: Arc<Federation>,
+    peer: String,
+    status_key: String,
+    incoming: S,
+    out: mpsc::Sender<pb::Frame>,
+    states: HashMap<String, sync::State>,
+    bytes_sent: u64,
+    bytes_received: u64,
+}
+
+/// Runs a session to its end, then records how it ended.
+pub async fn run<S>(
+    fed: Arc<Federation>,
+    direction: Direction,
+    key: String,
+    incoming: S,
+    out: mpsc::Sender<pb::Frame>,
+) -> Option<SessionError>
+where
+    S: Stream<Item = Result<pb::Frame, tonic::Status>> + Unpin + Send,
+{
+    let span = tracing::info_span!("peer", addr = %key, dir = direction.as_str());
+    async move {
+        let changes = fed.docs.subscribe();
+        let mut s = Session {
+            fed: fed.clone(),
+            peer: String::new(),
+            status_key: match direction {
+                Direction::Outbound => key.clone(),
+                Direction::Inbound => String::new(),
+            },
+            incoming,
+            out,
+            states: HashMap::new(),
+            bytes_sent: 0,
+            bytes_received: 0,
+        };
+        let result = s.run(direction, changes).await;
+        s.finish(&result);
+        result.err()
+    }
+    .instrument(span)
+    .await
+}
+
+impl<S> Session<S>
+where
+    S: Stream<Item = Result<pb::Frame, tonic::Status>> + Unpin + Send,
+{
+    async fn send(&mut self, body: Body) -> SResult<()> {
+        let frame = pb::Frame { body: Some(body) };
+        self.bytes_sent += frame.encoded_len() as u64;
+        self.out
+            .send(frame)
+            .await
+            .map_err(|_| SessionError::Transport("flux sortant fermé".into()))
+    }
+
+    async fn recv(&mut self) -> SResult<Body> {
+        match self.incoming.next().await {
+            None => Err(SessionError::Closed("fin du flux".into())),
+            Some(Err(status)) => Err(match status.code() {
+                tonic::Code::ResourceExhausted | tonic::Code::Internal => {
+                    SessionError::Protocol(format!("trame refusée : {}", status.message()))
+                }
+                _ => SessionError::Transport(status.to_string()),
+            }),
+            Some(Ok(frame)) => {
+                self.bytes_received += frame.encoded_len() as u64;
+                frame
+                    .body
+                    .ok_or_else(|| SessionError::Protocol("trame vide".into()))
+            }
+        }
+    }
+
+    async fn recv_timeout(&mut self) -> SResult<Body> {
+        let t = Duration::from_millis(self.fed.cfg.handshake_timeout_ms);
+        match tokio::time::timeout(t, self.recv()).await {
+            Ok(r) => r,
+            Err(_) => Err(SessionError::Protocol(
+                "poignée de main non terminée à temps".into(),
+            )),
+        }
+    }
+
+    async fn run(
+        &mut self,
+        direction: Direction,
+        mut changes: broadcast::Receiver<String>,
+    ) -> SResult<()> {
+        let fed = self.fed.clone();
+        let our_digest = fed.docs.network_digest();
+        self.send(Body::Hello(pb::Hello {
+            protocol: PROTOCOL_VERSION,
+            site: fed.site.clone(),
+            role: fed.role.clone(),
+            digest: our_digest.to_vec(),
+        }))
+        .await?;
+
+        let hello = match self.recv_timeout().await? {
+            Body::Hello(h) => h,
+            Body::Goodbye(g) => return Err(SessionError::Closed(g.reason)),
+            _ => return Err(SessionError::Protocol("Hello attendu en premier".into())),
+        };
+        if hello.protocol != PROTOCOL_VERSION {
+            return Err(SessionError::Protocol(format!(
+                "version de protocole {} non prise en charge (attendu {PROTOCOL_VERSION})",
+                hello.protocol
+            )));
+        }
+        if !is_slug(&hello.site) || hello.site == fed.site {
+            return Err(SessionError::Protocol(format!(
+                "identifiant de site invalide : « {} »",
+                hello.site.escape_debug()
+            )));
+        }
+        self.peer = hello.site.clone();
+        if self.status_key.is_empty() {
+            self.status_key = format!("site:{}", self.peer);
+        }
+        let Some((session_id, cancel)) = fed.register(&self.peer, direction) else {
+            return Err(SessionError::Duplicate);
+        };
+        let result = self
+            .run_registered(direction, hello, our_digest, &mut changes, cancel)
+            .await;
+        fed.unregister(&self.peer, session_id);
+        result
+    }
+
+    async fn run_registered(
+        &mut self,
+        direction: Direction,
+        hello: pb::Hello,
+        our_digest: [u8; 32],
+        changes: &mut broadcast::Receiver<String>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> SResult<()> {
+        let fed = self.fed.clone();
+        let peer = self.peer.clone();
+        fed.update_peer(&self.status_key, |p| {
+            p.site = peer.clone();
+            p.direction = direction.as_str().into();
+            p.last_error.clear();
+        });
+        info!(peer = %peer, "session ouverte");
+
+        if hello.digest.as_slice() != our_digest {
+            let ours = fed.docs.digests();
+            let docs = ours
+                .iter()
+                .map(|(id, h)| pb::DocDigest {
+                    doc: id.clone(),
+                    heads_hash: h.to_vec(),
+                })
+                .collect();
+            self.send(Body::Digests(pb::DocDigests { docs })).await?;
+            let theirs = match self.recv_timeout().await? {
+                Body::Digests(d) => d,
+                Body::Goodbye(g) => return Err(SessionError::Closed(g.reason)),
+                _ => return Err(SessionError::Protocol("DocDigests attendu".into())),
+            };
+            if theirs.docs.len() > fed.cfg.max_documents {
+                return Err(SessionError::Protocol(format!(
+                    "{} documents annoncés, au plus {} acceptés",
+                    theirs.docs.len(),
+                    fed.cfg.max_documents
+                )));
+            }
+            let mut theirs_map = BTreeMap::new();
+            for d in theirs.docs {
+                if parse_doc_id(&d.doc).is_none() {
+                    return Err(SessionError::Protocol(format!(
+                        "identifiant de document inconnu : « {} »",
+                        d.doc.escape_debug()
+                    )));
+                }
+                theirs_map.insert(d.doc, d.heads_hash);
+            }
+            let mut differing: Vec<String> = Vec::new();
+            for (id, h) in &ours {
+                if theirs_map.get(id).map(|t| t.as_slice()) != Some(h.as_slice()) {
+                    differing.push(id.clone());
+                }
+            }
+            for id in theirs_map.keys() {
+                if !ours.contains_key(id) {
+                    differing.push(id.clone());
+                }
+            }
+            debug!(count = differing.len(), "documents différents");
+            for id in differing {
+                self.push(&id).await?;
+            }
+        }
+        self.mark_synced();
+
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    let _ = self.send(Body::Goodbye(pb::Goodbye { reason: "arrêt du nœud".into() })).await;
+                    return Err(SessionError::Shutdown);
+                }
+                body = self.recv() => {
+                    match body? {
+                        Body::Sync(m) => self.on_sync(m).await?,
+                        Body::Goodbye(g) => return Err(SessionError::Closed(g.reason)),
+                        Body::Hello(_) => return Err(SessionError::Protocol("Hello en double".into())),
+                        Body::Digests(_) => return Err(SessionError::Protocol("DocDigests inattendu".into())),
+                    }
+                }
+                changed = changes.recv() => {
+                    match changed {
+                        Ok(id) => self.push(&id).await?,
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            for id in fed.docs.ids() {
+                                self.push(&id).await?;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return Err(SessionError::Shutdown),
+                    }
+                }
+            }
+        }
+    }
+
+    fn state(&mut self, id: &str) -> &mut sync::State {
+        if !self.states.contains_key(id) {
+            let st = self.fed.docs.load_sync_state(&self.peer, id);
+            self.states.insert(id.to_string(), st);
+        }
+        self.states.get_mut(id).expect("inserted above")
+    }
+
+    /// Sends the next sync message for `id`, if Automerge has one.
+    async fn push(&mut self, id: &str) -> SResult<()> {
+        let docs = self.fed.docs.clone();
+        let state = self.state(id);
+        if let Some(data) = docs.generate_sync(id, state) {
+            self.send(Body::Sync(pb::SyncMessage {
+                doc: id.to_string(),
+                data,
+            }))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn on_sync(&mut self, m: pb::SyncMessage) -> SResult<()> {
+        if parse_doc_id(&m.doc).is_none() {
+            return Err(SessionError::Protocol(format!(
+                "identifiant de document inconnu : « {} »",
+                m.doc.escape_debug()
+            )));
+        }
+        let message = sync::Message::decode(&m.data).map_err(|e| {
+            SessionError::Protocol(format!("message de synchronisation illisible : {e}"))
+        })?;
+        let docs = self.fed.docs.clone();
+        let peer = self.peer.clone();
+        let state = self.state(&m.doc);
+        docs.receive_sync(&m.doc, state, message).map_err(|e| {
+            SessionError::Protocol(format!("modifications refusées pour {} : {e}", m.doc))
+        })?;
+        let _ = docs.save_sync_state(&peer, &m.doc, state);
+        self.mark_synced();
+        self.push(&m.doc).await
+    }
+
+    fn mark_synced(&self) {
+        let (sent, received) = (self.bytes_sent, self.bytes_received);
+        self.fed.update_peer(&self.status_key, |p| {
+            p.last_sync = Some(chrono::Utc::now());
+            p.bytes_sent = sent;
+            p.bytes_received = received;
+        });
+    }
+
+    fn finish(&mut self, result: &SResult<()>) {
+        for (id, st) in &self.states {
+            let _ = self.fed.docs.save_sync_state(&self.peer, id, st);
+        }
+        let reason = match result {
+            Ok(()) | Err(SessionError::Shutdown) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        match result {
+            Err(SessionError::Protocol(r)) => {
+                warn!(peer = %self.peer, reason = %r, "session fermée : le pair a enfreint le protocole");
+                self.fed.refused_sessions.fetch_add(1, Ordering::Relaxed);
+                let frame = pb::Frame {
+                    body: Some(Body::Goodbye(pb::Goodbye { reason: r.clone() })),
+                };
+                let _ = self.out.try_send(frame);
+            }
+            Err(SessionError::Duplicate) => {
+                debug!(peer = %self.peer, "session en double refusée");
+                let frame = pb::Frame {
+                    body: Some(Body::Goodbye(pb::Goodbye {
+                        reason: "session déjà ouverte avec ce site".into(),
+                    })),
+                };
+                let _ = self.out.try_send(frame);
+            }
+            Err(SessionError::Shutdown) | Ok(()) => info!(peer = %self.peer, "session fermée"),
+            Err(e) => info!(peer = %self.peer, reason = %e, "session fermée"),
+        }
+        if !self.status_key.is_empty() && !matches!(result, Err(SessionError::Duplicate)) {
+            let (sent, received) = (self.bytes_sent, self.bytes_received);
+            self.fed.update_peer(&self.status_key, |p| {
+                p.last_error = reason;
+                p.bytes_sent = sent;
+                p.bytes_received = received;
+            });
+        }
+    }
+}

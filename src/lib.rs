@@ -1,0 +1,37 @@
+//! maillage: a federated sync service for a network of educational third-places.
+//!
+//! Each site runs a node holding a full replica of the network's shared state as
+//! Automerge documents stored in sled; nodes reconcile over gRPC.
+//!
+//! # Layout
+//!
+//! - [`config`]: the node's TOML configuration, with documented defaults.
+//! - [`storage`]: the only code that touches sled (snapshot + incremental chunks).
+//! - [`docs`]: the loaded documents, durable local writes, sync, change notifications.
+//! - [`domain`]: plain types and rules (equipment, site profile), mapped onto Automerge.
+//! - [`federation`]: peer sessions over one bidirectional gRPC stream, dialing, backoff.
+//! - [`api`]: the public tonic services and their status codes.
+//! - [`node`]: `init` a node directory, start and stop a running node.
+//! - [`cli`]: the `maillage` command line (client commands, demo, bench).
+//! - [`pb`]: generated wire types.
+
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod docs;
+pub mod domain;
+pub mod error;
+pub mod federation;
+pub mod node;
+pub mod storage;
+
+/// Wire types generated from `proto/maillage/v1/*.proto`.
+pub mod pb {
+    #![allow(clippy::all)]
+    tonic::include_proto!("maillage.v1");
+
+    /// Encoded descriptors, served by gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/maillage_descriptor.bin"));
+}

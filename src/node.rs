@@ -1,0 +1,229 @@
+//! A node: creating its directory (`init`), starting it, stopping it in order.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::api::{equipment::EquipmentApi, node::NodeApi, NodeContext};
+use crate::config::{Config, DATA_DIR};
+use crate::docs::{site_doc, Docs, NETWORK_DOC};
+use crate::domain::{now_rfc3339, root_map_mut, site};
+use crate::federation::{dial, Federation, FederationService};
+use crate::pb;
+use crate::storage::{SledStore, Store};
+
+/// Time allowed for each step of an orderly shutdown.
+pub const EXIT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Categories of equipment offered by default on a new network.
+pub const DEFAULT_CATEGORIES: &[&str] = &[
+    "numérique",
+    "audio-vidéo",
+    "robotique",
+    "impression 3D",
+    "sciences",
+    "arts",
+    "sport",
+    "mobilier",
+];
+
+/// Creates a node directory: its configuration, its storage and its first
+/// documents. Refuses a directory that already holds a node.
+pub async fn init(dir: &Path, config: &Config) -> anyhow::Result<()> {
+    config.validate()?;
+    let path = Config::path(dir);
+    if path.exists() {
+        anyhow::bail!(
+            "un nœud existe déjà dans {} : rien n'a été modifié",
+            dir.display()
+        );
+    }
+    if dir.join(DATA_DIR).exists() {
+        anyhow::bail!(
+            "{} contient déjà des données ({}/) : rien n'a été modifié",
+            dir.display(),
+            DATA_DIR
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("création du dossier {}", dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join(DATA_DIR))?);
+    let docs = Docs::open(store, &config.site, config.storage.compact_after_chunks)?;
+    let profile = site::Profile {
+        id: config.site.clone(),
+        name: config.name.clone(),
+        role: config.role.as_str().to_string(),
+        created_at: now_rfc3339(),
+    };
+    docs.change(&site_doc(&config.site), "site init", |doc| {
+        site::write_profile(doc, &profile)
+    })
+    .await?;
+    if config.role == site::Role::Academy {
+        docs.change(NETWORK_DOC, "network init", |doc| {
+            use automerge::transaction::Transactable;
+            root_map_mut(doc, "sites")?;
+            let list = doc
+                .put_object(automerge::ROOT, "categories", automerge::ObjType::List)
+                .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+            for (i, c) in DEFAULT_CATEGORIES.iter().enumerate() {
+                doc.insert(&list, i, *c)
+                    .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    // Written last: a directory with a config file is a complete node.
+    let tmp = dir.join(".maillage.toml.tmp");
+    std::fs::write(&tmp, config.to_documented_toml())?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+/// A node serving on its listen address until [`RunningNode::shutdown`].
+pub struct RunningNode {
+    pub addr: SocketAddr,
+    pub ctx: Arc<NodeContext>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    store: Arc<dyn Store>,
+}
+
+impl RunningNode {
+    /// Starts the node whose directory is `dir`, as configured there.
+    pub async fn start(dir: &Path) -> anyhow::Result<RunningNode> {
+        let config = Config::load(dir)?;
+        Self::start_with(dir, config).await
+    }
+
+    /// Starts the node of `dir` with `config` in place of its file (tests, demo).
+    pub async fn start_with(dir: &Path, config: Config) -> anyhow::Result<RunningNode> {
+        config.validate()?;
+        let store: Arc<dyn Store> = Arc::new(
+            SledStore::open(&dir.join(DATA_DIR))
+                .with_context(|| format!("ouverture du stockage dans {}", dir.display()))?,
+        );
+        let docs = Docs::open(
+            store.clone(),
+            &config.site,
+            config.storage.compact_after_chunks,
+        )?;
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("écoute sur {} impossible", config.listen))?;
+        let addr = listener.local_addr()?;
+
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let fed = Federation::new(
+            config.site.clone(),
+            config.role.as_str().to_string(),
+            docs.clone(),
+            config.federation.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        );
+        let ctx = Arc::new(NodeContext {
+            site: config.site.clone(),
+            name: config.name.clone(),
+            role: config.role,
+            listen: addr.to_string(),
+            docs,
+            fed: fed.clone(),
+        });
+
+        let (_health, health_service) = tonic_health::server::health_reporter();
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let max_frame = config.federation.max_frame_bytes;
+        let max_api = config.api.max_request_bytes;
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let router = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .add_service(
+                pb::federation_server::FederationServer::new(FederationService::new(fed.clone()))
+                    .max_decoding_message_size(max_frame)
+                    .max_encoding_message_size(max_frame),
+            )
+            .add_service(
+                pb::node_server::NodeServer::new(NodeApi::new(ctx.clone()))
+                    .max_decoding_message_size(max_api)
+                    .max_encoding_message_size(usize::MAX),
+            )
+            .add_service(
+                pb::equipment_server::EquipmentServer::new(EquipmentApi::new(ctx.clone()))
+                    .max_decoding_message_size(max_api)
+                    .max_encoding_message_size(usize::MAX),
+            )
+            .add_service(health_service)
+            .add_service(reflection);
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+                .await
+        });
+        for peer in &config.peers {
+            dial::spawn(fed.clone(), peer.clone());
+        }
+        info!(site = %config.site, %addr, "nœud démarré");
+        Ok(RunningNode {
+            addr,
+            ctx,
+            shutdown,
+            tracker,
+            server,
+            store,
+        })
+    }
+
+    /// The URL clients and peers use to reach this node.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Dials one more peer (in addition to the configured ones).
+    pub fn add_peer(&self, url: &str) {
+        dial::spawn(self.ctx.fed.clone(), url.to_string());
+    }
+
+    pub fn status(&self) -> pb::StatusReply {
+        crate::api::node::status(&self.ctx)
+    }
+
+    pub fn docs(&self) -> &Docs {
+        &self.ctx.docs
+    }
+
+    /// Stops in order: stop accepting, close peer sessions, flush storage.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        match tokio::time::timeout(EXIT_DEADLINE, self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => warn!(cause = %e, "serveur arrêté avec une erreur"),
+            Ok(Err(e)) => warn!(cause = %e, "tâche du serveur interrompue"),
+            Err(_) => warn!("le serveur ne s'est pas arrêté à temps"),
+        }
+        self.tracker.close();
+        if tokio::time::timeout(EXIT_DEADLINE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("des sessions de pairs ne se sont pas fermées à temps");
+        }
+        if let Err(e) = self.store.flush().await {
+            warn!(cause = %e, "écriture finale du stockage impossible");
+        }
+        info!(site = %self.ctx.site, "nœud arrêté");
+    }
+}

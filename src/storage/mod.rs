@@ -1,0 +1,164 @@
+//! Storage: the only module that touches sled.
+//!
+//! A document is stored as a snapshot (the output of `AutoCommit::save`) plus the
+//! incremental chunks written since (outputs of `save_incremental`), in the order
+//! they were written; loading concatenates them. After a threshold of chunks the
+//! document is compacted: a new snapshot replaces the old one and its chunks in one
+//! atomic batch.
+//!
+//! Every stored value starts with a format byte ([`FORMAT_VERSION`]), so a later
+//! release can migrate or refuse data it does not understand.
+//!
+//! # Trees
+//!
+//! - `docs`: key `doc_id 0x00 'S'` → snapshot; key `doc_id 0x00 'C' seq(u64 BE)` → chunk.
+//!   Document ids never contain 0x00, so a document's keys are contiguous.
+//! - `sync`: key `peer_site 0x00 doc_id` → encoded `automerge::sync::State`.
+//! - `meta`: key `name` → value (the node's own bookkeeping, e.g. `format`).
+
+mod memory;
+mod sled_store;
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// Version byte at the start of every stored value.
+pub const FORMAT_VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("sled : {0}")]
+    Sled(#[from] sled::Error),
+    #[error("valeur stockée au format {found}, ce binaire lit le format {FORMAT_VERSION} (clé {key})")]
+    Format { key: String, found: u8 },
+    #[error("clé invalide : {0}")]
+    Key(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// A document as stored: a snapshot (possibly empty) and the chunks appended since.
+#[derive(Debug, Default, Clone)]
+pub struct StoredDoc {
+    pub snapshot: Option<Vec<u8>>,
+    /// (sequence number, bytes), in order.
+    pub chunks: Vec<(u64, Vec<u8>)>,
+}
+
+pub type FlushFuture<'a> = Pin<Box<dyn Future<Output = StorageResult<()>> + Send + 'a>>;
+
+/// The narrow interface the rest of maillage uses to persist state.
+pub trait Store: Send + Sync + 'static {
+    fn list_docs(&self) -> StorageResult<Vec<String>>;
+    fn load_doc(&self, doc: &str) -> StorageResult<StoredDoc>;
+    fn append_chunk(&self, doc: &str, seq: u64, bytes: &[u8]) -> StorageResult<()>;
+    /// Atomically store `snapshot` and drop every chunk with a sequence `<= upto`.
+    fn compact(&self, doc: &str, snapshot: &[u8], upto: u64) -> StorageResult<()>;
+    fn get_sync_state(&self, peer: &str, doc: &str) -> StorageResult<Option<Vec<u8>>>;
+    fn put_sync_state(&self, peer: &str, doc: &str, state: &[u8]) -> StorageResult<()>;
+    fn get_meta(&self, key: &str) -> StorageResult<Option<Vec<u8>>>;
+    fn put_meta(&self, key: &str, value: &[u8]) -> StorageResult<()>;
+    /// Resolves once everything written before the call is on disk.
+    fn flush(&self) -> FlushFuture<'_>;
+    /// Bytes used on disk (0 for memory).
+    fn size_on_disk(&self) -> u64;
+}
+
+pub(crate) fn versioned(bytes: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(bytes.len() + 1);
+    v.push(FORMAT_VERSION);
+    v.extend_from_slice(bytes);
+    v
+}
+
+pub(crate) fn unversioned(key: &[u8], value: &[u8]) -> StorageResult<Vec<u8>> {
+    match value.first() {
+        Some(&FORMAT_VERSION) => Ok(value[1..].to_vec()),
+        other => Err(StorageError::Format {
+            key: String::from_utf8_lossy(key).into_owned(),
+            found: other.copied().unwrap_or(0),
+        }),
+    }
+}
+
+pub(crate) fn check_id(id: &str) -> StorageResult<()> {
+    if id.is_empty() || id.as_bytes().contains(&0) {
+        return Err(StorageError::Key(id.escape_debug().to_string()));
+    }
+    Ok(())
+}
+
+pub(crate) fn snapshot_key(doc: &str) -> Vec<u8> {
+    let mut k = doc.as_bytes().to_vec();
+    k.extend_from_slice(&[0, b'S']);
+    k
+}
+
+pub(crate) fn chunk_prefix(doc: &str) -> Vec<u8> {
+    let mut k = doc.as_bytes().to_vec();
+    k.extend_from_slice(&[0, b'C']);
+    k
+}
+
+pub(crate) fn chunk_key(doc: &str, seq: u64) -> Vec<u8> {
+    let mut k = chunk_prefix(doc);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub(crate) fn sync_key(peer: &str, doc: &str) -> Vec<u8> {
+    let mut k = peer.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(doc.as_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exercise(store: &dyn Store) {
+        store.append_chunk("site/a", 0, b"one").unwrap();
+        store.append_chunk("site/a", 1, b"two").unwrap();
+        store.append_chunk("site/b", 0, b"x").unwrap();
+        assert_eq!(store.list_docs().unwrap(), vec!["site/a", "site/b"]);
+        let d = store.load_doc("site/a").unwrap();
+        assert!(d.snapshot.is_none());
+        assert_eq!(d.chunks, vec![(0, b"one".to_vec()), (1, b"two".to_vec())]);
+        store.compact("site/a", b"snap", 0).unwrap();
+        let d = store.load_doc("site/a").unwrap();
+        assert_eq!(d.snapshot.as_deref(), Some(&b"snap"[..]));
+        assert_eq!(d.chunks, vec![(1, b"two".to_vec())]);
+        assert!(store.get_sync_state("p", "site/a").unwrap().is_none());
+        store.put_sync_state("p", "site/a", b"st").unwrap();
+        assert_eq!(store.get_sync_state("p", "site/a").unwrap().unwrap(), b"st");
+        assert!(store.append_chunk("bad\0id", 0, b"").is_err());
+    }
+
+    #[test]
+    fn memory_store_laws() {
+        exercise(&MemoryStore::default());
+    }
+
+    #[test]
+    fn sled_store_laws_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            exercise(&s);
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        let d = s.load_doc("site/a").unwrap();
+        assert_eq!(d.snapshot.as_deref(), Some(&b"snap"[..]));
+        assert_eq!(d.chunks.len(), 1);
+    }
+
+    #[test]
+    fn refuses_unknown_format() {
+        assert!(unversioned(b"k", &[9, 1, 2]).is_err());
+        assert_eq!(unversioned(b"k", &versioned(b"ab")).unwrap(), b"ab");
+    }
+}

@@ -1,0 +1,127 @@
+//! The sled implementation of [`Store`].
+
+use std::path::Path;
+
+use super::*;
+
+pub struct SledStore {
+    db: sled::Db,
+    docs: sled::Tree,
+    sync: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl SledStore {
+    pub fn open(path: &Path) -> StorageResult<Self> {
+        let db = sled::Config::new().path(path).open()?;
+        let docs = db.open_tree("docs")?;
+        let sync = db.open_tree("sync")?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("format")? {
+            None => {
+                meta.insert("format", versioned(&[]))?;
+            }
+            Some(v) => {
+                unversioned(b"format", &v)?;
+            }
+        }
+        Ok(SledStore {
+            db,
+            docs,
+            sync,
+            meta,
+        })
+    }
+}
+
+impl Store for SledStore {
+    fn list_docs(&self) -> StorageResult<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for kv in self.docs.iter().keys() {
+            let k = kv?;
+            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+            let id = String::from_utf8_lossy(&k[..end]).into_owned();
+            if out.last() != Some(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn load_doc(&self, doc: &str) -> StorageResult<StoredDoc> {
+        check_id(doc)?;
+        let key = snapshot_key(doc);
+        let snapshot = match self.docs.get(&key)? {
+            Some(v) => Some(unversioned(&key, &v)?),
+            None => None,
+        };
+        let prefix = chunk_prefix(doc);
+        let mut chunks = Vec::new();
+        for kv in self.docs.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let seq_bytes: [u8; 8] = k[prefix.len()..]
+                .try_into()
+                .map_err(|_| StorageError::Key(String::from_utf8_lossy(&k).into_owned()))?;
+            chunks.push((u64::from_be_bytes(seq_bytes), unversioned(&k, &v)?));
+        }
+        Ok(StoredDoc { snapshot, chunks })
+    }
+
+    fn append_chunk(&self, doc: &str, seq: u64, bytes: &[u8]) -> StorageResult<()> {
+        check_id(doc)?;
+        self.docs.insert(chunk_key(doc, seq), versioned(bytes))?;
+        Ok(())
+    }
+
+    fn compact(&self, doc: &str, snapshot: &[u8], upto: u64) -> StorageResult<()> {
+        check_id(doc)?;
+        let mut batch = sled::Batch::default();
+        batch.insert(snapshot_key(doc), versioned(snapshot));
+        for kv in self.docs.range(chunk_key(doc, 0)..=chunk_key(doc, upto)) {
+            let (k, _) = kv?;
+            batch.remove(k);
+        }
+        self.docs.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn get_sync_state(&self, peer: &str, doc: &str) -> StorageResult<Option<Vec<u8>>> {
+        check_id(peer)?;
+        check_id(doc)?;
+        let key = sync_key(peer, doc);
+        match self.sync.get(&key)? {
+            Some(v) => Ok(Some(unversioned(&key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_sync_state(&self, peer: &str, doc: &str, state: &[u8]) -> StorageResult<()> {
+        check_id(peer)?;
+        check_id(doc)?;
+        self.sync.insert(sync_key(peer, doc), versioned(state))?;
+        Ok(())
+    }
+
+    fn get_meta(&self, key: &str) -> StorageResult<Option<Vec<u8>>> {
+        match self.meta.get(key)? {
+            Some(v) => Ok(Some(unversioned(key.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_meta(&self, key: &str, value: &[u8]) -> StorageResult<()> {
+        self.meta.insert(key, versioned(value))?;
+        Ok(())
+    }
+
+    fn flush(&self) -> FlushFuture<'_> {
+        Box::pin(async move {
+            self.db.flush_async().await?;
+            Ok(())
+        })
+    }
+
+    fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
