@@ -4,7 +4,10 @@
 use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/maillage/v1/federation.proto", "proto/maillage/v1/api.proto"];
+    let files = [
+        "proto/maillage/v1/federation.proto",
+        "proto/maillage/v1/api.proto",
+    ];
     let fds = protox::compile(files, ["proto"])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
     std::fs::write(

@@ -19,12 +19,12 @@ pub enum Error {
     #[error("{0}")]
     FailedPrecondition(String),
     #[error("stockage : {0}")]
-    Storage(#[from] StorageError),
+    Storage(Box<StorageError>),
     #[error("document {doc} : {source}")]
     Automerge {
         doc: String,
         #[source]
-        source: automerge::AutomergeError,
+        source: Box<automerge::AutomergeError>,
     },
     #[error("erreur interne : {0}")]
     Internal(String),
@@ -44,6 +44,21 @@ impl Error {
     }
     pub fn precondition(msg: impl Into<String>) -> Self {
         Error::FailedPrecondition(msg.into())
+    }
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        Error::Storage(Box::new(e))
+    }
+}
+
+impl Error {
+    pub fn automerge(doc: &str, source: automerge::AutomergeError) -> Self {
+        Error::Automerge {
+            doc: doc.to_string(),
+            source: Box::new(source),
+        }
     }
 }
 

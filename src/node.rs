@@ -147,7 +147,8 @@ impl RunningNode {
             .build_v1()?;
         let max_frame = config.federation.max_frame_bytes;
         let max_api = config.api.max_request_bytes;
-        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let router = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_service(

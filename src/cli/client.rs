@@ -233,8 +233,16 @@ pub async fn status(node: &str, json_out: bool) -> anyhow::Result<()> {
     }
     println!("Pairs       : {}", s.peers.len());
     for p in &s.peers {
-        let who = if p.site.is_empty() { &p.address } else { &p.site };
-        let state = if p.connected { "connecté" } else { "déconnecté" };
+        let who = if p.site.is_empty() {
+            &p.address
+        } else {
+            &p.site
+        };
+        let state = if p.connected {
+            "connecté"
+        } else {
+            "déconnecté"
+        };
         let last = if p.last_sync.is_empty() {
             "jamais synchronisé".to_string()
         } else {
@@ -265,7 +273,11 @@ pub async fn export(node: &str, json_out: bool, id: &str, out: &Path) -> anyhow:
     if json_out {
         print_json(&json!({ "id": id, "out": out, "bytes": data.len() }));
     } else {
-        println!("Document {id} écrit dans {} ({} octets).", out.display(), data.len());
+        println!(
+            "Document {id} écrit dans {} ({} octets).",
+            out.display(),
+            data.len()
+        );
     }
     Ok(())
 }

@@ -23,9 +23,21 @@ pub struct DemoArgs {
 
 /// (site id, name, role)
 pub const DEMO_SITES: &[(&str, &str, Role)] = &[
-    ("rectorat", "Équipe ASTERIE — rectorat de Nancy-Metz", Role::Academy),
-    ("metz-borny", "Tiers-lieu éducatif de Metz-Borny", Role::Site),
-    ("thionville", "Tiers-lieu éducatif de Thionville", Role::Site),
+    (
+        "rectorat",
+        "Équipe ASTERIE — rectorat de Nancy-Metz",
+        Role::Academy,
+    ),
+    (
+        "metz-borny",
+        "Tiers-lieu éducatif de Metz-Borny",
+        Role::Site,
+    ),
+    (
+        "thionville",
+        "Tiers-lieu éducatif de Thionville",
+        Role::Site,
+    ),
     ("forbach", "Tiers-lieu éducatif de Forbach", Role::Site),
 ];
 
@@ -33,20 +45,70 @@ pub const DEMO_SITES: &[(&str, &str, Role)] = &[
 fn sample_equipment(site: &str) -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
     match site {
         "metz-borny" => vec![
-            ("Robots Thymio (lot de 8)", "robotique", "MB-ROB-001", "Valise de 8 robots avec câbles et tablettes de programmation"),
-            ("Imprimante 3D Prusa MK4", "impression 3D", "MB-3D-001", "Bobines PLA fournies, plateau 25 × 21 cm"),
-            ("Casques de réalité virtuelle (6)", "numérique", "MB-NUM-004", "Casques autonomes avec malle de recharge"),
-            ("Kit micro-trottoir", "audio-vidéo", "MB-AV-002", "Enregistreur, deux micros main, perche"),
+            (
+                "Robots Thymio (lot de 8)",
+                "robotique",
+                "MB-ROB-001",
+                "Valise de 8 robots avec câbles et tablettes de programmation",
+            ),
+            (
+                "Imprimante 3D Prusa MK4",
+                "impression 3D",
+                "MB-3D-001",
+                "Bobines PLA fournies, plateau 25 × 21 cm",
+            ),
+            (
+                "Casques de réalité virtuelle (6)",
+                "numérique",
+                "MB-NUM-004",
+                "Casques autonomes avec malle de recharge",
+            ),
+            (
+                "Kit micro-trottoir",
+                "audio-vidéo",
+                "MB-AV-002",
+                "Enregistreur, deux micros main, perche",
+            ),
         ],
         "thionville" => vec![
-            ("Valise de microscopes numériques", "sciences", "TH-SCI-001", "10 microscopes USB et lames préparées"),
-            ("Caméra 4K et trépied", "audio-vidéo", "TH-AV-001", "Caméra, trépied, deux batteries, carte 128 Go"),
-            ("Découpeuse vinyle", "arts", "TH-ART-003", "Pour autocollants et flocage textile"),
+            (
+                "Valise de microscopes numériques",
+                "sciences",
+                "TH-SCI-001",
+                "10 microscopes USB et lames préparées",
+            ),
+            (
+                "Caméra 4K et trépied",
+                "audio-vidéo",
+                "TH-AV-001",
+                "Caméra, trépied, deux batteries, carte 128 Go",
+            ),
+            (
+                "Découpeuse vinyle",
+                "arts",
+                "TH-ART-003",
+                "Pour autocollants et flocage textile",
+            ),
         ],
         "forbach" => vec![
-            ("Mallette Micro:bit (15 cartes)", "robotique", "FO-ROB-002", "Cartes, capteurs et piles"),
-            ("Tables modulables (lot de 10)", "mobilier", "FO-MOB-001", "Tables pliantes sur roulettes"),
-            ("Kit sport de raquette", "sport", "FO-SPO-001", "Raquettes, volants et filet portable"),
+            (
+                "Mallette Micro:bit (15 cartes)",
+                "robotique",
+                "FO-ROB-002",
+                "Cartes, capteurs et piles",
+            ),
+            (
+                "Tables modulables (lot de 10)",
+                "mobilier",
+                "FO-MOB-001",
+                "Tables pliantes sur roulettes",
+            ),
+            (
+                "Kit sport de raquette",
+                "sport",
+                "FO-SPO-001",
+                "Raquettes, volants et filet portable",
+            ),
         ],
         _ => Vec::new(),
     }
@@ -89,13 +151,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let (_tmp, root) = match &args.dir {
         Some(d) => (None, d.clone()),
         None => {
-            let t = tempfile::Builder::new().prefix("maillage-demo-").tempdir()?;
+            let t = tempfile::Builder::new()
+                .prefix("maillage-demo-")
+                .tempdir()?;
             let p = t.path().to_path_buf();
             (Some(t), p)
         }
     };
     let nodes = start(&root, args.base_port).await?;
-    println!("Réseau de démonstration maillage (données dans {})", root.display());
+    println!(
+        "Réseau de démonstration maillage (données dans {})",
+        root.display()
+    );
     println!();
     for n in &nodes {
         println!("  {:<12} {:<28} {}", n.ctx.site, n.url(), n.ctx.name);
@@ -105,12 +172,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("Essayez, dans un autre terminal :");
     println!("  cargo run --release -- --node {} status", site.url());
-    println!("  cargo run --release -- --node {} equipment list", other.url());
+    println!(
+        "  cargo run --release -- --node {} equipment list",
+        other.url()
+    );
     println!(
         "  cargo run --release -- --node {} equipment add --name \"Kit Lego Spike\" --category robotique",
         site.url()
     );
-    println!("  cargo run --release -- --node {} equipment list --category robotique --json", nodes[0].url());
+    println!(
+        "  cargo run --release -- --node {} equipment list --category robotique --json",
+        nodes[0].url()
+    );
     println!();
     println!("Ctrl-C pour arrêter.");
     super::wait_for_signal().await;

@@ -177,7 +177,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(dir: &std::path::Path) -> anyhow::Result<()> {
     let node = crate::node::RunningNode::start(dir).await?;
-    eprintln!("maillage : nœud {} à l'écoute sur {}", node.ctx.site, node.url());
+    eprintln!(
+        "maillage : nœud {} à l'écoute sur {}",
+        node.ctx.site,
+        node.url()
+    );
     wait_for_signal().await;
     eprintln!("maillage : arrêt en cours…");
     node.shutdown().await;

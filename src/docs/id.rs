@@ -68,7 +68,15 @@ mod tests {
             parse_doc_id("action/ac-3k9"),
             Some(DocKind::Action("ac-3k9".into()))
         );
-        for bad in ["", "site/", "site/Metz", "site/a/b", "other/x", "site/-a", "networks"] {
+        for bad in [
+            "",
+            "site/",
+            "site/Metz",
+            "site/a/b",
+            "other/x",
+            "site/-a",
+            "networks",
+        ] {
             assert_eq!(parse_doc_id(bad), None, "{bad}");
         }
     }

@@ -71,18 +71,14 @@ impl Docs {
         for id in store.list_docs()? {
             let stored = store.load_doc(&id)?;
             let mut doc = match &stored.snapshot {
-                Some(snap) => AutoCommit::load(snap).map_err(|source| Error::Automerge {
-                    doc: id.clone(),
-                    source,
-                })?,
+                Some(snap) => {
+                    AutoCommit::load(snap).map_err(|source| Error::automerge(&id, source))?
+                }
                 None => AutoCommit::new(),
             };
             for (_, chunk) in &stored.chunks {
                 doc.load_incremental(chunk)
-                    .map_err(|source| Error::Automerge {
-                        doc: id.clone(),
-                        source,
-                    })?;
+                    .map_err(|source| Error::automerge(&id, source))?;
             }
             // Everything loaded is already stored: start the incremental cursor here.
             doc.save_incremental();
@@ -246,10 +242,7 @@ impl Docs {
                 .doc
                 .sync()
                 .receive_sync_message(state, message)
-                .map_err(|source| Error::Automerge {
-                    doc: id.to_string(),
-                    source,
-                })?;
+                .map_err(|source| Error::automerge(id, source))?;
             let changed = guard.doc.get_heads() != before;
             if changed {
                 self.persist(id, &mut guard)?;
@@ -283,9 +276,7 @@ impl Docs {
     }
 
     pub fn save_sync_state(&self, peer: &str, id: &str, state: &sync::State) -> Result<()> {
-        self.inner
-            .store
-            .put_sync_state(peer, id, &state.encode())?;
+        self.inner.store.put_sync_state(peer, id, &state.encode())?;
         Ok(())
     }
 
@@ -389,7 +380,7 @@ mod tests {
         drop(docs);
         let docs = Docs::open(store, "a", 3).unwrap();
         assert_eq!(docs.network_digest(), digest);
-        let n = docs.read("site/a", |d| d.get(ROOT, "n").unwrap().unwrap().0.to_i64());
+        let n = docs.read("site/a", |d| d.get(ROOT, "n").unwrap().unwrap().0.as_i64());
         assert_eq!(n, Some(Some(9)));
     }
 

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
 use automerge::AutoCommit;
+use autosurgeon::{Hydrate, Reconcile};
 use serde::Serialize;
 
 use super::{optional_text, required_text, root_map, root_map_mut};
@@ -141,9 +141,14 @@ pub fn get(doc: &AutoCommit, id: &str) -> Result<Option<Equipment>> {
     let Some(map) = root_map(doc, "equipment") else {
         return Ok(None);
     };
-    Ok(autosurgeon::hydrate_prop::<_, Option<Equipment>, _, _>(
-        doc, &map, id,
-    )?)
+    if automerge::ReadDoc::get(doc, &map, id)
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some(autosurgeon::hydrate_prop(doc, &map, id)?))
 }
 
 pub fn all(doc: &AutoCommit) -> Result<BTreeMap<String, Equipment>> {
@@ -176,7 +181,10 @@ mod tests {
             category: Some("robotique".into()),
             ..Default::default()
         };
-        assert!(matches!(new_equipment(&p, now), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            new_equipment(&p, now),
+            Err(Error::InvalidArgument(_))
+        ));
         let p = Patch {
             name: Some("Robot Thymio".into()),
             category: Some("robotique".into()),

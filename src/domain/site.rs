@@ -1,7 +1,7 @@
 //! A site's profile, stored under `profile` in its `site/<id>` document.
 
-use autosurgeon::{Hydrate, Reconcile};
 use automerge::{AutoCommit, ROOT};
+use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -49,7 +49,8 @@ pub fn write_profile(doc: &mut AutoCommit, profile: &Profile) -> Result<()> {
 }
 
 pub fn read_profile(doc: &AutoCommit) -> Option<Profile> {
-    autosurgeon::hydrate_prop::<_, Option<Profile>, _, _>(doc, ROOT, "profile")
+    automerge::ReadDoc::get(doc, ROOT, "profile")
         .ok()
-        .flatten()
+        .flatten()?;
+    autosurgeon::hydrate_prop(doc, ROOT, "profile").ok()
 }

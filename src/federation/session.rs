@@ -107,7 +107,9 @@ where
         match self.incoming.next().await {
             None => Err(SessionError::Closed("fin du flux".into())),
             Some(Err(status)) => Err(match status.code() {
-                tonic::Code::ResourceExhausted | tonic::Code::Internal => {
+                tonic::Code::ResourceExhausted
+                | tonic::Code::OutOfRange
+                | tonic::Code::Internal => {
                     SessionError::Protocol(format!("trame refusée : {}", status.message()))
                 }
                 _ => SessionError::Transport(status.to_string()),

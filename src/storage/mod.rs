@@ -32,7 +32,9 @@ pub const FORMAT_VERSION: u8 = 1;
 pub enum StorageError {
     #[error("sled : {0}")]
     Sled(#[from] sled::Error),
-    #[error("valeur stockée au format {found}, ce binaire lit le format {FORMAT_VERSION} (clé {key})")]
+    #[error(
+        "valeur stockée au format {found}, ce binaire lit le format {FORMAT_VERSION} (clé {key})"
+    )]
     Format { key: String, found: u8 },
     #[error("clé invalide : {0}")]
     Key(String),

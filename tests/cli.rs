@@ -1,0 +1,407 @@
+//! The `maillage` binary: init, serve, signals, durability across SIGKILL, and
+//! the client commands' JSON and error contracts.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_maillage");
+
+fn maillage(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("MAILLAGE_NODE")
+        .output()
+        .expect("run maillage")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "command failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(dir: &Path) -> Child {
+    Command::new(BIN)
+        .args(["serve", "--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(url: &str) {
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Ok(ch) = tonic::transport::Channel::from_shared(url.to_string())
+            .unwrap()
+            .connect()
+            .await
+        {
+            let mut c = maillage::pb::node_client::NodeClient::new(ch);
+            if c.status(maillage::pb::StatusRequest {}).await.is_ok() {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "node at {url} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn init_writes_a_documented_config_and_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("n");
+    let d = dir.to_str().unwrap();
+    let out = maillage(&[
+        "init",
+        "--dir",
+        d,
+        "--site",
+        "metz-borny",
+        "--name",
+        "Tiers-lieu de Metz",
+        "--peer",
+        "http://127.0.0.1:7401",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.join("maillage.toml")).unwrap();
+    for field in [
+        "site = \"metz-borny\"",
+        "role = \"site\"",
+        "listen = \"127.0.0.1:7400\"",
+        "peers = [\"http://127.0.0.1:7401\"]",
+        "compact_after_chunks",
+        "max_frame_bytes",
+        "handshake_timeout_ms",
+        "reconnect_min_ms",
+        "max_request_bytes",
+    ] {
+        assert!(text.contains(field), "config lacks {field}:\n{text}");
+    }
+    let again = maillage(&["init", "--dir", d, "--site", "autre", "--name", "X"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("existe déjà"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("maillage.toml")).unwrap(),
+        text,
+        "the existing node is untouched"
+    );
+    let bad = maillage(&[
+        "init",
+        "--dir",
+        tmp.path().join("m").to_str().unwrap(),
+        "--site",
+        "Pas Bon",
+        "--name",
+        "X",
+    ]);
+    assert!(!bad.status.success());
+    assert!(!tmp.path().join("m").join("maillage.toml").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_sigkill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("n");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let url = format!("http://{listen}");
+    let out = maillage(&[
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--site",
+        "alpha",
+        "--name",
+        "A",
+        "--listen",
+        &listen,
+    ]);
+    assert!(out.status.success());
+    let mut child = serve(&dir);
+    wait_ready(&url).await;
+
+    let ch = tonic::transport::Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = maillage::pb::equipment_client::EquipmentClient::new(ch);
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let item = client
+            .add(maillage::pb::AddEquipmentRequest {
+                name: format!("objet {i}"),
+                category: "sciences".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        ids.push(item.id);
+    }
+    // Killed right after the last acknowledgement: no shutdown, no flush.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = serve(&dir);
+    wait_ready(&url).await;
+    let ch = tonic::transport::Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = maillage::pb::equipment_client::EquipmentClient::new(ch);
+    let items = client
+        .list(maillage::pb::ListEquipmentRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    let found: std::collections::BTreeSet<String> = items.into_iter().map(|i| i.id).collect();
+    for id in &ids {
+        assert!(found.contains(id), "acknowledged item {id} lost");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_node_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("n");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{listen}");
+    assert!(maillage(&[
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--site",
+        "alpha",
+        "--name",
+        "A",
+        "--listen",
+        &listen,
+    ])
+    .status
+    .success());
+    // A peer keeps a live session open with it.
+    let peer = TestNode::start("beta", &[]).await;
+    let mut cfg = maillage::config::Config::load(&dir).unwrap();
+    cfg.peers = vec![peer.url.clone()];
+    std::fs::write(dir.join("maillage.toml"), cfg.to_documented_toml()).unwrap();
+    let mut child = serve(&dir);
+    wait_ready(&url).await;
+    eventually("session with beta", || {
+        peer.running()
+            .status()
+            .peers
+            .iter()
+            .any(|p| p.site == "alpha" && p.connected)
+    })
+    .await;
+
+    let start = std::time::Instant::now();
+    unsafe {
+        libc_kill(child.id() as i32, 15);
+    }
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not stop in time"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    eventually("peer sees the session closed", || {
+        peer.running()
+            .status()
+            .peers
+            .iter()
+            .all(|p| p.site != "alpha" || !p.connected)
+    })
+    .await;
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_commands_print_json_and_fail_clearly() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let url = a.url.clone();
+
+    // --node before the subcommand.
+    let added = json(&maillage(&[
+        "--node",
+        &url,
+        "equipment",
+        "add",
+        "--name",
+        "Robot Thymio",
+        "--category",
+        "robotique",
+        "--inventory-number",
+        "MB-1",
+        "--loanable",
+        "false",
+        "--json",
+    ]));
+    let id = added["id"].as_str().expect("id").to_string();
+    assert_eq!(added["site"], "alpha");
+    assert_eq!(added["loanable"], false);
+
+    // --node after the subcommand.
+    let shown = json(&maillage(&[
+        "equipment",
+        "show",
+        &id,
+        "--json",
+        "--node",
+        &url,
+    ]));
+    assert_eq!(shown["name"], "Robot Thymio");
+
+    let updated = json(&maillage(&[
+        "--node",
+        &url,
+        "--json",
+        "equipment",
+        "update",
+        &id,
+        "--status",
+        "maintenance",
+    ]));
+    assert_eq!(updated["status"], "maintenance");
+
+    converge(&[&a, &b]).await;
+    let list = json(&maillage(&[
+        "--node",
+        &b.url,
+        "equipment",
+        "list",
+        "--json",
+    ]));
+    let arr = list.as_array().expect("array");
+    assert_eq!(arr.len(), 1);
+    for key in ["id", "site", "name", "category", "status"] {
+        assert!(arr[0].get(key).is_some(), "list item lacks {key}");
+    }
+    let filtered = json(&maillage(&[
+        "--node",
+        &b.url,
+        "equipment",
+        "list",
+        "--site",
+        "beta",
+        "--json",
+    ]));
+    assert_eq!(filtered.as_array().unwrap().len(), 0);
+
+    let status = json(&maillage(&["--node", &url, "status", "--json"]));
+    for key in ["site", "role", "digest", "documents", "peers"] {
+        assert!(status.get(key).is_some(), "status lacks {key}");
+    }
+    assert_eq!(status["site"], "alpha");
+    assert!(status["documents"]["site/alpha"].is_array());
+    assert_eq!(status["digest"], a.digest());
+
+    // MAILLAGE_NODE is the default node.
+    let out = Command::new(BIN)
+        .args(["status", "--json"])
+        .env("MAILLAGE_NODE", &b.url)
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["site"], "beta");
+
+    // Errors: non-zero exit, message on stderr, nothing on stdout.
+    let before = b.digest();
+    for args in [
+        vec![
+            "--node",
+            &b.url,
+            "equipment",
+            "update",
+            &id,
+            "--name",
+            "x",
+            "--json",
+        ],
+        vec![
+            "--node",
+            &b.url,
+            "equipment",
+            "show",
+            "eq-inconnu",
+            "--json",
+        ],
+        vec![
+            "--node",
+            &b.url,
+            "equipment",
+            "add",
+            "--name",
+            "",
+            "--category",
+            "x",
+            "--json",
+        ],
+        vec!["--node", "http://127.0.0.1:1", "status", "--json"],
+    ] {
+        let out = maillage(&args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(out.stdout.is_empty(), "{args:?} printed on stdout");
+        assert!(!out.stderr.is_empty(), "{args:?} says nothing");
+    }
+    assert_eq!(b.digest(), before);
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = json(&maillage(&[
+        "--node",
+        &url,
+        "doc",
+        "export",
+        "site/alpha",
+        "--out",
+        file.path().to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(out["id"], "site/alpha");
+    let bytes = std::fs::read(file.path()).unwrap();
+    automerge::AutoCommit::load(&bytes).expect("a standard Automerge file");
+}

@@ -1,0 +1,169 @@
+//! Test harness: real nodes on 127.0.0.1:0 with temporary directories, talked to
+//! over real sockets with the generated gRPC clients.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use maillage::config::Config;
+use maillage::domain::site::Role;
+use maillage::node::RunningNode;
+use maillage::pb;
+use maillage::pb::equipment_client::EquipmentClient;
+use maillage::pb::node_client::NodeClient;
+use tonic::transport::Channel;
+
+/// Longest a test waits for nodes to converge.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct TestNode {
+    pub site: String,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub node: Option<RunningNode>,
+    pub url: String,
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+impl TestNode {
+    pub async fn start(site: &str, peers: &[&TestNode]) -> TestNode {
+        Self::start_with(site, Role::Site, peers, |_| {}).await
+    }
+
+    pub async fn start_with(
+        site: &str,
+        role: Role,
+        peers: &[&TestNode],
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestNode {
+        init_tracing();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(site);
+        let mut cfg = Config::new(site, &format!("Tiers-lieu {site}"), role);
+        cfg.listen = "127.0.0.1:0".into();
+        cfg.peers = peers.iter().map(|p| p.url.clone()).collect();
+        cfg.federation.reconnect_min_ms = 50;
+        cfg.federation.reconnect_max_ms = 500;
+        tweak(&mut cfg);
+        maillage::node::init(&dir, &cfg).await.unwrap();
+        let node = RunningNode::start(&dir).await.unwrap();
+        TestNode {
+            site: site.to_string(),
+            dir,
+            _tmp: Some(tmp),
+            url: node.url(),
+            node: Some(node),
+        }
+    }
+
+    pub fn running(&self) -> &RunningNode {
+        self.node.as_ref().expect("node is running")
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(n) = self.node.take() {
+            n.shutdown().await;
+        }
+    }
+
+    /// Restarts on the same directory, on the same port when it is still free.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut cfg = Config::load(&self.dir).unwrap();
+        cfg.listen = self.url.trim_start_matches("http://").to_string();
+        let node = match RunningNode::start_with(&self.dir, cfg.clone()).await {
+            Ok(n) => n,
+            Err(_) => {
+                cfg.listen = "127.0.0.1:0".into();
+                RunningNode::start_with(&self.dir, cfg).await.unwrap()
+            }
+        };
+        self.url = node.url();
+        self.node = Some(node);
+    }
+
+    pub fn digest(&self) -> String {
+        self.running().status().digest
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn equipment(&self) -> EquipmentClient<Channel> {
+        EquipmentClient::new(self.channel().await)
+    }
+
+    pub async fn node_client(&self) -> NodeClient<Channel> {
+        NodeClient::new(self.channel().await)
+    }
+
+    pub async fn add_item(&self, name: &str) -> pb::EquipmentItem {
+        self.equipment()
+            .await
+            .add(pb::AddEquipmentRequest {
+                name: name.into(),
+                category: "robotique".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    pub async fn list(&self) -> Vec<pb::EquipmentItem> {
+        self.equipment()
+            .await
+            .list(pb::ListEquipmentRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .items
+    }
+}
+
+/// Waits until every node reports the same digest; panics after [`TIMEOUT`].
+pub async fn converge(nodes: &[&TestNode]) -> String {
+    let start = tokio::time::Instant::now();
+    loop {
+        let digests: Vec<String> = nodes.iter().map(|n| n.digest()).collect();
+        if digests.iter().all(|d| d == &digests[0]) {
+            return digests[0].clone();
+        }
+        if start.elapsed() > TIMEOUT {
+            let detail: Vec<String> = nodes
+                .iter()
+                .map(|n| format!("{}: {:?}", n.site, n.running().status().documents))
+                .collect();
+            panic!(
+                "nodes did not converge in {TIMEOUT:?}:\n{}",
+                detail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until `f` holds; panics after [`TIMEOUT`].
+pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = tokio::time::Instant::now();
+    while !f() {
+        if start.elapsed() > TIMEOUT {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

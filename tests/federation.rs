@@ -1,0 +1,173 @@
+//! Several real nodes over real sockets converge, whatever their topology.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use maillage::pb;
+
+fn names(items: &[pb::EquipmentItem]) -> BTreeSet<String> {
+    items.iter().map(|i| i.name.clone()).collect()
+}
+
+/// Each node adds `n` items, all nodes at once.
+async fn concurrent_writes(nodes: &[&TestNode], n: usize) {
+    let mut tasks = Vec::new();
+    for node in nodes {
+        let mut client = node.equipment().await;
+        let site = node.site.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..n {
+                client
+                    .add(pb::AddEquipmentRequest {
+                        name: format!("{site} objet {i}"),
+                        category: "numérique".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_in_a_mesh_converge() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let c = TestNode::start("gamma", &[&a, &b]).await;
+    concurrent_writes(&[&a, &b, &c], 10).await;
+    let digest = converge(&[&a, &b, &c]).await;
+    for node in [&a, &b, &c] {
+        let items = node.list().await;
+        assert_eq!(items.len(), 30, "{} sees every item", node.site);
+        assert_eq!(node.digest(), digest);
+    }
+    assert_eq!(names(&a.list().await), names(&c.list().await));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_in_a_line_converge_through_the_middle() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let c = TestNode::start("gamma", &[&b]).await;
+    concurrent_writes(&[&a, &b, &c], 10).await;
+
+    // Concurrent updates of one item: A updates its own item while C adds more.
+    let item = a.add_item("Imprimante 3D").await;
+    let mut ea = a.equipment().await;
+    let (r1, _) = tokio::join!(
+        ea.update(pb::UpdateEquipmentRequest {
+            id: item.id.clone(),
+            description: Some("plateau chauffant".into()),
+            ..Default::default()
+        }),
+        c.add_item("Caméra")
+    );
+    r1.unwrap();
+    converge(&[&a, &b, &c]).await;
+
+    for node in [&a, &b, &c] {
+        assert_eq!(node.list().await.len(), 32, "{}", node.site);
+    }
+    let seen_by_c = c
+        .equipment()
+        .await
+        .get(pb::EquipmentId {
+            id: item.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen_by_c.description, "plateau chauffant");
+    assert_eq!(seen_by_c.site, "alpha");
+
+    // A and C never connected: each only knows B.
+    for (node, other) in [(&a, "gamma"), (&c, "alpha")] {
+        let peers = node.running().status().peers;
+        assert!(
+            peers.iter().all(|p| p.site != other),
+            "{} must not know {other}: {peers:?}",
+            node.site
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_crosses_a_line_without_polling() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let c = TestNode::start("gamma", &[&b]).await;
+    converge(&[&a, &b, &c]).await;
+    for i in 0..5 {
+        let start = tokio::time::Instant::now();
+        a.add_item(&format!("objet {i}")).await;
+        let want = a.digest();
+        eventually("write reaches the end of the line", || c.digest() == want).await;
+        // Pushed along live sessions: far below any reconnect or poll interval.
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_node_catches_up_when_restarted() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let mut c = TestNode::start("gamma", &[&a, &b]).await;
+    c.add_item("avant l'arrêt").await;
+    converge(&[&a, &b, &c]).await;
+    c.stop().await;
+
+    concurrent_writes(&[&a, &b], 15).await;
+    let ab = converge(&[&a, &b]).await;
+
+    c.restart().await;
+    let all = converge(&[&a, &b, &c]).await;
+    assert_eq!(all, ab, "C caught up with exactly what A and B hold");
+    let items = c.list().await;
+    assert_eq!(items.len(), 31);
+    assert!(items.iter().any(|i| i.name == "avant l'arrêt"));
+    let status = c.running().status();
+    assert!(status
+        .peers
+        .iter()
+        .any(|p| p.connected && p.site == "alpha"));
+    assert!(status
+        .peers
+        .iter()
+        .all(|p| !p.connected || !p.last_sync.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_documents_and_peers() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    converge(&[&a, &b]).await;
+    let s = b.running().status();
+    assert_eq!(s.site, "beta");
+    assert_eq!(s.role, "site");
+    let ids: Vec<&str> = s.documents.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, vec!["site/alpha", "site/beta"]);
+    assert!(s.documents.iter().all(|d| d.heads.len() == 1));
+    let peer = s
+        .peers
+        .iter()
+        .find(|p| p.site == "alpha")
+        .expect("peer alpha");
+    assert!(peer.connected);
+    assert!(!peer.last_sync.is_empty());
+    assert_eq!(peer.address, a.url);
+    // Digests differ as soon as states differ.
+    let before = b.digest();
+    b.add_item("nouveau").await;
+    assert_ne!(before, b.digest());
+    converge(&[&a, &b]).await;
+}

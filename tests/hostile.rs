@@ -1,0 +1,182 @@
+//! A peer that breaks the protocol has its session closed with a reason; nothing
+//! it sent is applied and the node keeps serving everyone else.
+
+mod common;
+
+use common::*;
+use maillage::domain::site::Role;
+use maillage::pb::{self, federation_client::FederationClient, frame::Body};
+use tokio::sync::mpsc;
+use tokio_stream::{wrappers::ReceiverStream, StreamExt};
+
+const FRAME_LIMIT: usize = 1024 * 1024;
+
+fn frame(body: Body) -> pb::Frame {
+    pb::Frame { body: Some(body) }
+}
+
+fn hello(site: &str) -> pb::Frame {
+    frame(Body::Hello(pb::Hello {
+        protocol: 1,
+        site: site.into(),
+        role: "site".into(),
+        digest: vec![0; 32],
+    }))
+}
+
+fn no_digests() -> pb::Frame {
+    frame(Body::Digests(pb::DocDigests { docs: vec![] }))
+}
+
+fn sync(doc: &str, data: Vec<u8>) -> pb::Frame {
+    frame(Body::Sync(pb::SyncMessage {
+        doc: doc.into(),
+        data,
+    }))
+}
+
+/// Sends `frames`, then reads until the node ends the session; returns the
+/// reason it gave (a Goodbye, or the stream's error).
+async fn hostile_session(node: &TestNode, frames: Vec<pb::Frame>) -> String {
+    let mut client = FederationClient::new(node.channel().await)
+        .max_encoding_message_size(64 * FRAME_LIMIT)
+        .max_decoding_message_size(64 * FRAME_LIMIT);
+    let (tx, rx) = mpsc::channel(16);
+    for f in frames {
+        tx.send(f).await.unwrap();
+    }
+    let mut incoming = match client.sync(ReceiverStream::new(rx)).await {
+        Ok(r) => r.into_inner(),
+        Err(status) => return status.message().to_string(),
+    };
+    loop {
+        match tokio::time::timeout(TIMEOUT, incoming.next()).await {
+            Ok(Some(Ok(pb::Frame {
+                body: Some(Body::Goodbye(g)),
+            }))) => return g.reason,
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(status))) => return status.message().to_string(),
+            Ok(None) => return "end of stream".into(),
+            Err(_) => panic!("the node kept a hostile session open"),
+        }
+    }
+}
+
+async fn node_with_item() -> TestNode {
+    let a = TestNode::start_with("alpha", Role::Site, &[], |c| {
+        c.federation.max_frame_bytes = FRAME_LIMIT;
+        c.federation.handshake_timeout_ms = 1000;
+    })
+    .await;
+    a.add_item("Robot").await;
+    a
+}
+
+async fn assert_refused(a: &TestNode, frames: Vec<pb::Frame>, reason_contains: &str) {
+    let before = a.digest();
+    let refused = a.running().status().refused_sessions;
+    let reason = hostile_session(a, frames).await;
+    assert!(
+        reason.contains(reason_contains),
+        "reason {reason:?} should mention {reason_contains:?}"
+    );
+    assert_eq!(a.digest(), before, "nothing was applied");
+    eventually("the session is counted as refused", || {
+        a.running().status().refused_sessions == refused + 1
+    })
+    .await;
+    assert_eq!(a.list().await.len(), 1, "the node still serves its API");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_sync_message_closes_the_session() {
+    let a = node_with_item().await;
+    assert_refused(
+        &a,
+        vec![
+            hello("intrus"),
+            no_digests(),
+            sync("site/alpha", b"\x42garbage".to_vec()),
+        ],
+        "illisible",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_document_id_closes_the_session() {
+    let a = node_with_item().await;
+    let mut other = automerge::AutoCommit::new();
+    let mut st = automerge::sync::State::new();
+    use automerge::sync::SyncDoc;
+    let msg = other
+        .sync()
+        .generate_sync_message(&mut st)
+        .unwrap()
+        .encode();
+    assert_refused(
+        &a,
+        vec![hello("intrus"), no_digests(), sync("../etc/passwd", msg)],
+        "document inconnu",
+    )
+    .await;
+    let bad_digest = frame(Body::Digests(pb::DocDigests {
+        docs: vec![pb::DocDigest {
+            doc: "SITE/x".into(),
+            heads_hash: vec![1; 32],
+        }],
+    }));
+    assert_refused(&a, vec![hello("intrus"), bad_digest], "document inconnu").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_frame_closes_the_session() {
+    let a = node_with_item().await;
+    assert_refused(
+        &a,
+        vec![
+            hello("intrus"),
+            no_digests(),
+            sync("site/alpha", vec![0x42; 2 * FRAME_LIMIT]),
+        ],
+        "",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_violations_close_the_session() {
+    let a = node_with_item().await;
+    // No hello first.
+    assert_refused(&a, vec![sync("site/alpha", vec![1, 2, 3])], "Hello").await;
+    // A peer claiming to be the node itself, or an invalid site id.
+    assert_refused(&a, vec![hello("alpha")], "site invalide").await;
+    assert_refused(&a, vec![hello("Not A Slug!")], "site invalide").await;
+    // A wrong protocol version.
+    let mut h = hello("intrus");
+    if let Some(Body::Hello(x)) = h.body.as_mut() {
+        x.protocol = 99;
+    }
+    assert_refused(&a, vec![h], "version").await;
+    // Silence after hello: the handshake times out.
+    assert_refused(&a, vec![hello("intrus")], "temps").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_peers_still_sync_after_hostile_ones() {
+    let a = node_with_item().await;
+    assert_refused(
+        &a,
+        vec![
+            hello("intrus"),
+            no_digests(),
+            sync("site/alpha", vec![0x42, 0, 0]),
+        ],
+        "",
+    )
+    .await;
+    let b = TestNode::start("beta", &[&a]).await;
+    b.add_item("Caméra").await;
+    converge(&[&a, &b]).await;
+    assert_eq!(b.list().await.len(), 2);
+}
