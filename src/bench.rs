@@ -1,14 +1,417 @@
-//! `maillage bench`: the benchmarks, printing their figures.
+//! `maillage bench`: the node's benchmarks, on real nodes (real sockets, real
+//! sled storage in temporary directories), printing their figures.
+//!
+//! - `propagation`: one write on A reaching C across the line A–B–C (p50, p99).
+//! - `catchup`: a new node catching up a history of 20,000 changes over 50
+//!   documents, against Automerge's sync protocol alone in memory (ratio).
+//! - `reconnect`: bytes exchanged when a peer reconnects and nothing changed.
+//! - `writes`: acknowledged durable writes per second through the API.
 
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT};
 use clap::Args;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::domain::site::Role;
+use crate::node::RunningNode;
+use crate::pb;
+use crate::storage::{SledStore, Store};
+
+/// Longest any benchmark waits for nodes to agree.
+pub const BENCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// all, propagation, catchup, reconnect or writes.
     #[arg(default_value = "all")]
     pub which: String,
+    /// Writes timed by `propagation`.
+    #[arg(long, default_value_t = 300)]
+    pub samples: usize,
+    /// Changes in the history caught up by `catchup`.
+    #[arg(long, default_value_t = 20_000)]
+    pub changes: usize,
+    /// Documents the history is spread over (catchup, reconnect).
+    #[arg(long, default_value_t = 50)]
+    pub documents: usize,
+    /// Catch-ups timed by `catchup` (the median ratio is reported).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// Writes timed by `writes`.
+    #[arg(long, default_value_t = 2_000)]
+    pub writes: usize,
 }
 
-pub async fn run(_args: BenchArgs, _json: bool) -> anyhow::Result<()> {
-    anyhow::bail!("pas encore")
+pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
+    let which = args.which.as_str();
+    let known = ["all", "propagation", "catchup", "reconnect", "writes"];
+    if !known.contains(&which) {
+        anyhow::bail!("banc d'essai inconnu « {which} » : {}", known.join(", "));
+    }
+    let mut results = serde_json::Map::new();
+    if matches!(which, "all" | "propagation") {
+        results.insert("propagation".into(), propagation(args.samples).await?);
+    }
+    if matches!(which, "all" | "catchup") {
+        results.insert(
+            "catchup".into(),
+            catchup(args.changes, args.documents, args.rounds.max(1)).await?,
+        );
+    }
+    if matches!(which, "all" | "reconnect") {
+        results.insert("reconnect".into(), reconnect(args.documents).await?);
+    }
+    if matches!(which, "all" | "writes") {
+        results.insert("writes".into(), writes(args.writes).await?);
+    }
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    Ok(())
+}
+
+struct Bench {
+    _tmp: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> anyhow::Result<Bench> {
+        Ok(Bench {
+            _tmp: tempfile::Builder::new()
+                .prefix("maillage-bench-")
+                .tempdir()?,
+        })
+    }
+
+    fn dir(&self, site: &str) -> std::path::PathBuf {
+        self._tmp.path().join(site)
+    }
+
+    async fn node(&self, site: &str, peers: &[&RunningNode]) -> anyhow::Result<RunningNode> {
+        let dir = self.dir(site);
+        if !Config::path(&dir).exists() {
+            let mut cfg = Config::new(site, site, Role::Site);
+            cfg.listen = "127.0.0.1:0".into();
+            crate::node::init(&dir, &cfg).await?;
+        }
+        let mut cfg = Config::load(&dir)?;
+        cfg.listen = "127.0.0.1:0".into();
+        cfg.peers = peers.iter().map(|p| p.url()).collect();
+        cfg.federation.reconnect_min_ms = 20;
+        RunningNode::start_with(&dir, cfg).await
+    }
+}
+
+async fn wait_until(what: &str, mut f: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !f() {
+        if start.elapsed() > BENCH_TIMEOUT {
+            anyhow::bail!("délai dépassé : {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn equipment_client(
+    node: &RunningNode,
+) -> anyhow::Result<pb::equipment_client::EquipmentClient<tonic::transport::Channel>> {
+    let ch = tonic::transport::Endpoint::from_shared(node.url())?
+        .tcp_nodelay(true)
+        .connect()
+        .await?;
+    Ok(pb::equipment_client::EquipmentClient::new(ch))
+}
+
+fn add_request(i: usize) -> pb::AddEquipmentRequest {
+    pb::AddEquipmentRequest {
+        name: format!("Objet de test {i}"),
+        category: "numérique".into(),
+        ..Default::default()
+    }
+}
+
+/// One write on A, timed until C (two hops away) holds it.
+async fn propagation(samples: usize) -> anyhow::Result<serde_json::Value> {
+    let bench = Bench::new()?;
+    let a = bench.node("alpha", &[]).await?;
+    let b = bench.node("beta", &[&a]).await?;
+    let c = bench.node("gamma", &[&b]).await?;
+    wait_until("A, B et C synchronisés", || {
+        let d = a.docs().network_digest();
+        b.docs().network_digest() == d && c.docs().network_digest() == d
+    })
+    .await?;
+    let mut client = equipment_client(&a).await?;
+    let doc = "site/alpha";
+    let mut lat = Vec::with_capacity(samples);
+    let mut changes = c.docs().subscribe();
+    for i in 0..samples {
+        let start = Instant::now();
+        client.add(add_request(i)).await?;
+        let want = a.docs().heads(doc);
+        while c.docs().heads(doc) != want {
+            tokio::time::timeout(BENCH_TIMEOUT, changes.recv()).await??;
+        }
+        lat.push(start.elapsed());
+    }
+    lat.sort();
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+    println!(
+        "propagation A→B→C ({samples} écritures) : p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (cible p50 ≤ 20 ms, p99 ≤ 100 ms)",
+        ms(p50),
+        ms(p99),
+        ms(*lat.last().unwrap())
+    );
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+    Ok(
+        json!({"samples": samples, "p50_ms": ms(p50), "p99_ms": ms(p99), "max_ms": ms(*lat.last().unwrap())}),
+    )
+}
+
+/// `documents` documents holding `changes` changes in all, as a site would write them.
+fn build_history(changes: usize, documents: usize) -> Vec<(String, AutoCommit)> {
+    let per_doc = changes.div_ceil(documents);
+    (0..documents)
+        .map(|d| {
+            let id = format!("site/s{d:03}");
+            let mut doc = AutoCommit::new();
+            let items = doc
+                .put_object(ROOT, "equipment", automerge::ObjType::Map)
+                .unwrap();
+            doc.commit();
+            for i in 1..per_doc {
+                let item = doc
+                    .put_object(&items, format!("eq-{i:06}"), automerge::ObjType::Map)
+                    .unwrap();
+                doc.put(&item, "name", format!("Objet {i} du site {d}"))
+                    .unwrap();
+                doc.put(&item, "category", "numérique").unwrap();
+                doc.put(&item, "status", "available").unwrap();
+                doc.commit();
+            }
+            (id, doc)
+        })
+        .collect()
+}
+
+/// Syncs every document of `from` into empty documents in memory with
+/// Automerge's sync protocol alone; returns the time taken.
+fn in_memory_sync(from: &mut [(String, AutoCommit)]) -> Duration {
+    let start = Instant::now();
+    for (_, src) in from.iter_mut() {
+        let mut dst = AutoCommit::new();
+        let (mut s1, mut s2) = (sync::State::new(), sync::State::new());
+        loop {
+            let mut quiet = true;
+            if let Some(m) = src.sync().generate_sync_message(&mut s1) {
+                let m = sync::Message::decode(&m.encode()).unwrap();
+                dst.sync().receive_sync_message(&mut s2, m).unwrap();
+                quiet = false;
+            }
+            if let Some(m) = dst.sync().generate_sync_message(&mut s2) {
+                let m = sync::Message::decode(&m.encode()).unwrap();
+                src.sync().receive_sync_message(&mut s1, m).unwrap();
+                quiet = false;
+            }
+            if quiet {
+                break;
+            }
+        }
+        assert_eq!(dst.get_heads(), src.get_heads());
+    }
+    start.elapsed()
+}
+
+/// Writes `docs` into the storage of the node directory `dir` as snapshots.
+fn seed_store(dir: &Path, docs: &mut [(String, AutoCommit)]) -> anyhow::Result<()> {
+    let store = SledStore::open(&dir.join(crate::config::DATA_DIR))?;
+    for (id, doc) in docs.iter_mut() {
+        store.compact(id, &doc.save(), 0)?;
+    }
+    futures_lite_flush(&store)?;
+    Ok(())
+}
+
+fn futures_lite_flush(store: &SledStore) -> anyhow::Result<()> {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(store.flush()))?;
+    Ok(())
+}
+
+async fn catchup(
+    changes: usize,
+    documents: usize,
+    rounds: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let mut history = build_history(changes, documents);
+    let total: usize = history
+        .iter_mut()
+        .map(|(_, d)| d.get_changes(&[]).len())
+        .sum();
+    let bench = Bench::new()?;
+    let src_dir = bench.dir("source");
+    let mut cfg = Config::new("source", "source", Role::Site);
+    cfg.listen = "127.0.0.1:0".into();
+    crate::node::init(&src_dir, &cfg).await?;
+    seed_store(&src_dir, &mut history)?;
+    let source = bench.node("source", &[]).await?;
+
+    let mut rows = Vec::new();
+    let mut disk = 0;
+    for round in 0..rounds {
+        // Automerge alone, in memory, same documents.
+        let mut copy: Vec<(String, AutoCommit)> = history
+            .iter_mut()
+            .map(|(id, d)| (id.clone(), AutoCommit::load(&d.save()).unwrap()))
+            .collect();
+        let in_memory = in_memory_sync(&mut copy);
+
+        // A new node, created before the clock starts, catching up over gRPC.
+        let site = format!("nouveau-{round}");
+        let mut cfg = Config::new(&site, &site, Role::Site);
+        cfg.listen = "127.0.0.1:0".into();
+        crate::node::init(&bench.dir(&site), &cfg).await?;
+        let start = Instant::now();
+        let fresh = bench.node(&site, &[&source]).await?;
+        let mut changed = fresh.docs().subscribe();
+        let want = source.docs().digests();
+        let caught_up = |fresh: &RunningNode| {
+            let have = fresh.docs().digests();
+            want.iter().all(|(id, h)| have.get(id) == Some(h))
+        };
+        while !caught_up(&fresh) {
+            // Checked on every change rather than polled, to keep the CPU for the sync.
+            let _ = tokio::time::timeout(Duration::from_millis(50), changed.recv()).await;
+            if start.elapsed() > BENCH_TIMEOUT {
+                anyhow::bail!("délai dépassé : rattrapage du nouveau nœud");
+            }
+        }
+        let node_time = start.elapsed();
+        disk = fresh.docs().store().size_on_disk();
+        fresh.shutdown().await;
+        rows.push((node_time, in_memory));
+    }
+    source.shutdown().await;
+    let mut ratios: Vec<f64> = rows
+        .iter()
+        .map(|(n, m)| n.as_secs_f64() / m.as_secs_f64())
+        .collect();
+    ratios.sort_by(|a, b| a.total_cmp(b));
+    let ratio = ratios[ratios.len() / 2];
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let node_ms = ms(median(rows.iter().map(|r| r.0).collect()));
+    let mem_ms = ms(median(rows.iter().map(|r| r.1).collect()));
+    println!(
+        "rattrapage d'un nouveau nœud ({total} modifications, {documents} documents, médiane de {rounds}) : {node_ms:.0} ms ; synchronisation Automerge seule en mémoire : {mem_ms:.0} ms ; rapport {ratio:.2} (cible ≤ 2 ; rapports {}) ; disque du nouveau nœud {:.1} Mo",
+        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
+        disk as f64 / 1e6
+    );
+    Ok(json!({
+        "changes": total, "documents": documents, "rounds": rounds,
+        "node_ms": node_ms, "in_memory_ms": mem_ms, "ratio": ratio, "ratios": ratios,
+        "disk_bytes": disk,
+    }))
+}
+
+async fn reconnect(documents: usize) -> anyhow::Result<serde_json::Value> {
+    let mut history = build_history(documents * 20, documents);
+    let bench = Bench::new()?;
+    let src_dir = bench.dir("source");
+    let mut cfg = Config::new("source", "source", Role::Site);
+    cfg.listen = "127.0.0.1:0".into();
+    crate::node::init(&src_dir, &cfg).await?;
+    seed_store(&src_dir, &mut history)?;
+    let source = bench.node("source", &[]).await?;
+    let peer = bench.node("pair", &[&source]).await?;
+    wait_until("premier rattrapage", || {
+        peer.docs().network_digest() == source.docs().network_digest()
+    })
+    .await?;
+    let docs = peer.docs().ids().len();
+    peer.shutdown().await;
+
+    let peer = bench.node("pair", &[&source]).await?;
+    wait_until("reconnexion", || {
+        peer.status()
+            .peers
+            .iter()
+            .any(|p| p.connected && !p.last_sync.is_empty())
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let row = peer
+        .status()
+        .peers
+        .into_iter()
+        .find(|p| p.site == "source")
+        .ok_or_else(|| anyhow::anyhow!("pair source absent"))?;
+    let total = row.bytes_sent + row.bytes_received;
+    let per_doc = total as f64 / docs as f64;
+    println!(
+        "reconnexion sans changement ({docs} documents) : {total} octets échangés dans les deux sens, {per_doc:.1} octets par document (cible ≤ 64)"
+    );
+    peer.shutdown().await;
+    source.shutdown().await;
+    Ok(json!({"documents": docs, "bytes": total, "bytes_per_document": per_doc}))
+}
+
+async fn writes(n: usize) -> anyhow::Result<serde_json::Value> {
+    let bench = Bench::new()?;
+    let a = bench.node("alpha", &[]).await?;
+    let mut client = equipment_client(&a).await?;
+    for i in 0..20 {
+        client.add(add_request(i)).await?;
+    }
+    let start = Instant::now();
+    for i in 0..n {
+        client.add(add_request(i)).await?;
+    }
+    let sequential = n as f64 / start.elapsed().as_secs_f64();
+
+    // One client, 16 requests in flight on one connection.
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let mut c = client.clone();
+        let count = n / 16;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..count {
+                c.add(add_request(t * count + i)).await?;
+            }
+            Ok::<_, tonic::Status>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let pipelined = (n / 16 * 16) as f64 / start.elapsed().as_secs_f64();
+    let disk = a.docs().store().size_on_disk();
+    println!(
+        "écritures durables acquittées via l'API : {sequential:.0}/s une à une, {pipelined:.0}/s avec 16 en vol (cible ≥ 500/s) ; disque {:.1} Mo pour {} objets",
+        disk as f64 / 1e6,
+        n + n / 16 * 16 + 20
+    );
+    a.shutdown().await;
+    Ok(
+        json!({"writes": n, "sequential_per_s": sequential, "pipelined_16_per_s": pipelined, "disk_bytes": disk}),
+    )
 }

@@ -154,20 +154,33 @@ async fn acknowledged_writes_survive_sigkill() {
         .connect()
         .await
         .unwrap();
-    let mut client = maillage::pb::equipment_client::EquipmentClient::new(ch);
-    let mut ids = Vec::new();
-    for i in 0..200 {
-        let item = client
-            .add(maillage::pb::AddEquipmentRequest {
-                name: format!("objet {i}"),
-                category: "sciences".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        ids.push(item.id);
+    let client = maillage::pb::equipment_client::EquipmentClient::new(ch);
+    // Eight writers at once, so that acknowledgements share grouped flushes.
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let mut client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..40 {
+                let item = client
+                    .add(maillage::pb::AddEquipmentRequest {
+                        name: format!("objet {t}-{i}"),
+                        category: "sciences".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner();
+                ids.push(item.id);
+            }
+            ids
+        }));
     }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    assert_eq!(ids.len(), 320);
     // Killed right after the last acknowledgement: no shutdown, no flush.
     child.kill().unwrap();
     child.wait().unwrap();

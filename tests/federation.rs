@@ -171,3 +171,37 @@ async fn status_reports_documents_and_peers() {
     assert_ne!(before, b.digest());
     converge(&[&a, &b]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_when_nothing_changed_costs_almost_nothing() {
+    let a = TestNode::start("alpha", &[]).await;
+    let mut b = TestNode::start("beta", &[&a]).await;
+    for i in 0..20 {
+        a.add_item(&format!("objet {i}")).await;
+        b.add_item(&format!("chose {i}")).await;
+    }
+    converge(&[&a, &b]).await;
+    b.restart().await;
+    eventually("B reconnects to A", || {
+        b.running()
+            .status()
+            .peers
+            .iter()
+            .any(|p| p.site == "alpha" && p.connected && !p.last_sync.is_empty())
+    })
+    .await;
+    converge(&[&a, &b]).await;
+    let row = b
+        .running()
+        .status()
+        .peers
+        .into_iter()
+        .find(|p| p.site == "alpha")
+        .unwrap();
+    let docs = b.running().status().documents.len() as u64;
+    let bytes = row.bytes_sent + row.bytes_received;
+    assert!(
+        bytes <= 64 * docs,
+        "{bytes} bytes for {docs} unchanged documents"
+    );
+}

@@ -80,8 +80,6 @@ impl Docs {
                 doc.load_incremental(chunk)
                     .map_err(|source| Error::automerge(&id, source))?;
             }
-            // Everything loaded is already stored: start the incremental cursor here.
-            doc.save_incremental();
             doc.set_actor(actor.clone());
             let next_seq = stored.chunks.last().map(|(s, _)| s + 1).unwrap_or(0);
             let entry = Entry {
@@ -187,8 +185,15 @@ impl Docs {
                     let opts = automerge::transaction::CommitOptions::default()
                         .with_message(message.to_string())
                         .with_time(chrono::Utc::now().timestamp());
-                    guard.doc.commit_with(opts);
-                    self.persist(id, &mut guard)?;
+                    if let Some(hash) = guard.doc.commit_with(opts) {
+                        let change = guard.doc.get_change_by_hash(&hash).ok_or_else(|| {
+                            Error::Internal(format!(
+                                "modification {hash} introuvable après validation"
+                            ))
+                        })?;
+                        let raw = change.raw_bytes().to_vec();
+                        self.persist(id, &mut guard, &raw)?;
+                    }
                     v
                 }
                 Err(e) => {
@@ -202,13 +207,15 @@ impl Docs {
         Ok(value)
     }
 
-    /// Appends what changed since the last save; compacts past the threshold.
-    fn persist(&self, id: &str, e: &mut Entry) -> Result<()> {
-        let bytes = e.doc.save_incremental();
+    /// Appends `bytes` (changes as Automerge encodes them, in any chunk format
+    /// `load_incremental` reads) to the document's storage; compacts past the
+    /// threshold. Raw bytes are stored as received or committed: re-encoding
+    /// changes with `save_incremental` would cost as much as applying them.
+    fn persist(&self, id: &str, e: &mut Entry, bytes: &[u8]) -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.inner.store.append_chunk(id, e.next_seq, &bytes)?;
+        self.inner.store.append_chunk(id, e.next_seq, bytes)?;
         e.next_seq += 1;
         e.chunks += 1;
         if e.chunks >= self.inner.compact_after {
@@ -238,6 +245,7 @@ impl Docs {
         let changed = {
             let mut guard = entry.lock().unwrap();
             let before = guard.doc.get_heads();
+            let raw: Vec<u8> = message.changes.iter().flatten().copied().collect();
             guard
                 .doc
                 .sync()
@@ -245,7 +253,7 @@ impl Docs {
                 .map_err(|source| Error::automerge(id, source))?;
             let changed = guard.doc.get_heads() != before;
             if changed {
-                self.persist(id, &mut guard)?;
+                self.persist(id, &mut guard, &raw)?;
             }
             changed
         };

@@ -38,6 +38,8 @@ pub enum StorageError {
     Format { key: String, found: u8 },
     #[error("clé invalide : {0}")]
     Key(String),
+    #[error("écriture sur disque interrompue : {0}")]
+    Flush(String),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;

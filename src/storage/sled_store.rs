@@ -1,14 +1,27 @@
 //! The sled implementation of [`Store`].
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::*;
 
+/// sled behind the [`Store`] trait.
+///
+/// Flushes are grouped: a caller waits for one flush that started after its
+/// write, and every caller waiting meanwhile shares it. Flushes run one at a
+/// time on tokio's blocking pool: sled 0.34's `flush_async` deadlocks when many
+/// run at once (each parks one of sled's I/O threads waiting for writes that
+/// need those threads).
 pub struct SledStore {
     db: sled::Db,
     docs: sled::Tree,
     sync: sled::Tree,
     meta: sled::Tree,
+    /// Bumped by every write.
+    written: AtomicU64,
+    /// The value of `written` that the last completed flush covers.
+    flushed: AtomicU64,
+    flush_lock: tokio::sync::Mutex<()>,
 }
 
 impl SledStore {
@@ -30,7 +43,14 @@ impl SledStore {
             docs,
             sync,
             meta,
+            written: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            flush_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    fn wrote(&self) {
+        self.written.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -70,6 +90,7 @@ impl Store for SledStore {
     fn append_chunk(&self, doc: &str, seq: u64, bytes: &[u8]) -> StorageResult<()> {
         check_id(doc)?;
         self.docs.insert(chunk_key(doc, seq), versioned(bytes))?;
+        self.wrote();
         Ok(())
     }
 
@@ -82,6 +103,7 @@ impl Store for SledStore {
             batch.remove(k);
         }
         self.docs.apply_batch(batch)?;
+        self.wrote();
         Ok(())
     }
 
@@ -99,6 +121,7 @@ impl Store for SledStore {
         check_id(peer)?;
         check_id(doc)?;
         self.sync.insert(sync_key(peer, doc), versioned(state))?;
+        self.wrote();
         Ok(())
     }
 
@@ -111,12 +134,23 @@ impl Store for SledStore {
 
     fn put_meta(&self, key: &str, value: &[u8]) -> StorageResult<()> {
         self.meta.insert(key, versioned(value))?;
+        self.wrote();
         Ok(())
     }
 
     fn flush(&self) -> FlushFuture<'_> {
         Box::pin(async move {
-            self.db.flush_async().await?;
+            let mine = self.written.load(Ordering::SeqCst);
+            let _one_at_a_time = self.flush_lock.lock().await;
+            if self.flushed.load(Ordering::SeqCst) >= mine {
+                return Ok(()); // a flush that started after our write covered it
+            }
+            let upto = self.written.load(Ordering::SeqCst);
+            let db = self.db.clone();
+            tokio::task::spawn_blocking(move || db.flush())
+                .await
+                .map_err(|e| StorageError::Flush(e.to_string()))??;
+            self.flushed.fetch_max(upto, Ordering::SeqCst);
             Ok(())
         })
     }
