@@ -205,3 +205,28 @@ async fn reconnect_when_nothing_changed_costs_almost_nothing() {
         "{bytes} bytes for {docs} unchanged documents"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_network_starts_and_converges() {
+    init_tracing();
+    let tmp = tempfile::tempdir().unwrap();
+    let nodes = maillage::cli::demo::start(tmp.path(), 0).await.unwrap();
+    assert_eq!(nodes.len(), 4);
+    assert_eq!(nodes[0].status().role, "academy");
+    let start = tokio::time::Instant::now();
+    loop {
+        let d: Vec<String> = nodes.iter().map(|n| n.status().digest).collect();
+        if d.iter().all(|x| x == &d[0]) {
+            break;
+        }
+        assert!(start.elapsed() < TIMEOUT, "demo nodes did not converge");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let items = maillage::api::equipment::list_all(&nodes[0].ctx).unwrap();
+    assert_eq!(items.len(), 10, "the academy sees every site's sample equipment");
+    let sites: std::collections::BTreeSet<&str> = items.iter().map(|i| i.site.as_str()).collect();
+    assert_eq!(sites.len(), 3);
+    for n in nodes {
+        n.shutdown().await;
+    }
+}
