@@ -223,7 +223,11 @@ async fn the_demo_network_starts_and_converges() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let items = maillage::api::equipment::list_all(&nodes[0].ctx).unwrap();
-    assert_eq!(items.len(), 10, "the academy sees every site's sample equipment");
+    assert_eq!(
+        items.len(),
+        10,
+        "the academy sees every site's sample equipment"
+    );
     let sites: std::collections::BTreeSet<&str> = items.iter().map(|i| i.site.as_str()).collect();
     assert_eq!(sites.len(), 3);
     for n in nodes {
