@@ -166,6 +166,16 @@ impl RunningNode {
                     .max_decoding_message_size(max_api)
                     .max_encoding_message_size(usize::MAX),
             )
+            .add_service(
+                pb::loans_server::LoansServer::new(crate::api::loans::LoansApi::new(ctx.clone()))
+                    .max_decoding_message_size(max_api),
+            )
+            .add_service(
+                pb::actions_server::ActionsServer::new(crate::api::actions::ActionsApi::new(
+                    ctx.clone(),
+                ))
+                .max_decoding_message_size(max_api),
+            )
             .add_service(health_service)
             .add_service(reflection);
         let stop = shutdown.clone();

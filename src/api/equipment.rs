@@ -197,6 +197,35 @@ impl pb::equipment_server::Equipment for EquipmentApi {
                 equipment::STATUSES.join(", ")
             )));
         }
+        let window = match (r.available_from.trim(), r.available_to.trim()) {
+            ("", "") => None,
+            ("", _) | (_, "") => {
+                return Err(Status::invalid_argument(
+                    "indiquez les deux bornes : --available-from et --available-to",
+                ))
+            }
+            (f, t) => {
+                let from = crate::domain::time::parse_bound(f, false)?;
+                let to = crate::domain::time::parse_bound(t, true)?;
+                if to <= from {
+                    return Err(Status::invalid_argument(
+                        "la fin de la période doit suivre son début",
+                    ));
+                }
+                Some((
+                    from.with_timezone(&chrono::Utc),
+                    to.with_timezone(&chrono::Utc),
+                ))
+            }
+        };
+        let booked: Vec<crate::domain::loans::Booking> = match window {
+            None => Vec::new(),
+            Some(_) => super::loans::all_loans(&self.ctx)?
+                .iter()
+                .filter(|l| l.is_active())
+                .filter_map(|l| l.booking())
+                .collect(),
+        };
         let items = list_all(&self.ctx)?
             .into_iter()
             .filter(|i| r.site.is_empty() || i.site == r.site)
@@ -207,6 +236,15 @@ impl pb::equipment_server::Equipment for EquipmentApi {
                     || [&i.name, &i.description, &i.inventory_number, &i.category]
                         .iter()
                         .any(|f| f.to_lowercase().contains(&search))
+            })
+            .filter(|i| match window {
+                None => true,
+                Some((from, to)) => {
+                    i.status == "available"
+                        && !booked
+                            .iter()
+                            .any(|b| b.from < to && from < b.to && b.items.contains(&i.id))
+                }
             })
             .map(Into::into)
             .collect();

@@ -3,7 +3,9 @@
 //! Conversions between wire types and domain types happen here, and every
 //! domain error becomes the gRPC status that says what went wrong.
 
+pub mod actions;
 pub mod equipment;
+pub mod loans;
 pub mod node;
 
 use std::sync::Arc;
@@ -25,5 +27,14 @@ pub struct NodeContext {
 impl NodeContext {
     pub fn site_doc(&self) -> String {
         crate::docs::site_doc(&self.site)
+    }
+
+    /// Role recorded in transitions. Until user tokens exist, whoever reaches a
+    /// node's API acts as its site's director.
+    pub fn caller_role(&self) -> &'static str {
+        match self.role {
+            Role::Academy => "academy",
+            Role::Site => "director",
+        }
     }
 }

@@ -56,6 +56,12 @@ pub fn status(ctx: &NodeContext) -> pb::StatusReply {
         peers,
         listen: ctx.listen.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        loan_conflicts: super::loans::all_loans(ctx)
+            .map(|all| super::loans::network_conflicts(&all))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(equipment, loans)| pb::LoanConflict { equipment, loans })
+            .collect(),
         refused_sessions: ctx
             .fed
             .refused_sessions

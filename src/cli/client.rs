@@ -28,7 +28,7 @@ pub async fn connect(node: &str) -> anyhow::Result<Channel> {
 }
 
 /// Turns a gRPC status into the message shown to the user.
-fn api_error(status: tonic::Status) -> anyhow::Error {
+pub fn api_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{} ({:?})", status.message(), status.code())
 }
 
@@ -135,6 +135,8 @@ pub async fn equipment(node: &str, json_out: bool, cmd: EquipmentCmd) -> anyhow:
             category,
             search,
             status,
+            available_from,
+            available_to,
         } => {
             let list = client
                 .list(pb::ListEquipmentRequest {
@@ -142,6 +144,8 @@ pub async fn equipment(node: &str, json_out: bool, cmd: EquipmentCmd) -> anyhow:
                     category: category.unwrap_or_default(),
                     search: search.unwrap_or_default(),
                     status: status.unwrap_or_default(),
+                    available_from: available_from.unwrap_or_default(),
+                    available_to: available_to.unwrap_or_default(),
                 })
                 .await
                 .map_err(api_error)?

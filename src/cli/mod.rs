@@ -1,8 +1,10 @@
 //! The `maillage` command line: node commands (`init`, `serve`, `demo`, `bench`)
 //! and client commands that call a node's public API.
 
+mod actions;
 mod client;
 pub mod demo;
+mod loans;
 mod output;
 
 use std::path::PathBuf;
@@ -47,6 +49,12 @@ pub enum Command {
     /// The shared equipment catalogue.
     #[command(subcommand)]
     Equipment(EquipmentCmd),
+    /// Loans between sites.
+    #[command(subcommand)]
+    Loan(loans::LoanCmd),
+    /// Common actions across sites.
+    #[command(subcommand)]
+    Action(actions::ActionCmd),
     /// Documents as stored.
     #[command(subcommand)]
     Doc(DocCmd),
@@ -124,6 +132,11 @@ pub enum EquipmentCmd {
         /// available, maintenance or retired.
         #[arg(long)]
         status: Option<String>,
+        /// With --available-to: only items free for the whole window.
+        #[arg(long)]
+        available_from: Option<String>,
+        #[arg(long)]
+        available_to: Option<String>,
     },
 }
 
@@ -169,6 +182,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => crate::bench::run(args, cli.json).await,
         Command::Status => client::status(&cli.node, cli.json).await,
         Command::Equipment(cmd) => client::equipment(&cli.node, cli.json, cmd).await,
+        Command::Loan(cmd) => loans::run(&cli.node, cli.json, cmd).await,
+        Command::Action(cmd) => actions::run(&cli.node, cli.json, cmd).await,
         Command::Doc(DocCmd::Export { id, out }) => {
             client::export(&cli.node, cli.json, &id, &out).await
         }

@@ -7,7 +7,7 @@ use automerge::AutoCommit;
 use autosurgeon::{Hydrate, Reconcile};
 use serde::Serialize;
 
-use super::{optional_text, required_text, root_map, root_map_mut};
+use super::{map_entries, map_entry, optional_text, put_entry, required_text};
 use crate::error::{Error, Result};
 
 pub const STATUSES: &[&str] = &["available", "maintenance", "retired"];
@@ -137,36 +137,18 @@ pub fn new_equipment(patch: &Patch, now: &str) -> Result<Equipment> {
     Ok(e)
 }
 
+pub const MAP: &str = "equipment";
+
 pub fn get(doc: &AutoCommit, id: &str) -> Result<Option<Equipment>> {
-    let Some(map) = root_map(doc, "equipment") else {
-        return Ok(None);
-    };
-    if automerge::ReadDoc::get(doc, &map, id)
-        .ok()
-        .flatten()
-        .is_none()
-    {
-        return Ok(None);
-    }
-    Ok(Some(autosurgeon::hydrate_prop(doc, &map, id)?))
+    map_entry(doc, MAP, id)
 }
 
 pub fn all(doc: &AutoCommit) -> Result<BTreeMap<String, Equipment>> {
-    let Some(map) = root_map(doc, "equipment") else {
-        return Ok(BTreeMap::new());
-    };
-    let mut out = BTreeMap::new();
-    for key in automerge::ReadDoc::keys(doc, &map) {
-        let e: Equipment = autosurgeon::hydrate_prop(doc, &map, key.as_str())?;
-        out.insert(key, e);
-    }
-    Ok(out)
+    map_entries(doc, MAP)
 }
 
 pub fn put(doc: &mut AutoCommit, id: &str, e: &Equipment) -> Result<()> {
-    let map = root_map_mut(doc, "equipment")?;
-    autosurgeon::reconcile_prop(doc, &map, id, e)?;
-    Ok(())
+    put_entry(doc, MAP, id, e)
 }
 
 #[cfg(test)]

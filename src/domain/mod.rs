@@ -1,8 +1,11 @@
 //! Domain: plain types and rules, mapped onto Automerge documents with
 //! autosurgeon. Nothing here does I/O.
 
+pub mod actions;
 pub mod equipment;
+pub mod loans;
 pub mod site;
+pub mod time;
 
 use automerge::{transaction::Transactable, AutoCommit, ObjId, ObjType, ReadDoc, Value, ROOT};
 
@@ -23,6 +26,69 @@ pub(crate) fn root_map_mut(doc: &mut AutoCommit, key: &str) -> Result<ObjId> {
     }
     doc.put_object(ROOT, key, ObjType::Map)
         .map_err(|e| Error::Internal(format!("création de {key} : {e}")))
+}
+
+/// Every map stored under `key` at the root, the winning one first.
+///
+/// Two replicas that each created the map (a node restored from a backup taken
+/// before the map existed, say) leave concurrent values under one key; Automerge
+/// shows only the winner, so readers take the union to hide no record.
+pub(crate) fn root_maps(doc: &AutoCommit, key: &str) -> Vec<ObjId> {
+    let mut maps: Vec<ObjId> = Vec::new();
+    if let Some(winner) = root_map(doc, key) {
+        maps.push(winner);
+    }
+    if let Ok(all) = doc.get_all(ROOT, key) {
+        for (v, id) in all {
+            if matches!(v, Value::Object(ObjType::Map)) && !maps.contains(&id) {
+                maps.push(id);
+            }
+        }
+    }
+    maps
+}
+
+/// One record of the keyed collection `key` at the root.
+pub(crate) fn map_entry<T: autosurgeon::Hydrate>(
+    doc: &AutoCommit,
+    key: &str,
+    id: &str,
+) -> Result<Option<T>> {
+    for map in root_maps(doc, key) {
+        if doc.get(&map, id).ok().flatten().is_some() {
+            return Ok(Some(autosurgeon::hydrate_prop(doc, &map, id)?));
+        }
+    }
+    Ok(None)
+}
+
+/// Every record of the keyed collection `key` at the root.
+pub(crate) fn map_entries<T: autosurgeon::Hydrate>(
+    doc: &AutoCommit,
+    key: &str,
+) -> Result<std::collections::BTreeMap<String, T>> {
+    let mut out = std::collections::BTreeMap::new();
+    for map in root_maps(doc, key) {
+        for k in doc.keys(&map) {
+            if !out.contains_key(&k) {
+                let v: T = autosurgeon::hydrate_prop(doc, &map, k.as_str())?;
+                out.insert(k, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes one record of the keyed collection `key` at the root.
+pub(crate) fn put_entry<T: autosurgeon::Reconcile>(
+    doc: &mut AutoCommit,
+    key: &str,
+    id: &str,
+    value: &T,
+) -> Result<()> {
+    let map = root_map_mut(doc, key)?;
+    autosurgeon::reconcile_prop(doc, &map, id, value)?;
+    Ok(())
 }
 
 /// Trims `value` and checks it is non-empty and at most `max` characters.

@@ -42,9 +42,21 @@ pub struct Profile {
     pub created_at: String,
 }
 
+/// The keyed collections of a site document.
+pub const SITE_COLLECTIONS: &[&str] = &[
+    super::equipment::MAP,
+    super::loans::REQUESTS,
+    super::loans::DECISIONS,
+    "events",
+];
+
 pub fn write_profile(doc: &mut AutoCommit, profile: &Profile) -> Result<()> {
     autosurgeon::reconcile_prop(doc, ROOT, "profile", profile)?;
-    super::root_map_mut(doc, "equipment")?;
+    // Every collection exists from the start, so that no two replicas of the
+    // document ever create one concurrently.
+    for map in SITE_COLLECTIONS {
+        super::root_map_mut(doc, map)?;
+    }
     Ok(())
 }
 

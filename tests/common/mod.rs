@@ -77,8 +77,22 @@ impl TestNode {
 
     /// Restarts on the same directory, on the same port when it is still free.
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Restarts with no peers to dial: the node runs alone until [`Self::dial`].
+    pub async fn restart_isolated(&mut self) {
+        self.restart_with(|c| c.peers.clear()).await
+    }
+
+    pub fn dial(&self, other: &TestNode) {
+        self.running().add_peer(&other.url);
+    }
+
+    pub async fn restart_with(&mut self, tweak: impl FnOnce(&mut Config)) {
         self.stop().await;
         let mut cfg = Config::load(&self.dir).unwrap();
+        tweak(&mut cfg);
         cfg.listen = self.url.trim_start_matches("http://").to_string();
         let node = match RunningNode::start_with(&self.dir, cfg.clone()).await {
             Ok(n) => n,
@@ -105,6 +119,14 @@ impl TestNode {
 
     pub async fn equipment(&self) -> EquipmentClient<Channel> {
         EquipmentClient::new(self.channel().await)
+    }
+
+    pub async fn loans(&self) -> maillage::pb::loans_client::LoansClient<Channel> {
+        maillage::pb::loans_client::LoansClient::new(self.channel().await)
+    }
+
+    pub async fn actions(&self) -> maillage::pb::actions_client::ActionsClient<Channel> {
+        maillage::pb::actions_client::ActionsClient::new(self.channel().await)
     }
 
     pub async fn node_client(&self) -> NodeClient<Channel> {

@@ -1,0 +1,288 @@
+//! `maillage action ...`: common actions across sites.
+
+use clap::Subcommand;
+
+use super::client::{api_error, connect};
+use super::output::{print_json, print_table};
+use crate::pb;
+use crate::pb::actions_client::ActionsClient;
+
+#[derive(Debug, Subcommand)]
+pub enum ActionCmd {
+    /// Create an action led by this site.
+    Create {
+        #[arg(long)]
+        title: String,
+        /// ASTERIE axis: 1, 2 or 3.
+        #[arg(long)]
+        axis: u32,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// YYYY-MM-DD.
+        #[arg(long, default_value = "")]
+        start: String,
+        #[arg(long, default_value = "")]
+        end: String,
+    },
+    /// Join an action.
+    Join { id: String },
+    /// Leave an action.
+    Leave { id: String },
+    /// Change an action this site participates in.
+    Update {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// idée, en_préparation, en_cours, terminée or annulée.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        objectives: Option<String>,
+        /// Target publics, comma-separated (replaces the list).
+        #[arg(long, value_delimiter = ',')]
+        publics: Option<Vec<String>>,
+        #[arg(long)]
+        budget_planned: Option<String>,
+        #[arg(long)]
+        budget_spent: Option<String>,
+        /// NAME=TARGET[:ACTUAL], or NAME=:ACTUAL (repeatable).
+        #[arg(long = "indicator")]
+        indicators: Vec<String>,
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        end: Option<String>,
+        #[arg(long)]
+        axis: Option<u32>,
+    },
+    /// Tasks of an action.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// List the network's actions.
+    List {
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long)]
+        axis: Option<u32>,
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one action.
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCmd {
+    /// Add a task to an action.
+    Add {
+        id: String,
+        #[arg(long)]
+        title: String,
+        /// Site in charge (a participant).
+        #[arg(long, default_value = "")]
+        site: String,
+        /// YYYY-MM-DD.
+        #[arg(long, default_value = "")]
+        due: String,
+    },
+    /// Mark a task done.
+    Done { id: String, task: String },
+}
+
+fn parse_indicator(s: &str) -> anyhow::Result<pb::Indicator> {
+    let (name, values) = s.split_once('=').ok_or_else(|| {
+        anyhow::anyhow!("indicateur « {s} » invalide : attendu NOM=CIBLE[:RÉALISÉ]")
+    })?;
+    let (target, actual) = values.split_once(':').unwrap_or((values, ""));
+    Ok(pb::Indicator {
+        name: name.trim().to_string(),
+        target: target.trim().to_string(),
+        actual: actual.trim().to_string(),
+    })
+}
+
+fn print_action(a: &pb::CommonAction) {
+    println!("{}  {}", a.id, a.title);
+    println!("  axe           : {}", a.axis);
+    println!("  statut        : {}", a.status);
+    println!("  pilote        : {}", a.lead);
+    println!("  participants  : {}", a.participants.join(", "));
+    if !a.start.is_empty() || !a.end.is_empty() {
+        println!("  dates         : {} → {}", a.start, a.end);
+    }
+    if !a.description.is_empty() {
+        println!("  description   : {}", a.description);
+    }
+    if !a.objectives.is_empty() {
+        println!("  objectifs     : {}", a.objectives);
+    }
+    if !a.target_publics.is_empty() {
+        println!("  publics cibles: {}", a.target_publics.join(", "));
+    }
+    if !a.budget_planned.is_empty() || !a.budget_spent.is_empty() {
+        println!(
+            "  budget        : {} € prévus, {} € dépensés",
+            a.budget_planned, a.budget_spent
+        );
+    }
+    for i in &a.indicators {
+        println!(
+            "  indicateur    : {} — cible {}, réalisé {}",
+            i.name, i.target, i.actual
+        );
+    }
+    for t in &a.tasks {
+        let mark = if t.done { "x" } else { " " };
+        let site = if t.site.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", t.site)
+        };
+        let due = if t.due.is_empty() {
+            String::new()
+        } else {
+            format!(" pour le {}", t.due)
+        };
+        println!("  [{mark}] {} {}{site}{due}", t.id, t.title);
+    }
+}
+
+fn print_task(t: &pb::Task) {
+    let state = if t.done { "faite" } else { "à faire" };
+    println!("{}  {} ({state}) — action {}", t.id, t.title, t.action);
+}
+
+pub async fn run(node: &str, json: bool, cmd: ActionCmd) -> anyhow::Result<()> {
+    let mut c = ActionsClient::new(connect(node).await?);
+    let action = match cmd {
+        ActionCmd::Create {
+            title,
+            axis,
+            description,
+            start,
+            end,
+        } => c
+            .create(pb::CreateActionRequest {
+                title,
+                axis,
+                description,
+                start,
+                end,
+            })
+            .await
+            .map_err(api_error)?,
+        ActionCmd::Join { id } => c.join(pb::ActionId { id }).await.map_err(api_error)?,
+        ActionCmd::Leave { id } => c.leave(pb::ActionId { id }).await.map_err(api_error)?,
+        ActionCmd::Show { id } => c.get(pb::ActionId { id }).await.map_err(api_error)?,
+        ActionCmd::Update {
+            id,
+            title,
+            description,
+            status,
+            objectives,
+            publics,
+            budget_planned,
+            budget_spent,
+            indicators,
+            start,
+            end,
+            axis,
+        } => {
+            let indicators = indicators
+                .iter()
+                .map(|s| parse_indicator(s))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            c.update(pb::UpdateActionRequest {
+                id,
+                title,
+                description,
+                status,
+                objectives,
+                set_target_publics: publics.is_some(),
+                target_publics: publics.unwrap_or_default(),
+                budget_planned,
+                budget_spent,
+                indicators,
+                start,
+                end,
+                axis,
+            })
+            .await
+            .map_err(api_error)?
+        }
+        ActionCmd::Task(t) => {
+            let task = match t {
+                TaskCmd::Add {
+                    id,
+                    title,
+                    site,
+                    due,
+                } => c
+                    .add_task(pb::AddTaskRequest {
+                        action: id,
+                        title,
+                        site,
+                        due,
+                    })
+                    .await
+                    .map_err(api_error)?,
+                TaskCmd::Done { id, task } => c
+                    .complete_task(pb::TaskRef { action: id, task })
+                    .await
+                    .map_err(api_error)?,
+            }
+            .into_inner();
+            if json {
+                print_json(&task);
+            } else {
+                print_task(&task);
+            }
+            return Ok(());
+        }
+        ActionCmd::List { site, axis, status } => {
+            let list = c
+                .list(pb::ListActionsRequest {
+                    site: site.unwrap_or_default(),
+                    axis: axis.unwrap_or(0),
+                    status: status.unwrap_or_default(),
+                })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json {
+                print_json(&list.actions);
+            } else if list.actions.is_empty() {
+                println!("Aucune action ne correspond.");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .actions
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.id.clone(),
+                            a.title.clone(),
+                            a.axis.to_string(),
+                            a.status.clone(),
+                            a.lead.clone(),
+                            a.participants.join(","),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["ID", "TITRE", "AXE", "STATUT", "PILOTE", "PARTICIPANTS"],
+                    &rows,
+                );
+            }
+            return Ok(());
+        }
+    }
+    .into_inner();
+    if json {
+        print_json(&action);
+    } else {
+        print_action(&action);
+    }
+    Ok(())
+}

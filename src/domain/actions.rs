@@ -1,0 +1,408 @@
+//! Common actions (actions communes): one `action/<id>` document each.
+//!
+//! The description and objectives are Automerge text, so concurrent edits of
+//! the same text on two nodes merge character by character; participants,
+//! tasks and indicators are maps keyed by id, so concurrent joins and task
+//! additions all survive.
+
+use std::collections::BTreeMap;
+
+use automerge::AutoCommit;
+use autosurgeon::{Hydrate, Reconcile, Text};
+use rust_decimal::Decimal;
+
+use super::{optional_text, required_text};
+use crate::error::{Error, Result};
+
+/// Status values, as named in the network's vocabulary.
+pub const STATUSES: &[&str] = &["idée", "en_préparation", "en_cours", "terminée", "annulée"];
+pub const MAX_TITLE: usize = 200;
+pub const MAX_TEXT: usize = 20_000;
+pub const MAX_PUBLICS: usize = 20;
+pub const MAX_INDICATORS: usize = 50;
+pub const MAX_TASKS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct Participant {
+    pub joined_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct IndicatorValue {
+    pub target: String,
+    pub actual: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct TaskDoc {
+    pub title: String,
+    pub site: String,
+    pub due: String,
+    pub done: bool,
+    pub done_at: String,
+    pub done_by: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// The whole `action/<id>` document.
+#[derive(Debug, Clone, Reconcile, Hydrate)]
+pub struct ActionDoc {
+    pub id: String,
+    pub title: String,
+    pub description: Text,
+    pub axis: i64,
+    pub status: String,
+    pub lead: String,
+    pub participants: BTreeMap<String, Participant>,
+    pub objectives: Text,
+    pub target_publics: Vec<String>,
+    pub start: String,
+    pub end: String,
+    pub budget_planned: String,
+    pub budget_spent: String,
+    pub indicators: BTreeMap<String, IndicatorValue>,
+    pub tasks: BTreeMap<String, TaskDoc>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub fn doc_id(action: &str) -> String {
+    format!("action/{action}")
+}
+
+pub fn load(doc: &AutoCommit) -> Result<ActionDoc> {
+    Ok(autosurgeon::hydrate(doc)?)
+}
+
+pub fn store(doc: &mut AutoCommit, a: &ActionDoc) -> Result<()> {
+    autosurgeon::reconcile(doc, a)?;
+    Ok(())
+}
+
+/// Accepts the network's status values, and English aliases.
+pub fn parse_status(s: &str) -> Result<String> {
+    let v = s.trim().to_lowercase().replace([' ', '-'], "_");
+    let canonical = match v.as_str() {
+        "idée" | "idee" | "idea" => "idée",
+        "en_préparation" | "en_preparation" | "preparation" | "preparing" => "en_préparation",
+        "en_cours" | "in_progress" | "running" => "en_cours",
+        "terminée" | "terminee" | "done" | "finished" => "terminée",
+        "annulée" | "annulee" | "cancelled" | "canceled" => "annulée",
+        _ => {
+            return Err(Error::invalid(format!(
+                "statut « {s} » inconnu : valeurs possibles {}",
+                STATUSES.join(", ")
+            )))
+        }
+    };
+    Ok(canonical.to_string())
+}
+
+pub fn parse_axis(axis: u32) -> Result<i64> {
+    if (1..=3).contains(&axis) {
+        Ok(axis as i64)
+    } else {
+        Err(Error::invalid(format!(
+            "axe {axis} inconnu : les axes ASTERIE sont 1, 2 et 3"
+        )))
+    }
+}
+
+/// An amount in euros: a non-negative decimal with at most two decimals.
+pub fn parse_amount(field: &str, s: &str) -> Result<String> {
+    let t = s.trim().replace(',', ".");
+    if t.is_empty() {
+        return Ok(String::new());
+    }
+    let d: Decimal = t.parse().map_err(|_| {
+        Error::invalid(format!(
+            "{field} « {s} » n'est pas un montant (attendu par exemple 1250.50)"
+        ))
+    })?;
+    if d.is_sign_negative() {
+        return Err(Error::invalid(format!("{field} ne peut pas être négatif")));
+    }
+    if d.scale() > 2 {
+        return Err(Error::invalid(format!(
+            "{field} « {s} » : deux décimales au plus"
+        )));
+    }
+    Ok(d.round_dp(2).to_string())
+}
+
+/// An indicator value: a decimal number (counts, percentages).
+pub fn parse_measure(field: &str, s: &str) -> Result<String> {
+    let t = s.trim().replace(',', ".");
+    if t.is_empty() {
+        return Ok(String::new());
+    }
+    let d: Decimal = t
+        .parse()
+        .map_err(|_| Error::invalid(format!("{field} « {s} » n'est pas un nombre")))?;
+    if d.is_sign_negative() {
+        return Err(Error::invalid(format!("{field} ne peut pas être négatif")));
+    }
+    Ok(d.normalize().to_string())
+}
+
+/// A date `YYYY-MM-DD`, or empty.
+pub fn parse_day(field: &str, s: &str) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(String::new());
+    }
+    super::time::parse_date(t)
+        .map(|d| d.to_string())
+        .map_err(|_| Error::invalid(format!("{field} « {s} » invalide (attendu AAAA-MM-JJ)")))
+}
+
+pub fn check_dates(start: &str, end: &str) -> Result<()> {
+    if !start.is_empty() && !end.is_empty() && end < start {
+        return Err(Error::invalid(format!(
+            "la fin ({end}) précède le début ({start})"
+        )));
+    }
+    Ok(())
+}
+
+pub struct NewAction<'a> {
+    pub title: &'a str,
+    pub axis: u32,
+    pub description: &'a str,
+    pub start: &'a str,
+    pub end: &'a str,
+}
+
+pub fn new_action(id: &str, input: &NewAction, lead: &str, now: &str) -> Result<ActionDoc> {
+    let title = required_text("title", input.title, MAX_TITLE)?;
+    let axis = parse_axis(input.axis)?;
+    let description = optional_text("description", input.description, MAX_TEXT)?;
+    let start = parse_day("start", input.start)?;
+    let end = parse_day("end", input.end)?;
+    check_dates(&start, &end)?;
+    let mut participants = BTreeMap::new();
+    participants.insert(
+        lead.to_string(),
+        Participant {
+            joined_at: now.to_string(),
+        },
+    );
+    Ok(ActionDoc {
+        id: id.to_string(),
+        title,
+        description: Text::with_value(description),
+        axis,
+        status: "idée".into(),
+        lead: lead.to_string(),
+        participants,
+        objectives: Text::with_value(""),
+        target_publics: Vec::new(),
+        start,
+        end,
+        budget_planned: String::new(),
+        budget_spent: String::new(),
+        indicators: BTreeMap::new(),
+        tasks: BTreeMap::new(),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+    })
+}
+
+/// Fields a participant may change; `None` keeps the stored value.
+#[derive(Debug, Default, Clone)]
+pub struct ActionPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<String>,
+    pub objectives: Option<String>,
+    pub target_publics: Option<Vec<String>>,
+    pub budget_planned: Option<String>,
+    pub budget_spent: Option<String>,
+    /// (name, target, actual); empty target or actual keeps the stored one.
+    pub indicators: Vec<(String, String, String)>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub axis: Option<u32>,
+}
+
+impl ActionPatch {
+    pub fn apply(&self, a: &mut ActionDoc, now: &str) -> Result<()> {
+        if let Some(v) = &self.title {
+            a.title = required_text("title", v, MAX_TITLE)?;
+        }
+        if let Some(v) = &self.description {
+            // A diff against the stored text: concurrent edits merge per character.
+            a.description
+                .update(optional_text("description", v, MAX_TEXT)?);
+        }
+        if let Some(v) = &self.objectives {
+            a.objectives
+                .update(optional_text("objectives", v, MAX_TEXT)?);
+        }
+        if let Some(v) = &self.status {
+            a.status = parse_status(v)?;
+        }
+        if let Some(v) = &self.target_publics {
+            if v.len() > MAX_PUBLICS {
+                return Err(Error::invalid(format!(
+                    "{MAX_PUBLICS} publics cibles au plus"
+                )));
+            }
+            a.target_publics = v
+                .iter()
+                .map(|p| required_text("target_publics", p, 100))
+                .collect::<Result<_>>()?;
+        }
+        if let Some(v) = &self.budget_planned {
+            a.budget_planned = parse_amount("budget_planned", v)?;
+        }
+        if let Some(v) = &self.budget_spent {
+            a.budget_spent = parse_amount("budget_spent", v)?;
+        }
+        for (name, target, actual) in &self.indicators {
+            let name = required_text("indicator", name, 100)?;
+            let target = parse_measure("target", target)?;
+            let actual = parse_measure("actual", actual)?;
+            let entry = a.indicators.entry(name).or_insert_with(|| IndicatorValue {
+                target: String::new(),
+                actual: String::new(),
+            });
+            if !target.is_empty() {
+                entry.target = target;
+            }
+            if !actual.is_empty() {
+                entry.actual = actual;
+            }
+        }
+        if a.indicators.len() > MAX_INDICATORS {
+            return Err(Error::invalid(format!(
+                "{MAX_INDICATORS} indicateurs au plus"
+            )));
+        }
+        if let Some(v) = &self.start {
+            a.start = parse_day("start", v)?;
+        }
+        if let Some(v) = &self.end {
+            a.end = parse_day("end", v)?;
+        }
+        check_dates(&a.start, &a.end)?;
+        if let Some(v) = self.axis {
+            a.axis = parse_axis(v)?;
+        }
+        a.updated_at = now.to_string();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::sync::SyncDoc;
+
+    fn sync_pair(a: &mut AutoCommit, b: &mut AutoCommit) {
+        let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
+        for _ in 0..10 {
+            if let Some(m) = a.sync().generate_sync_message(&mut sa) {
+                b.sync().receive_sync_message(&mut sb, m).unwrap();
+            }
+            if let Some(m) = b.sync().generate_sync_message(&mut sb) {
+                a.sync().receive_sync_message(&mut sa, m).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn validation() {
+        assert!(parse_status("en cours").is_ok());
+        assert_eq!(parse_status("done").unwrap(), "terminée");
+        assert!(parse_status("fini").is_err());
+        assert!(parse_axis(4).is_err());
+        assert_eq!(parse_amount("b", "1250,5").unwrap(), "1250.50");
+        assert!(parse_amount("b", "-3").is_err());
+        assert!(parse_amount("b", "1.234").is_err());
+        assert!(parse_amount("b", "abc").is_err());
+        let bad = NewAction {
+            title: "x",
+            axis: 1,
+            description: "",
+            start: "2026-05-01",
+            end: "2026-04-01",
+        };
+        assert!(new_action("a", &bad, "s", "t").is_err());
+    }
+
+    #[test]
+    fn concurrent_description_edits_merge_per_character() {
+        let input = NewAction {
+            title: "Fablab itinérant",
+            axis: 2,
+            description: "Un atelier mobile.",
+            start: "",
+            end: "",
+        };
+        let a0 = new_action("ac-1", &input, "metz", "t").unwrap();
+        let mut d1 = AutoCommit::new();
+        store(&mut d1, &a0).unwrap();
+        d1.commit();
+        let mut d2 = d1.fork();
+        let mut x = load(&d1).unwrap();
+        ActionPatch {
+            description: Some("Un grand atelier mobile.".into()),
+            ..Default::default()
+        }
+        .apply(&mut x, "t1")
+        .unwrap();
+        store(&mut d1, &x).unwrap();
+        d1.commit();
+        let mut y = load(&d2).unwrap();
+        ActionPatch {
+            description: Some("Un atelier mobile pour tous.".into()),
+            ..Default::default()
+        }
+        .apply(&mut y, "t2")
+        .unwrap();
+        y.tasks.insert(
+            "tk-2".into(),
+            TaskDoc {
+                title: "Réserver le camion".into(),
+                site: String::new(),
+                due: String::new(),
+                done: false,
+                done_at: String::new(),
+                done_by: String::new(),
+                created_at: "t2".into(),
+                created_by: "thionville".into(),
+            },
+        );
+        store(&mut d2, &y).unwrap();
+        d2.commit();
+        let mut x = load(&d1).unwrap();
+        x.tasks.insert(
+            "tk-1".into(),
+            TaskDoc {
+                title: "Acheter les kits".into(),
+                site: String::new(),
+                due: String::new(),
+                done: false,
+                done_at: String::new(),
+                done_by: String::new(),
+                created_at: "t1".into(),
+                created_by: "metz".into(),
+            },
+        );
+        store(&mut d1, &x).unwrap();
+        d1.commit();
+        sync_pair(&mut d1, &mut d2);
+        let merged = load(&d1).unwrap();
+        assert_eq!(
+            merged.description.as_str(),
+            "Un grand atelier mobile pour tous."
+        );
+        assert_eq!(merged.tasks.len(), 2);
+        assert_eq!(
+            load(&d2).unwrap().description.as_str(),
+            merged.description.as_str()
+        );
+    }
+}

@@ -1,0 +1,519 @@
+//! Loans over real nodes: no double booking while sites are offline, in any
+//! order of arrival; the state machine; conflicts from a restored lender.
+
+mod common;
+
+use common::*;
+use maillage::pb;
+use tonic::Code;
+
+async fn request(
+    node: &TestNode,
+    items: &[&str],
+    from: &str,
+    to: &str,
+) -> Result<pb::Loan, tonic::Status> {
+    node.loans()
+        .await
+        .request_loan(pb::LoanRequestInput {
+            equipment: items.iter().map(|s| s.to_string()).collect(),
+            from: from.into(),
+            to: to.into(),
+            purpose: "atelier robotique".into(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn act(node: &TestNode, what: &str, id: &str, note: &str) -> Result<pb::Loan, tonic::Status> {
+    let mut c = node.loans().await;
+    let a = pb::LoanAction {
+        id: id.into(),
+        note: note.into(),
+    };
+    let r = match what {
+        "approve" => c.approve(a).await,
+        "refuse" => c.refuse(a).await,
+        "checkout" => c.checkout(a).await,
+        "cancel" => c.cancel(a).await,
+        "return" => {
+            c.return_loan(pb::LoanReturn {
+                id: id.into(),
+                note: note.into(),
+                incident: String::new(),
+            })
+            .await
+        }
+        _ => unreachable!(),
+    };
+    r.map(|r| r.into_inner())
+}
+
+async fn loans_of(node: &TestNode) -> pb::LoanList {
+    node.loans()
+        .await
+        .list(pb::ListLoansRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Two borrowers request one item for overlapping windows while the lender is
+/// offline; the lender approves one, and the other is refused.
+async fn one_approval_wins(arrival_first: usize, approve_first: usize) {
+    let mut lender = TestNode::start("preteur", &[]).await;
+    let b1 = TestNode::start("emprunteur-un", &[&lender]).await;
+    let b2 = TestNode::start("emprunteur-deux", &[&lender, &b1]).await;
+    let item = lender.add_item("Imprimante 3D").await;
+    converge(&[&lender, &b1, &b2]).await;
+    lender.stop().await;
+
+    let r1 = request(
+        &b1,
+        &[&item.id],
+        "2027-01-10T09:00:00+01:00",
+        "2027-01-12T17:00:00+01:00",
+    )
+    .await
+    .unwrap();
+    let r2 = request(
+        &b2,
+        &[&item.id],
+        "2027-01-11T09:00:00+01:00",
+        "2027-01-15T17:00:00+01:00",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r1.state, "requested");
+    let reqs = [r1.id.clone(), r2.id.clone()];
+    let borrowers = [&b1, &b2];
+
+    // The lender comes back and hears of one request first, then of the other.
+    lender.restart_isolated().await;
+    lender.dial(borrowers[arrival_first]);
+    let first_id = reqs[arrival_first].clone();
+    eventually("first request reaches the lender", || {
+        lender
+            .running()
+            .docs()
+            .ids()
+            .contains(&format!("site/{}", borrowers[arrival_first].site))
+    })
+    .await;
+    let _ = first_id;
+    lender.dial(borrowers[1 - arrival_first]);
+    converge(&[&lender, &b1, &b2]).await;
+
+    let winner = &reqs[approve_first];
+    let loser = &reqs[1 - approve_first];
+    let ok = act(&lender, "approve", winner, "").await.unwrap();
+    assert_eq!(ok.state, "approved");
+    let err = act(&lender, "approve", loser, "").await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains(winner),
+        "names the conflicting loan: {}",
+        err.message()
+    );
+    assert!(err.message().contains(&item.id));
+
+    converge(&[&lender, &b1, &b2]).await;
+    for node in [&lender, &b1, &b2] {
+        let list = loans_of(node).await;
+        let approved: Vec<&pb::Loan> = list
+            .loans
+            .iter()
+            .filter(|l| l.state == "approved")
+            .collect();
+        assert_eq!(approved.len(), 1, "{} agrees on one approval", node.site);
+        assert_eq!(&approved[0].id, winner);
+        assert!(list.conflicts.is_empty());
+        let other = list.loans.iter().find(|l| &l.id == loser).unwrap();
+        assert_eq!(other.state, "requested");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_lender_approves_one_of_two_overlapping_requests() {
+    one_approval_wins(0, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_arriving_in_the_other_order() {
+    one_approval_wins(1, 0).await;
+    one_approval_wins(0, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_items_and_windows_never_double_book() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let b1 = TestNode::start("emprunteur-un", &[&lender]).await;
+    let b2 = TestNode::start("emprunteur-deux", &[&lender]).await;
+    let mut items = Vec::new();
+    for i in 0..4 {
+        items.push(lender.add_item(&format!("objet {i}")).await.id);
+    }
+    converge(&[&lender, &b1, &b2]).await;
+    // A deterministic pseudo-random stream of requests.
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut reqs = Vec::new();
+    for k in 0..30 {
+        let borrower = if k % 2 == 0 { &b1 } else { &b2 };
+        let a = next(4) as usize;
+        let b = next(4) as usize;
+        let mut its = vec![items[a].as_str()];
+        if a != b {
+            its.push(items[b].as_str());
+        }
+        let day = 1 + next(20);
+        let len = 1 + next(4);
+        let from = format!("2027-03-{day:02}T08:00:00+01:00");
+        let to = format!("2027-03-{:02}T18:00:00+01:00", day + len);
+        let r = request(borrower, &its, &from, &to).await.unwrap();
+        reqs.push(r);
+    }
+    converge(&[&lender, &b1, &b2]).await;
+    // Brute force: approve in order, each approval must agree with an explicit overlap check.
+    let mut approved: Vec<&pb::Loan> = Vec::new();
+    for r in &reqs {
+        let clash = approved.iter().any(|a| {
+            a.equipment.iter().any(|i| r.equipment.contains(i)) && a.from < r.to && r.from < a.to
+        });
+        let result = act(&lender, "approve", &r.id, "").await;
+        match result {
+            Ok(_) => {
+                assert!(!clash, "approved {} despite an overlap", r.id);
+                approved.push(r);
+            }
+            Err(e) => {
+                assert!(clash, "refused {} without overlap: {}", r.id, e.message());
+                assert_eq!(e.code(), Code::FailedPrecondition);
+            }
+        }
+    }
+    assert!(!approved.is_empty());
+    converge(&[&lender, &b1, &b2]).await;
+    for node in [&lender, &b1, &b2] {
+        let list = loans_of(node).await;
+        assert!(list.conflicts.is_empty());
+        assert_eq!(
+            list.loans.iter().filter(|l| l.state == "approved").count(),
+            approved.len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_machine_refuses_what_is_not_allowed() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let item = lender.add_item("Caméra").await;
+    converge(&[&lender, &borrower]).await;
+    let loan = request(&borrower, &[&item.id], "2027-02-01", "2027-02-03")
+        .await
+        .unwrap();
+    assert_eq!(loan.from, "2027-02-01T00:00:00+01:00");
+    assert_eq!(
+        loan.to, "2027-02-04T00:00:00+01:00",
+        "a bare end date includes the day"
+    );
+    converge(&[&lender, &borrower]).await;
+
+    let check = |r: Result<pb::Loan, tonic::Status>, code: Code| {
+        let e = r.expect_err("must be refused");
+        assert_eq!(e.code(), code, "{}", e.message());
+        assert!(!e.message().is_empty());
+    };
+    let (dl, db) = (lender.digest(), borrower.digest());
+    check(
+        act(&borrower, "approve", &loan.id, "").await,
+        Code::PermissionDenied,
+    );
+    check(
+        act(&lender, "return", &loan.id, "").await,
+        Code::FailedPrecondition,
+    );
+    check(
+        act(&lender, "checkout", &loan.id, "").await,
+        Code::FailedPrecondition,
+    );
+    check(
+        act(&lender, "refuse", &loan.id, "").await,
+        Code::InvalidArgument,
+    );
+    check(
+        act(&lender, "cancel", &loan.id, "").await,
+        Code::PermissionDenied,
+    );
+    check(
+        act(&lender, "approve", "ln-inconnu", "").await,
+        Code::NotFound,
+    );
+    assert_eq!(
+        (lender.digest(), borrower.digest()),
+        (dl, db),
+        "nothing changed"
+    );
+
+    let approved = act(&lender, "approve", &loan.id, "ok").await.unwrap();
+    assert_eq!(approved.approved.as_ref().unwrap().site, "preteur");
+    check(
+        act(&lender, "approve", &loan.id, "").await,
+        Code::FailedPrecondition,
+    );
+    let out = act(&lender, "checkout", &loan.id, "complet, bon état")
+        .await
+        .unwrap();
+    assert_eq!(out.state, "checked_out");
+    assert_eq!(out.checked_out.as_ref().unwrap().note, "complet, bon état");
+    converge(&[&lender, &borrower]).await;
+    check(
+        act(&borrower, "cancel", &loan.id, "").await,
+        Code::FailedPrecondition,
+    );
+    let back = lender
+        .loans()
+        .await
+        .return_loan(pb::LoanReturn {
+            id: loan.id.clone(),
+            note: "rendu".into(),
+            incident: "une batterie manquante".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.state, "returned");
+    assert_eq!(back.incident, "une batterie manquante");
+    check(
+        act(&lender, "return", &loan.id, "").await,
+        Code::FailedPrecondition,
+    );
+
+    // Bad requests.
+    let bad = [
+        request(&borrower, &[], "2027-02-01", "2027-02-03").await,
+        request(&borrower, &[&item.id], "2027-02-05", "2027-02-01T00:00").await,
+        request(&borrower, &[&item.id], "demain", "2027-02-03").await,
+        request(&borrower, &["eq-inconnu"], "2027-02-01", "2027-02-03").await,
+        request(&lender, &[&item.id], "2027-02-01", "2027-02-03").await,
+    ];
+    let codes: Vec<Code> = bad.into_iter().map(|r| r.unwrap_err().code()).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Code::InvalidArgument,
+            Code::InvalidArgument,
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::InvalidArgument
+        ]
+    );
+
+    // A request can be cancelled before check-out, and then never approved.
+    let l2 = request(&borrower, &[&item.id], "2027-04-01", "2027-04-02")
+        .await
+        .unwrap();
+    let c = act(&borrower, "cancel", &l2.id, "plus besoin")
+        .await
+        .unwrap();
+    assert_eq!(c.state, "cancelled");
+    converge(&[&lender, &borrower]).await;
+    check(
+        act(&lender, "approve", &l2.id, "").await,
+        Code::FailedPrecondition,
+    );
+
+    // Items in maintenance cannot be approved; non-loanable items cannot be requested.
+    let l3 = request(&borrower, &[&item.id], "2027-05-01", "2027-05-02")
+        .await
+        .unwrap();
+    converge(&[&lender, &borrower]).await;
+    lender
+        .equipment()
+        .await
+        .update(pb::UpdateEquipmentRequest {
+            id: item.id.clone(),
+            status: Some("maintenance".into()),
+            loanable: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    check(
+        act(&lender, "approve", &l3.id, "").await,
+        Code::FailedPrecondition,
+    );
+    converge(&[&lender, &borrower]).await;
+    check(
+        request(&borrower, &[&item.id], "2027-06-01", "2027-06-02").await,
+        Code::FailedPrecondition,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_is_computed_and_availability_filters() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let a = lender.add_item("Valise de microscopes").await;
+    let b = lender.add_item("Kit sport").await;
+    converge(&[&lender, &borrower]).await;
+    let past = request(&borrower, &[&a.id], "2020-01-06", "2020-01-08")
+        .await
+        .unwrap();
+    converge(&[&lender, &borrower]).await;
+    act(&lender, "approve", &past.id, "").await.unwrap();
+    let out = act(&lender, "checkout", &past.id, "").await.unwrap();
+    assert!(out.overdue);
+    converge(&[&lender, &borrower]).await;
+    let overdue = borrower
+        .loans()
+        .await
+        .list(pb::ListLoansRequest {
+            state: "overdue".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .loans;
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0].id, past.id);
+    let as_borrower = borrower
+        .loans()
+        .await
+        .list(pb::ListLoansRequest {
+            r#as: "borrower".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .loans;
+    assert_eq!(as_borrower.len(), 1);
+    let as_lender = borrower
+        .loans()
+        .await
+        .list(pb::ListLoansRequest {
+            r#as: "lender".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .loans;
+    assert!(as_lender.is_empty());
+
+    // A future approved loan of `b` makes it unavailable over its window only.
+    let fut = request(&borrower, &[&b.id], "2027-09-10", "2027-09-12")
+        .await
+        .unwrap();
+    converge(&[&lender, &borrower]).await;
+    act(&lender, "approve", &fut.id, "").await.unwrap();
+    converge(&[&lender, &borrower]).await;
+    let avail = |from: &str, to: &str| pb::ListEquipmentRequest {
+        available_from: from.into(),
+        available_to: to.into(),
+        ..Default::default()
+    };
+    let mut eq = borrower.equipment().await;
+    let during: Vec<String> = eq
+        .list(avail("2027-09-11", "2027-09-20"))
+        .await
+        .unwrap()
+        .into_inner()
+        .items
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert!(!during.contains(&b.id));
+    assert!(
+        during.contains(&a.id),
+        "a past loan no longer blocks it... unless still out"
+    );
+    let after: Vec<String> = eq
+        .list(avail("2027-09-13", "2027-09-20"))
+        .await
+        .unwrap()
+        .into_inner()
+        .items
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert!(after.contains(&b.id));
+    let err = eq.list(avail("2027-09-13", "")).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lender_restored_from_backup_shows_its_double_booking_everywhere() {
+    let mut lender = TestNode::start("preteur", &[]).await;
+    let b1 = TestNode::start("emprunteur-un", &[&lender]).await;
+    let b2 = TestNode::start("emprunteur-deux", &[&lender]).await;
+    let item = lender.add_item("Découpeuse vinyle").await;
+    converge(&[&lender, &b1, &b2]).await;
+    let r1 = request(&b1, &[&item.id], "2027-01-10", "2027-01-12")
+        .await
+        .unwrap();
+    let r2 = request(&b2, &[&item.id], "2027-01-11", "2027-01-14")
+        .await
+        .unwrap();
+    converge(&[&lender, &b1, &b2]).await;
+
+    // Back up the lender's directory, then approve r1 and let it spread.
+    lender.stop().await;
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(&lender.dir, backup.path());
+    lender.restart().await;
+    act(&lender, "approve", &r1.id, "").await.unwrap();
+    converge(&[&lender, &b1, &b2]).await;
+
+    // The lender is restored from the backup, runs alone and approves r2.
+    lender.stop().await;
+    std::fs::remove_dir_all(&lender.dir).unwrap();
+    copy_dir(backup.path(), &lender.dir);
+    lender.restart_isolated().await;
+    act(&lender, "approve", &r2.id, "").await.unwrap();
+    lender.dial(&b1);
+    lender.dial(&b2);
+    converge(&[&lender, &b1, &b2]).await;
+
+    for node in [&lender, &b1, &b2] {
+        let list = loans_of(node).await;
+        assert_eq!(
+            list.conflicts.len(),
+            1,
+            "{} reports the conflict",
+            node.site
+        );
+        assert_eq!(list.conflicts[0].equipment, item.id);
+        let mut ids = list.conflicts[0].loans.clone();
+        ids.sort();
+        let mut want = vec![r1.id.clone(), r2.id.clone()];
+        want.sort();
+        assert_eq!(ids, want);
+        for l in list.loans.iter().filter(|l| want.contains(&l.id)) {
+            assert_eq!(l.conflicts.len(), 1);
+        }
+        assert_eq!(node.running().status().loan_conflicts.len(), 1);
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
