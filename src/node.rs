@@ -19,6 +19,9 @@ use crate::federation::{dial, Federation, FederationService};
 use crate::pb;
 use crate::storage::{SledStore, Store};
 
+/// How long start-up waits for sled's lock still held by a closing handle.
+pub const STORE_LOCK_WAIT: Duration = Duration::from_secs(3);
+
 /// Time allowed for each step of an orderly shutdown.
 pub const EXIT_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -109,7 +112,8 @@ impl RunningNode {
     pub async fn start_with(dir: &Path, config: Config) -> anyhow::Result<RunningNode> {
         config.validate()?;
         let store: Arc<dyn Store> = Arc::new(
-            SledStore::open(&dir.join(DATA_DIR))
+            SledStore::open_waiting(&dir.join(DATA_DIR), STORE_LOCK_WAIT)
+                .await
                 .with_context(|| format!("ouverture du stockage dans {}", dir.display()))?,
         );
         let docs = Docs::open(

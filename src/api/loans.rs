@@ -172,10 +172,12 @@ pub async fn request(ctx: &NodeContext, input: pb::LoanRequestInput) -> Result<p
         let item = find_item(ctx, id)?;
         match &lender {
             None => lender = Some(item.site.clone()),
-            Some(l) if *l != item.site => return Err(Error::invalid(format!(
+            Some(l) if *l != item.site => {
+                return Err(Error::invalid(format!(
                 "un prêt porte sur le matériel d'un seul site : {id} appartient à {}, pas à {l}",
                 item.site
-            ))),
+            )))
+            }
             _ => {}
         }
         if !item.loanable {

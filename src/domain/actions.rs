@@ -128,7 +128,7 @@ pub fn parse_amount(field: &str, s: &str) -> Result<String> {
             "{field} « {s} » : deux décimales au plus"
         )));
     }
-    Ok(d.round_dp(2).to_string())
+    Ok(format!("{:.2}", d.round_dp(2)))
 }
 
 /// An indicator value: a decimal number (counts, percentages).
@@ -337,7 +337,7 @@ mod tests {
         let input = NewAction {
             title: "Fablab itinérant",
             axis: 2,
-            description: "Un atelier mobile.",
+            description: "Un atelier mobile (numérique).",
             start: "",
             end: "",
         };
@@ -348,7 +348,7 @@ mod tests {
         let mut d2 = d1.fork();
         let mut x = load(&d1).unwrap();
         ActionPatch {
-            description: Some("Un grand atelier mobile.".into()),
+            description: Some("Un grand atelier mobile (numérique).".into()),
             ..Default::default()
         }
         .apply(&mut x, "t1")
@@ -357,7 +357,7 @@ mod tests {
         d1.commit();
         let mut y = load(&d2).unwrap();
         ActionPatch {
-            description: Some("Un atelier mobile pour tous.".into()),
+            description: Some("Un atelier mobile (numérique) pour tous.".into()),
             ..Default::default()
         }
         .apply(&mut y, "t2")
@@ -397,7 +397,7 @@ mod tests {
         let merged = load(&d1).unwrap();
         assert_eq!(
             merged.description.as_str(),
-            "Un grand atelier mobile pour tous."
+            "Un grand atelier mobile (numérique) pour tous."
         );
         assert_eq!(merged.tasks.len(), 2);
         assert_eq!(

@@ -38,6 +38,8 @@ pub enum StorageError {
     Format { key: String, found: u8 },
     #[error("clé invalide : {0}")]
     Key(String),
+    #[error("le stockage {0} est déjà ouvert : ce nœud tourne-t-il déjà ?")]
+    Locked(String),
     #[error("écriture sur disque interrompue : {0}")]
     Flush(String),
 }

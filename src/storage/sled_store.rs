@@ -49,6 +49,28 @@ impl SledStore {
         })
     }
 
+    /// Opens the store, waiting up to `wait` while another handle in this
+    /// process still holds sled's lock (sled releases it from background
+    /// threads shortly after the last handle is dropped).
+    pub async fn open_waiting(path: &Path, wait: std::time::Duration) -> StorageResult<Self> {
+        let start = tokio::time::Instant::now();
+        loop {
+            match Self::open(path) {
+                Err(StorageError::Sled(sled::Error::Io(e)))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < wait =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(StorageError::Sled(sled::Error::Io(e)))
+                    if e.kind() == std::io::ErrorKind::WouldBlock =>
+                {
+                    return Err(StorageError::Locked(path.display().to_string()));
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn wrote(&self) {
         self.written.fetch_add(1, Ordering::SeqCst);
     }
