@@ -230,6 +230,16 @@ async fn the_demo_network_starts_and_converges() {
     );
     let sites: std::collections::BTreeSet<&str> = items.iter().map(|i| i.site.as_str()).collect();
     assert_eq!(sites.len(), 3);
+    let loans = maillage::api::loans::all_loans(&nodes[0].ctx).unwrap();
+    let states: std::collections::BTreeSet<&str> = loans.iter().map(|l| l.state()).collect();
+    for s in maillage::domain::loans::STATES {
+        assert!(states.contains(s), "the demo has a loan {s}");
+    }
+    let now = chrono::Utc::now();
+    assert_eq!(loans.iter().filter(|l| l.overdue(now)).count(), 1);
+    let actions = maillage::api::actions::all(&nodes[0].ctx).unwrap();
+    assert_eq!(actions.len(), 2);
+    assert!(actions.iter().all(|a| a.participants.len() >= 2));
     for n in nodes {
         n.shutdown().await;
     }

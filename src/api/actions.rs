@@ -141,7 +141,7 @@ pub async fn create(ctx: &NodeContext, r: pb::CreateActionRequest) -> Result<Act
     Ok(a)
 }
 
-async fn join(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
+pub async fn join_action(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
     let current = get(ctx, id)?;
     if current.participants.contains_key(&ctx.site) {
         return Err(Error::precondition(format!(
@@ -280,7 +280,7 @@ impl pb::actions_server::Actions for ActionsApi {
 
     async fn join(&self, r: Request<pb::ActionId>) -> Result<Response<pb::CommonAction>, Status> {
         Ok(Response::new(to_pb(
-            &self::join(&self.ctx, &r.into_inner().id).await?,
+            &self::join_action(&self.ctx, &r.into_inner().id).await?,
         )))
     }
 

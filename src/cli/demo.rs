@@ -114,14 +114,261 @@ fn sample_equipment(site: &str) -> Vec<(&'static str, &'static str, &'static str
     }
 }
 
+/// Waits until `f` holds (sync between demo nodes), for at most 30 s.
+async fn wait_for(what: &str, mut f: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    while !f() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            anyhow::bail!("démonstration : délai dépassé ({what})");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+fn converged(nodes: &[RunningNode]) -> bool {
+    let d = nodes[0].docs().network_digest();
+    nodes.iter().all(|n| n.docs().network_digest() == d)
+}
+
+fn item_id(node: &RunningNode, name: &str) -> anyhow::Result<String> {
+    equipment::list_all(&node.ctx)?
+        .into_iter()
+        .find(|i| i.name == name)
+        .map(|i| i.id)
+        .ok_or_else(|| anyhow::anyhow!("matériel de démonstration « {name} » absent"))
+}
+
+/// Loans in every state (one overdue) and two common actions across sites.
+async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
+    use crate::api::loans::{self as l, Decision};
+    wait_for("synchronisation initiale", || converged(nodes)).await?;
+    let (metz, thionville, forbach) = (&nodes[1], &nodes[2], &nodes[3]);
+    let day = |d: i64| {
+        (chrono::Utc::now() + chrono::Duration::days(d))
+            .with_timezone(&crate::domain::time::TZ)
+            .format("%Y-%m-%dT09:00")
+            .to_string()
+    };
+    // (borrower, lender, item, from, to, purpose, steps)
+    let plan: Vec<(&RunningNode, &RunningNode, &str, i64, i64, &str, &[&str])> = vec![
+        (
+            thionville,
+            metz,
+            "Robots Thymio (lot de 8)",
+            -20,
+            -15,
+            "Atelier de programmation au collège",
+            &["approve", "checkout", "return"],
+        ),
+        (
+            forbach,
+            metz,
+            "Imprimante 3D Prusa MK4",
+            -10,
+            -3,
+            "Fabrication de pièces pour le club robotique",
+            &["approve", "checkout"],
+        ),
+        (
+            metz,
+            thionville,
+            "Caméra 4K et trépied",
+            -2,
+            3,
+            "Tournage du reportage des élèves",
+            &["approve", "checkout"],
+        ),
+        (
+            forbach,
+            thionville,
+            "Valise de microscopes numériques",
+            5,
+            8,
+            "Semaine des sciences",
+            &["approve"],
+        ),
+        (
+            metz,
+            forbach,
+            "Mallette Micro:bit (15 cartes)",
+            10,
+            12,
+            "Initiation à la programmation en CM2",
+            &[],
+        ),
+        (
+            thionville,
+            forbach,
+            "Tables modulables (lot de 10)",
+            6,
+            7,
+            "Forum des familles",
+            &["refuse"],
+        ),
+        (
+            forbach,
+            metz,
+            "Kit micro-trottoir",
+            15,
+            16,
+            "Interviews à la fête du quartier",
+            &["cancel"],
+        ),
+    ];
+    for (borrower, lender, item, from, to, purpose, steps) in plan {
+        let id = item_id(borrower, item)?;
+        let loan = l::request(
+            &borrower.ctx,
+            crate::pb::LoanRequestInput {
+                equipment: vec![id],
+                from: day(from),
+                to: day(to),
+                purpose: purpose.into(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        wait_for("demande reçue par le prêteur", || {
+            l::find_loan(&lender.ctx, &loan.id).is_ok()
+        })
+        .await?;
+        for step in steps.iter() {
+            match *step {
+                "approve" => l::decide(&lender.ctx, &loan.id, Decision::Approve, "", "").await?,
+                "checkout" => {
+                    l::decide(
+                        &lender.ctx,
+                        &loan.id,
+                        Decision::Checkout,
+                        "Complet, en bon état",
+                        "",
+                    )
+                    .await?
+                }
+                "return" => {
+                    l::decide(&lender.ctx, &loan.id, Decision::Return, "Rendu complet", "").await?
+                }
+                "refuse" => {
+                    l::decide(
+                        &lender.ctx,
+                        &loan.id,
+                        Decision::Refuse,
+                        "Déjà réservé pour nos portes ouvertes",
+                        "",
+                    )
+                    .await?
+                }
+                _ => l::cancel(&borrower.ctx, &loan.id, "Atelier reporté").await?,
+            };
+        }
+    }
+
+    use crate::api::actions as a;
+    let fablab = a::create(
+        &metz.ctx,
+        crate::pb::CreateActionRequest {
+            title: "Fablab itinérant".into(),
+            axis: 2,
+            description: "Un atelier de fabrication numérique qui circule entre les tiers-lieux de Moselle pour initier élèves et familles.".into(),
+            start: day(-30)[..10].to_string(),
+            end: day(150)[..10].to_string(),
+        },
+    )
+    .await?;
+    let sciences = a::create(
+        &thionville.ctx,
+        crate::pb::CreateActionRequest {
+            title: "Semaine des sciences partagée".into(),
+            axis: 1,
+            description: "Des expériences menées en parallèle dans plusieurs sites, puis comparées en visioconférence.".into(),
+            start: day(20)[..10].to_string(),
+            end: day(27)[..10].to_string(),
+        },
+    )
+    .await?;
+    let doc = |id: &str| crate::domain::actions::doc_id(id);
+    for (node, action) in [
+        (thionville, &fablab.id),
+        (forbach, &fablab.id),
+        (forbach, &sciences.id),
+    ] {
+        wait_for("action reçue", || {
+            node.docs().read(&doc(action), |_| ()).is_some()
+        })
+        .await?;
+        crate::api::actions::join_action(&node.ctx, action).await?;
+    }
+    wait_for("participations reçues", || converged(nodes)).await?;
+    a::update(
+        &metz.ctx,
+        crate::pb::UpdateActionRequest {
+            id: fablab.id.clone(),
+            status: Some("en_cours".into()),
+            objectives: Some(
+                "Faire découvrir la fabrication numérique à 300 élèves et 50 familles.".into(),
+            ),
+            set_target_publics: true,
+            target_publics: vec![
+                "élèves de cycle 3".into(),
+                "collégiens".into(),
+                "familles".into(),
+            ],
+            budget_planned: Some("12000".into()),
+            budget_spent: Some("4350.80".into()),
+            indicators: vec![crate::pb::Indicator {
+                name: "élèves touchés".into(),
+                target: "300".into(),
+                actual: "112".into(),
+            }],
+            ..Default::default()
+        },
+    )
+    .await?;
+    for (node, action, title, site) in [
+        (metz, &fablab.id, "Réserver le camion aménagé", "metz-borny"),
+        (
+            thionville,
+            &fablab.id,
+            "Former deux animateurs",
+            "thionville",
+        ),
+        (
+            forbach,
+            &sciences.id,
+            "Préparer les kits d'expériences",
+            "forbach",
+        ),
+    ] {
+        a::add_task(
+            &node.ctx,
+            crate::pb::AddTaskRequest {
+                action: action.clone(),
+                title: title.into(),
+                site: site.into(),
+                due: day(14)[..10].to_string(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Starts the demo network in `root`, creating and filling nodes that do not exist yet.
 pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNode>> {
     let mut nodes: Vec<RunningNode> = Vec::new();
     let mut urls: Vec<String> = Vec::new();
+    let mut any_fresh = false;
     for (i, (site, name, role)) in DEMO_SITES.iter().enumerate() {
         let dir = root.join(site);
-        let listen = format!("127.0.0.1:{}", base_port + i as u16);
+        let port = if base_port == 0 {
+            0
+        } else {
+            base_port + i as u16
+        };
+        let listen = format!("127.0.0.1:{port}");
         let fresh = !Config::path(&dir).exists();
+        any_fresh |= fresh;
         if fresh {
             let mut cfg = Config::new(site, name, *role);
             cfg.listen = listen.clone();
@@ -143,6 +390,9 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
         }
         urls.push(node.url());
         nodes.push(node);
+    }
+    if any_fresh {
+        seed_activity(&nodes).await?;
     }
     Ok(nodes)
 }
