@@ -180,6 +180,12 @@ impl RunningNode {
                 ))
                 .max_decoding_message_size(max_api),
             )
+            .add_service(
+                pb::calendar_server::CalendarServer::new(crate::api::calendar::CalendarApi::new(
+                    ctx.clone(),
+                ))
+                .max_decoding_message_size(max_api),
+            )
             .add_service(health_service)
             .add_service(reflection);
         let stop = shutdown.clone();

@@ -51,6 +51,7 @@ async fn catalogue_add_update_retire_and_filters() {
         category: category.into(),
         search: search.into(),
         status: status.into(),
+        ..Default::default()
     };
     let mut eb = b.equipment().await;
     converge(&[&a, &b]).await;

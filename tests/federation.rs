@@ -240,6 +240,10 @@ async fn the_demo_network_starts_and_converges() {
     let actions = maillage::api::actions::all(&nodes[0].ctx).unwrap();
     assert_eq!(actions.len(), 2);
     assert!(actions.iter().all(|a| a.participants.len() >= 2));
+    let events = maillage::api::calendar::all_events(&nodes[0].ctx).unwrap();
+    assert!(events.len() >= 5, "{events:?}");
+    assert!(events.iter().any(|(_, _, e)| !e.rrule.is_empty()));
+    assert!(events.iter().any(|(_, site, _)| site == "network"));
     for n in nodes {
         n.shutdown().await;
     }

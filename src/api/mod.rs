@@ -4,6 +4,7 @@
 //! domain error becomes the gRPC status that says what went wrong.
 
 pub mod actions;
+pub mod calendar;
 pub mod equipment;
 pub mod loans;
 pub mod node;

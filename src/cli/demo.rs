@@ -139,6 +139,17 @@ fn item_id(node: &RunningNode, name: &str) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("matériel de démonstration « {name} » absent"))
 }
 
+/// (borrower, lender, item name, first day, last day (from today), purpose, steps)
+type PlannedLoan<'a> = (
+    &'a RunningNode,
+    &'a RunningNode,
+    &'a str,
+    i64,
+    i64,
+    &'a str,
+    &'a [&'a str],
+);
+
 /// Loans in every state (one overdue) and two common actions across sites.
 async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
     use crate::api::loans::{self as l, Decision};
@@ -151,7 +162,7 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
             .to_string()
     };
     // (borrower, lender, item, from, to, purpose, steps)
-    let plan: Vec<(&RunningNode, &RunningNode, &str, i64, i64, &str, &[&str])> = vec![
+    let plan: Vec<PlannedLoan> = vec![
         (
             thionville,
             metz,
@@ -351,6 +362,111 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
         )
         .await?;
     }
+    seed_events(nodes, &fablab.id, &sciences.id).await?;
+    wait_for("synchronisation finale", || converged(nodes)).await
+}
+
+/// A month of events: one weekly, one network-wide, one past with attendance.
+async fn seed_events(nodes: &[RunningNode], fablab: &str, sciences: &str) -> anyhow::Result<()> {
+    use crate::api::calendar as c;
+    let (academy, metz, thionville, forbach) = (&nodes[0], &nodes[1], &nodes[2], &nodes[3]);
+    let at = |d: i64, h: u32| {
+        (chrono::Utc::now() + chrono::Duration::days(d))
+            .with_timezone(&crate::domain::time::TZ)
+            .format(&format!("%Y-%m-%dT{h:02}:00"))
+            .to_string()
+    };
+    let ev =
+        |title: &str, kind: &str, start: String, end: String, place: &str, audience: &[&str]| {
+            crate::pb::EventInput {
+                title: title.into(),
+                kind: kind.into(),
+                start,
+                end,
+                place: place.into(),
+                audience: audience.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            }
+        };
+    let mut club = ev(
+        "Club robotique du mercredi",
+        "workshop",
+        at(1, 14),
+        at(1, 16),
+        "Tiers-lieu de Metz-Borny",
+        &["pupils"],
+    );
+    club.rrule = "FREQ=WEEKLY;COUNT=6".into();
+    club.action = fablab.to_string();
+    c::add(&metz.ctx, club).await?;
+    let seminar_day = at(12, 0)[..10].to_string();
+    let mut seminar = ev(
+        "Séminaire des directeurs de tiers-lieux",
+        "seminar",
+        seminar_day.clone(),
+        seminar_day,
+        "Rectorat de Nancy-Metz",
+        &["teachers", "partners"],
+    );
+    seminar.all_day = true;
+    c::add(&academy.ctx, seminar).await?;
+    let mut science = ev(
+        "Expériences partagées : l'eau",
+        "workshop",
+        at(21, 9),
+        at(21, 12),
+        "Tiers-lieu de Thionville",
+        &["pupils", "teachers"],
+    );
+    science.action = sciences.to_string();
+    c::add(&thionville.ctx, science).await?;
+    c::add(
+        &forbach.ctx,
+        ev(
+            "Forum des familles",
+            "exhibition",
+            at(9, 17),
+            at(9, 20),
+            "Médiathèque de Forbach",
+            &["families", "partners"],
+        ),
+    )
+    .await?;
+    c::add(
+        &thionville.ctx,
+        ev(
+            "Réunion du réseau Moselle",
+            "meeting",
+            at(26, 10),
+            at(26, 12),
+            "Visioconférence",
+            &["teachers"],
+        ),
+    )
+    .await?;
+    let past = c::add(
+        &forbach.ctx,
+        ev(
+            "Atelier Micro:bit",
+            "workshop",
+            at(-6, 9),
+            at(-6, 11),
+            "Collège de Forbach",
+            &["pupils", "teachers"],
+        ),
+    )
+    .await?;
+    c::attendance(
+        &forbach.ctx,
+        crate::pb::AttendanceInput {
+            id: past.id,
+            pupils: 26,
+            teachers: 2,
+            families: 0,
+            partners: 1,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -434,6 +550,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  cargo run --release -- --node {} equipment list --category robotique --json",
         nodes[0].url()
     );
+    let academy = nodes[0].url();
+    for (node, cmd) in [
+        (other.url(), "loan list"),
+        (site.url(), "loan list --state overdue"),
+        (academy.clone(), "action list"),
+        (site.url(), "calendar"),
+        (academy, "calendar export --out reseau.ics"),
+    ] {
+        println!("  cargo run --release -- --node {node} {cmd}");
+    }
     println!();
     println!("Ctrl-C pour arrêter.");
     super::wait_for_signal().await;

@@ -2,6 +2,7 @@
 //! and client commands that call a node's public API.
 
 mod actions;
+mod calendar;
 mod client;
 pub mod demo;
 mod loans;
@@ -55,6 +56,11 @@ pub enum Command {
     /// Common actions across sites.
     #[command(subcommand)]
     Action(actions::ActionCmd),
+    /// Events of the network calendar.
+    #[command(subcommand)]
+    Event(calendar::EventCmd),
+    /// The network calendar: occurrences in a window, or an .ics export.
+    Calendar(calendar::CalendarArgs),
     /// Documents as stored.
     #[command(subcommand)]
     Doc(DocCmd),
@@ -184,6 +190,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Equipment(cmd) => client::equipment(&cli.node, cli.json, cmd).await,
         Command::Loan(cmd) => loans::run(&cli.node, cli.json, cmd).await,
         Command::Action(cmd) => actions::run(&cli.node, cli.json, cmd).await,
+        Command::Event(cmd) => calendar::event(&cli.node, cli.json, cmd).await,
+        Command::Calendar(args) => calendar::calendar(&cli.node, cli.json, args).await,
         Command::Doc(DocCmd::Export { id, out }) => {
             client::export(&cli.node, cli.json, &id, &out).await
         }

@@ -238,14 +238,15 @@ pub fn put_decision(doc: &mut AutoCommit, id: &str, d: &LoanDecision) -> Result<
     put_entry(doc, DECISIONS, id, d)
 }
 
+/// One site document's loan records: (site, requests, decisions).
+pub type SiteLoans = (
+    String,
+    BTreeMap<String, LoanRequest>,
+    BTreeMap<String, LoanDecision>,
+);
+
 /// Joins requests and decisions of every site document: `(site, requests, decisions)`.
-pub fn join(
-    docs: Vec<(
-        String,
-        BTreeMap<String, LoanRequest>,
-        BTreeMap<String, LoanDecision>,
-    )>,
-) -> Vec<Loan> {
+pub fn join(docs: Vec<SiteLoans>) -> Vec<Loan> {
     let mut loans: BTreeMap<String, Loan> = BTreeMap::new();
     for (site, reqs, decs) in docs {
         for (id, r) in reqs {

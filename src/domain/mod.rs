@@ -2,6 +2,7 @@
 //! autosurgeon. Nothing here does I/O.
 
 pub mod actions;
+pub mod calendar;
 pub mod equipment;
 pub mod loans;
 pub mod site;
@@ -70,9 +71,8 @@ pub(crate) fn map_entries<T: autosurgeon::Hydrate>(
     let mut out = std::collections::BTreeMap::new();
     for map in root_maps(doc, key) {
         for k in doc.keys(&map) {
-            if !out.contains_key(&k) {
-                let v: T = autosurgeon::hydrate_prop(doc, &map, k.as_str())?;
-                out.insert(k, v);
+            if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(k.clone()) {
+                slot.insert(autosurgeon::hydrate_prop(doc, &map, k.as_str())?);
             }
         }
     }

@@ -129,6 +129,10 @@ impl TestNode {
         maillage::pb::actions_client::ActionsClient::new(self.channel().await)
     }
 
+    pub async fn calendar(&self) -> maillage::pb::calendar_client::CalendarClient<Channel> {
+        maillage::pb::calendar_client::CalendarClient::new(self.channel().await)
+    }
+
     pub async fn node_client(&self) -> NodeClient<Channel> {
         NodeClient::new(self.channel().await)
     }
