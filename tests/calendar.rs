@@ -300,3 +300,61 @@ async fn bad_event_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(a.digest(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_calendar_parses_back_with_an_independent_parser() {
+    let a = TestNode::start("metz", &[]).await;
+    let mut weekly = input("Club robotique", "2027-03-17T10:00", "2027-03-17T12:00");
+    weekly.rrule = "FREQ=WEEKLY;COUNT=4".into();
+    weekly.exdates = vec!["2027-03-24T10:00".into()];
+    let mut ca = a.calendar().await;
+    let e = ca.add_event(weekly).await.unwrap().into_inner();
+    let e = ca
+        .update_event(pb::UpdateEventRequest {
+            id: e.id.clone(),
+            place: Some("Fablab".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ics = ca
+        .export_ics(pb::CalendarQuery {
+            site: "metz".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .content;
+    let mut parser = ical::IcalParser::new(std::io::BufReader::new(ics.as_bytes()));
+    let cal = parser
+        .next()
+        .expect("one calendar")
+        .expect("valid iCalendar");
+    assert_eq!(cal.events.len(), 1);
+    let props = &cal.events[0].properties;
+    let get = |name: &str| {
+        props
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert_eq!(get("UID").value.as_deref(), Some(e.uid.as_str()));
+    assert_eq!(get("SEQUENCE").value.as_deref(), Some("1"));
+    assert_eq!(get("RRULE").value.as_deref(), Some("FREQ=WEEKLY;COUNT=4"));
+    let dtstart = get("DTSTART");
+    assert_eq!(dtstart.value.as_deref(), Some("20270317T100000"));
+    let tzid = dtstart
+        .params
+        .as_ref()
+        .and_then(|ps| ps.iter().find(|(k, _)| k == "TZID"))
+        .map(|(_, v)| v[0].clone());
+    assert_eq!(tzid.as_deref(), Some("Europe/Paris"));
+    assert!(get("EXDATE")
+        .value
+        .as_deref()
+        .unwrap()
+        .contains("20270324T100000"));
+    assert!(ics.contains("BEGIN:VTIMEZONE"));
+}
