@@ -418,3 +418,183 @@ async fn client_commands_print_json_and_fail_clearly() {
     let bytes = std::fs::read(file.path()).unwrap();
     automerge::AutoCommit::load(&bytes).expect("a standard Automerge file");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loan_action_and_calendar_commands_keep_their_json_contract() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let (l, b) = (lender.url.clone(), borrower.url.clone());
+    let item = json(&maillage(&[
+        "--node",
+        &l,
+        "equipment",
+        "add",
+        "--name",
+        "Caméra",
+        "--category",
+        "audio-vidéo",
+        "--json",
+    ]));
+    let item_id = item["id"].as_str().unwrap().to_string();
+    converge(&[&lender, &borrower]).await;
+
+    let loan = json(&maillage(&[
+        "--node",
+        &b,
+        "loan",
+        "request",
+        "--equipment",
+        &item_id,
+        "--from",
+        "2027-02-01T09:00",
+        "--to",
+        "2027-02-03",
+        "--purpose",
+        "reportage",
+        "--json",
+    ]));
+    let loan_id = loan["id"].as_str().unwrap().to_string();
+    assert_eq!(loan["state"], "requested");
+    assert_eq!(loan["from"], "2027-02-01T09:00:00+01:00");
+    converge(&[&lender, &borrower]).await;
+    let approved = json(&maillage(&[
+        "--node", &l, "loan", "approve", &loan_id, "--json",
+    ]));
+    assert_eq!(approved["state"], "approved");
+    assert_eq!(approved["approved"]["site"], "preteur");
+    let out = maillage(&["--node", &b, "loan", "approve", &loan_id, "--json"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("preteur"));
+    converge(&[&lender, &borrower]).await;
+    let list = json(&maillage(&[
+        "--node", &b, "loan", "list", "--as", "borrower", "--json",
+    ]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    for key in [
+        "id",
+        "state",
+        "overdue",
+        "lender",
+        "borrower",
+        "equipment",
+        "from",
+        "to",
+    ] {
+        assert!(list[0].get(key).is_some(), "loan lacks {key}");
+    }
+    let shown = json(&maillage(&[
+        "--node", &l, "loan", "show", &loan_id, "--json",
+    ]));
+    assert_eq!(shown["overdue"], false);
+
+    let action = json(&maillage(&[
+        "--node",
+        &l,
+        "action",
+        "create",
+        "--title",
+        "Fablab itinérant",
+        "--axis",
+        "2",
+        "--json",
+    ]));
+    let action_id = action["id"].as_str().unwrap().to_string();
+    let task = json(&maillage(&[
+        "--node",
+        &l,
+        "action",
+        "task",
+        "add",
+        &action_id,
+        "--title",
+        "Réserver le camion",
+        "--json",
+    ]));
+    assert!(task["id"].as_str().unwrap().starts_with("tk-"));
+    let updated = json(&maillage(&[
+        "--node",
+        &l,
+        "action",
+        "update",
+        &action_id,
+        "--status",
+        "en_cours",
+        "--indicator",
+        "élèves touchés=300:120",
+        "--publics",
+        "collégiens,familles",
+        "--json",
+    ]));
+    assert_eq!(updated["status"], "en_cours");
+    assert_eq!(updated["indicators"][0]["actual"], "120");
+    assert_eq!(updated["target_publics"].as_array().unwrap().len(), 2);
+
+    let event = json(&maillage(&[
+        "--node",
+        &l,
+        "event",
+        "add",
+        "--title",
+        "Club robotique",
+        "--kind",
+        "atelier",
+        "--start",
+        "2027-03-17T10:00",
+        "--end",
+        "2027-03-17T12:00",
+        "--rrule",
+        "FREQ=WEEKLY;COUNT=3",
+        "--audience",
+        "élèves,enseignants",
+        "--action",
+        &action_id,
+        "--json",
+    ]));
+    let event_id = event["id"].as_str().unwrap().to_string();
+    let cal = json(&maillage(&[
+        "--node",
+        &l,
+        "calendar",
+        "--from",
+        "2027-03-01",
+        "--to",
+        "2027-04-30",
+        "--action",
+        &action_id,
+        "--json",
+    ]));
+    let occ = cal.as_array().unwrap();
+    assert_eq!(occ.len(), 3);
+    assert_eq!(occ[2]["start"], "2027-03-31T10:00:00+02:00");
+    assert_eq!(occ[0]["event_id"], event_id.as_str());
+    let out = maillage(&[
+        "--node",
+        &l,
+        "event",
+        "attendance",
+        &event_id,
+        "--pupils",
+        "-2",
+        "--teachers",
+        "1",
+        "--families",
+        "0",
+        "--partners",
+        "0",
+    ]);
+    assert!(!out.status.success(), "negative counts are refused");
+    let file = tempfile::Builder::new().suffix(".ics").tempfile().unwrap();
+    let exported = json(&maillage(&[
+        "--node",
+        &l,
+        "calendar",
+        "export",
+        "--out",
+        file.path().to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(exported["events"], 1);
+    let text = std::fs::read_to_string(file.path()).unwrap();
+    assert!(text.starts_with("BEGIN:VCALENDAR\r\n"));
+}
