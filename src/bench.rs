@@ -127,14 +127,19 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// An API client of `node` with its administrator's token.
 async fn equipment_client(
+    bench: &Bench,
     node: &RunningNode,
-) -> anyhow::Result<pb::equipment_client::EquipmentClient<tonic::transport::Channel>> {
-    let ch = tonic::transport::Endpoint::from_shared(node.url())?
-        .tcp_nodelay(true)
-        .connect()
-        .await?;
-    Ok(pb::equipment_client::EquipmentClient::new(ch))
+) -> anyhow::Result<pb::equipment_client::EquipmentClient<crate::cli::client::Conn>> {
+    let target = crate::cli::client::Target::resolve(
+        Some(&node.url()),
+        Some(&bench.dir(&node.ctx.site)),
+        None,
+    )?;
+    Ok(pb::equipment_client::EquipmentClient::new(
+        crate::cli::client::connect(&target).await?,
+    ))
 }
 
 fn add_request(i: usize) -> pb::AddEquipmentRequest {
@@ -156,7 +161,7 @@ async fn propagation(samples: usize) -> anyhow::Result<serde_json::Value> {
         b.docs().network_digest() == d && c.docs().network_digest() == d
     })
     .await?;
-    let mut client = equipment_client(&a).await?;
+    let mut client = equipment_client(&bench, &a).await?;
     let doc = "site/alpha";
     let mut lat = Vec::with_capacity(samples);
     let mut changes = c.docs().subscribe();
@@ -377,7 +382,7 @@ async fn reconnect(documents: usize) -> anyhow::Result<serde_json::Value> {
 async fn writes(n: usize) -> anyhow::Result<serde_json::Value> {
     let bench = Bench::new()?;
     let a = bench.node("alpha", &[]).await?;
-    let mut client = equipment_client(&a).await?;
+    let mut client = equipment_client(&bench, &a).await?;
     for i in 0..20 {
         client.add(add_request(i)).await?;
     }

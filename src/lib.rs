@@ -11,11 +11,13 @@
 //! - [`domain`]: plain types and rules (equipment, site profile), mapped onto Automerge.
 //! - [`federation`]: peer sessions over one bidirectional gRPC stream, dialing, backoff.
 //! - [`api`]: the public tonic services and their status codes.
+//! - [`auth`]: API tokens bound to roles, and the check of each call.
 //! - [`node`]: `init` a node directory, start and stop a running node.
 //! - [`cli`]: the `maillage` command line (client commands, demo, bench).
 //! - [`pb`]: generated wire types.
 
 pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;

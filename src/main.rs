@@ -5,7 +5,7 @@ fn main() -> std::process::ExitCode {
     let cli = maillage::cli::Cli::parse();
     let quiet = !matches!(
         cli.command,
-        maillage::cli::Command::Serve { .. } | maillage::cli::Command::Demo(_)
+        maillage::cli::Command::Serve | maillage::cli::Command::Demo(_)
     );
     let default = if quiet { "warn" } else { "maillage=info,warn" };
     tracing_subscriber::fmt()

@@ -11,7 +11,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use tonic::service::interceptor::InterceptedService;
+
 use crate::api::{equipment::EquipmentApi, node::NodeApi, NodeContext};
+use crate::auth::{Role as UserRole, Tokens, ADMIN_TOKEN_FILE};
 use crate::config::{Config, DATA_DIR};
 use crate::docs::{site_doc, Docs, NETWORK_DOC};
 use crate::domain::{now_rfc3339, root_map_mut, site};
@@ -84,10 +87,37 @@ pub async fn init(dir: &Path, config: &Config) -> anyhow::Result<()> {
         })
         .await?;
     }
+    // The administrator's first token, readable by its owner only.
+    let role = match config.role {
+        site::Role::Academy => UserRole::Academy,
+        site::Role::Site => UserRole::Director,
+    };
+    let (token, _) = Tokens::new(docs.store().clone())
+        .create(role, "administrateur du nœud")
+        .await?;
+    write_private(&dir.join(ADMIN_TOKEN_FILE), &format!("{token}\n"))?;
     // Written last: a directory with a config file is a complete node.
     let tmp = dir.join(".maillage.toml.tmp");
     std::fs::write(&tmp, config.to_documented_toml())?;
     std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("écriture de {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
     Ok(())
 }
 
@@ -149,6 +179,8 @@ impl RunningNode {
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
+        let tokens = Tokens::new(store.clone());
+        let auth = tokens.interceptor();
         let max_frame = config.federation.max_frame_bytes;
         let max_api = config.api.max_request_bytes;
         let incoming =
@@ -160,32 +192,43 @@ impl RunningNode {
                     .max_decoding_message_size(max_frame)
                     .max_encoding_message_size(max_frame),
             )
-            .add_service(
+            .add_service(InterceptedService::new(
                 pb::node_server::NodeServer::new(NodeApi::new(ctx.clone()))
-                    .max_decoding_message_size(max_api)
-                    .max_encoding_message_size(usize::MAX),
-            )
-            .add_service(
+                    .max_decoding_message_size(max_api),
+                auth.clone(),
+            ))
+            .add_service(InterceptedService::new(
                 pb::equipment_server::EquipmentServer::new(EquipmentApi::new(ctx.clone()))
-                    .max_decoding_message_size(max_api)
-                    .max_encoding_message_size(usize::MAX),
-            )
-            .add_service(
+                    .max_decoding_message_size(max_api),
+                auth.clone(),
+            ))
+            .add_service(InterceptedService::new(
                 pb::loans_server::LoansServer::new(crate::api::loans::LoansApi::new(ctx.clone()))
                     .max_decoding_message_size(max_api),
-            )
-            .add_service(
+                auth.clone(),
+            ))
+            .add_service(InterceptedService::new(
                 pb::actions_server::ActionsServer::new(crate::api::actions::ActionsApi::new(
                     ctx.clone(),
                 ))
                 .max_decoding_message_size(max_api),
-            )
-            .add_service(
+                auth.clone(),
+            ))
+            .add_service(InterceptedService::new(
                 pb::calendar_server::CalendarServer::new(crate::api::calendar::CalendarApi::new(
                     ctx.clone(),
                 ))
                 .max_decoding_message_size(max_api),
-            )
+                auth.clone(),
+            ))
+            .add_service(InterceptedService::new(
+                pb::tokens_server::TokensServer::new(crate::api::tokens::TokensApi::new(
+                    tokens.clone(),
+                    config.role,
+                ))
+                .max_decoding_message_size(max_api),
+                auth,
+            ))
             .add_service(health_service)
             .add_service(reflection);
         let stop = shutdown.clone();

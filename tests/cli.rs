@@ -11,12 +11,19 @@ use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_maillage");
 
+/// Runs the CLI; a `--node` of a test node gets that node's admin token
+/// through MAILLAGE_TOKEN.
 fn maillage(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env_remove("MAILLAGE_NODE")
-        .output()
-        .expect("run maillage")
+        .env_remove("MAILLAGE_TOKEN");
+    if let Some(i) = args.iter().position(|a| *a == "--node") {
+        if let Some(tok) = args.get(i + 1).and_then(|u| token_for(u)) {
+            cmd.env("MAILLAGE_TOKEN", tok);
+        }
+    }
+    cmd.output().expect("run maillage")
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -44,20 +51,21 @@ fn free_port() -> u16 {
 fn serve(dir: &Path) -> Child {
     Command::new(BIN)
         .args(["serve", "--dir", dir.to_str().unwrap()])
+        .env_remove("MAILLAGE_TOKEN")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
 }
 
-async fn wait_ready(url: &str) {
+async fn wait_ready(url: &str, token: &str) {
     let start = tokio::time::Instant::now();
     loop {
-        if let Ok(ch) = tonic::transport::Channel::from_shared(url.to_string())
-            .unwrap()
-            .connect()
-            .await
-        {
+        let target = maillage::cli::client::Target {
+            url: url.to_string(),
+            token: Some(token.to_string()),
+        };
+        if let Ok(ch) = maillage::cli::client::connect(&target).await {
             let mut c = maillage::pb::node_client::NodeClient::new(ch);
             if c.status(maillage::pb::StatusRequest {}).await.is_ok() {
                 return;
@@ -147,14 +155,11 @@ async fn acknowledged_writes_survive_sigkill() {
     ]);
     assert!(out.status.success());
     let mut child = serve(&dir);
-    wait_ready(&url).await;
+    wait_ready(&url, &admin_token(&dir)).await;
 
-    let ch = tonic::transport::Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let client = maillage::pb::equipment_client::EquipmentClient::new(ch);
+    let client = maillage::pb::equipment_client::EquipmentClient::new(
+        conn(&url, Some(&admin_token(&dir))).await,
+    );
     // Eight writers at once, so that acknowledgements share grouped flushes.
     let mut tasks = Vec::new();
     for t in 0..8 {
@@ -186,13 +191,10 @@ async fn acknowledged_writes_survive_sigkill() {
     child.wait().unwrap();
 
     let mut child = serve(&dir);
-    wait_ready(&url).await;
-    let ch = tonic::transport::Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = maillage::pb::equipment_client::EquipmentClient::new(ch);
+    wait_ready(&url, &admin_token(&dir)).await;
+    let mut client = maillage::pb::equipment_client::EquipmentClient::new(
+        conn(&url, Some(&admin_token(&dir))).await,
+    );
     let items = client
         .list(maillage::pb::ListEquipmentRequest::default())
         .await
@@ -232,7 +234,7 @@ async fn sigterm_stops_the_node_in_order() {
     cfg.peers = vec![peer.url.clone()];
     std::fs::write(dir.join("maillage.toml"), cfg.to_documented_toml()).unwrap();
     let mut child = serve(&dir);
-    wait_ready(&url).await;
+    wait_ready(&url, &admin_token(&dir)).await;
     eventually("session with beta", || {
         peer.running()
             .status()
@@ -358,6 +360,15 @@ async fn client_commands_print_json_and_fail_clearly() {
     let out = Command::new(BIN)
         .args(["status", "--json"])
         .env("MAILLAGE_NODE", &b.url)
+        .env("MAILLAGE_TOKEN", b.token())
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["site"], "beta");
+    // --dir takes the address and the token from the node's directory.
+    let out = Command::new(BIN)
+        .args(["--dir", b.dir.to_str().unwrap(), "status", "--json"])
+        .env_remove("MAILLAGE_NODE")
+        .env_remove("MAILLAGE_TOKEN")
         .output()
         .unwrap();
     assert_eq!(json(&out)["site"], "beta");

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
+use crate::auth::{require, Need};
 use crate::docs::{is_slug, new_id};
 use crate::domain::actions::{self, ActionDoc, ActionPatch, NewAction, Participant, TaskDoc};
 use crate::domain::{now_rfc3339, required_text};
@@ -273,18 +274,21 @@ impl pb::actions_server::Actions for ActionsApi {
         &self,
         r: Request<pb::CreateActionRequest>,
     ) -> Result<Response<pb::CommonAction>, Status> {
+        require(&r, Need::Director)?;
         Ok(Response::new(to_pb(
             &self::create(&self.ctx, r.into_inner()).await?,
         )))
     }
 
     async fn join(&self, r: Request<pb::ActionId>) -> Result<Response<pb::CommonAction>, Status> {
+        require(&r, Need::Director)?;
         Ok(Response::new(to_pb(
             &self::join_action(&self.ctx, &r.into_inner().id).await?,
         )))
     }
 
     async fn leave(&self, r: Request<pb::ActionId>) -> Result<Response<pb::CommonAction>, Status> {
+        require(&r, Need::Director)?;
         Ok(Response::new(to_pb(
             &self::leave(&self.ctx, &r.into_inner().id).await?,
         )))
@@ -294,18 +298,21 @@ impl pb::actions_server::Actions for ActionsApi {
         &self,
         r: Request<pb::UpdateActionRequest>,
     ) -> Result<Response<pb::CommonAction>, Status> {
+        require(&r, Need::Director)?;
         Ok(Response::new(to_pb(
             &self::update(&self.ctx, r.into_inner()).await?,
         )))
     }
 
     async fn add_task(&self, r: Request<pb::AddTaskRequest>) -> Result<Response<pb::Task>, Status> {
+        require(&r, Need::Director)?;
         Ok(Response::new(
             self::add_task(&self.ctx, r.into_inner()).await?,
         ))
     }
 
     async fn complete_task(&self, r: Request<pb::TaskRef>) -> Result<Response<pb::Task>, Status> {
+        require(&r, Need::Director)?;
         let r = r.into_inner();
         Ok(Response::new(
             self::complete_task(&self.ctx, &r.action, &r.task).await?,
@@ -313,6 +320,7 @@ impl pb::actions_server::Actions for ActionsApi {
     }
 
     async fn get(&self, r: Request<pb::ActionId>) -> Result<Response<pb::CommonAction>, Status> {
+        require(&r, Need::Read)?;
         Ok(Response::new(to_pb(&self::get(
             &self.ctx,
             &r.into_inner().id,
@@ -323,6 +331,7 @@ impl pb::actions_server::Actions for ActionsApi {
         &self,
         r: Request<pb::ListActionsRequest>,
     ) -> Result<Response<pb::ActionList>, Status> {
+        require(&r, Need::Read)?;
         let r = r.into_inner();
         let status = if r.status.is_empty() {
             String::new()

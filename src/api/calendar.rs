@@ -7,6 +7,7 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
+use crate::auth::{require, Need};
 use crate::docs::{new_id, NETWORK_DOC};
 use crate::domain::calendar::{self, Event, EventInput, EventPatch};
 use crate::domain::site::Role;
@@ -26,6 +27,15 @@ pub struct CalendarApi {
 impl CalendarApi {
     pub fn new(ctx: Arc<NodeContext>) -> Self {
         CalendarApi { ctx }
+    }
+
+    /// Staff record a site's events; on an academy node events are the
+    /// network's, written by the academic team.
+    fn write_need(&self) -> Need {
+        match self.ctx.role {
+            Role::Academy => Need::Academy,
+            Role::Site => Need::Staff,
+        }
     }
 }
 
@@ -277,6 +287,7 @@ pub fn export(ctx: &NodeContext, q: &pb::CalendarQuery) -> Result<pb::IcsFile> {
 #[tonic::async_trait]
 impl pb::calendar_server::Calendar for CalendarApi {
     async fn add_event(&self, r: Request<pb::EventInput>) -> Result<Response<pb::Event>, Status> {
+        require(&r, self.write_need())?;
         Ok(Response::new(add(&self.ctx, r.into_inner()).await?))
     }
 
@@ -284,10 +295,12 @@ impl pb::calendar_server::Calendar for CalendarApi {
         &self,
         r: Request<pb::UpdateEventRequest>,
     ) -> Result<Response<pb::Event>, Status> {
+        require(&r, self.write_need())?;
         Ok(Response::new(update(&self.ctx, r.into_inner()).await?))
     }
 
     async fn cancel_event(&self, r: Request<pb::EventId>) -> Result<Response<pb::Event>, Status> {
+        require(&r, self.write_need())?;
         Ok(Response::new(cancel(&self.ctx, &r.into_inner().id).await?))
     }
 
@@ -295,10 +308,12 @@ impl pb::calendar_server::Calendar for CalendarApi {
         &self,
         r: Request<pb::AttendanceInput>,
     ) -> Result<Response<pb::Event>, Status> {
+        require(&r, self.write_need())?;
         Ok(Response::new(attendance(&self.ctx, r.into_inner()).await?))
     }
 
     async fn get_event(&self, r: Request<pb::EventId>) -> Result<Response<pb::Event>, Status> {
+        require(&r, Need::Read)?;
         let (site, e) = find(&self.ctx, &r.get_ref().id)?;
         Ok(Response::new(to_pb(&r.get_ref().id, &site, &e)))
     }
@@ -307,6 +322,7 @@ impl pb::calendar_server::Calendar for CalendarApi {
         &self,
         r: Request<pb::CalendarQuery>,
     ) -> Result<Response<pb::OccurrenceList>, Status> {
+        require(&r, Need::Read)?;
         Ok(Response::new(occurrences(&self.ctx, r.get_ref())?))
     }
 
@@ -314,6 +330,7 @@ impl pb::calendar_server::Calendar for CalendarApi {
         &self,
         r: Request<pb::CalendarQuery>,
     ) -> Result<Response<pb::IcsFile>, Status> {
+        require(&r, Need::Read)?;
         Ok(Response::new(export(&self.ctx, r.get_ref())?))
     }
 }

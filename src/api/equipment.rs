@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
+use crate::auth::{require, Need};
 use crate::docs::new_id;
 use crate::domain::equipment::{self, Item, Patch};
 use crate::domain::now_rfc3339;
@@ -120,6 +121,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
         &self,
         request: Request<pb::AddEquipmentRequest>,
     ) -> Result<Response<pb::EquipmentItem>, Status> {
+        require(&request, Need::Director)?;
         let r = request.into_inner();
         let patch = Patch {
             name: Some(r.name),
@@ -137,6 +139,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
         &self,
         request: Request<pb::UpdateEquipmentRequest>,
     ) -> Result<Response<pb::EquipmentItem>, Status> {
+        require(&request, Need::Director)?;
         let r = request.into_inner();
         let patch = Patch {
             name: r.name,
@@ -158,6 +161,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
         &self,
         request: Request<pb::EquipmentId>,
     ) -> Result<Response<pb::EquipmentItem>, Status> {
+        require(&request, Need::Director)?;
         let id = request.into_inner().id;
         let item = find(&self.ctx, &id)?;
         if item.site == self.ctx.site && item.status == "retired" {
@@ -178,6 +182,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
         &self,
         request: Request<pb::EquipmentId>,
     ) -> Result<Response<pb::EquipmentItem>, Status> {
+        require(&request, Need::Read)?;
         Ok(Response::new(
             find(&self.ctx, &request.into_inner().id)?.into(),
         ))
@@ -187,6 +192,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
         &self,
         request: Request<pb::ListEquipmentRequest>,
     ) -> Result<Response<pb::EquipmentList>, Status> {
+        require(&request, Need::Read)?;
         let r = request.into_inner();
         let search = r.search.trim().to_lowercase();
         let category = r.category.trim().to_lowercase();

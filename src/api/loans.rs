@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::equipment::find as find_item;
 use super::NodeContext;
+use crate::auth::{require, Need};
 use crate::docs::new_id;
 use crate::domain::loans::{self, Loan, LoanDecision, LoanRequest, Transition};
 use crate::domain::{equipment, now_rfc3339, time};
@@ -64,11 +65,11 @@ pub fn network_conflicts(loans: &[Loan]) -> Vec<(String, Vec<String>)> {
     loans::conflicts(&active)
 }
 
-fn transition(ctx: &NodeContext, note: String) -> Transition {
+fn transition(ctx: &NodeContext, role: &str, note: String) -> Transition {
     Transition {
         at: now_rfc3339(),
         site: ctx.site.clone(),
-        role: ctx.caller_role().to_string(),
+        role: role.to_string(),
         note,
     }
 }
@@ -140,7 +141,11 @@ fn loan_reply(ctx: &NodeContext, id: &str) -> Result<pb::Loan> {
     Ok(to_pb(loan, &idx))
 }
 
-pub async fn request(ctx: &NodeContext, input: pb::LoanRequestInput) -> Result<pb::Loan> {
+pub async fn request(
+    ctx: &NodeContext,
+    input: pb::LoanRequestInput,
+    role: &str,
+) -> Result<pb::Loan> {
     let mut ids: Vec<String> = Vec::new();
     for raw in &input.equipment {
         for id in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -217,7 +222,7 @@ pub async fn request(ctx: &NodeContext, input: pb::LoanRequestInput) -> Result<p
         purpose,
         action,
         event: input.event.trim().to_string(),
-        requested: transition(ctx, String::new()),
+        requested: transition(ctx, role, String::new()),
         cancelled: None,
     };
     let id = new_id("ln");
@@ -255,6 +260,7 @@ pub async fn decide(
     what: Decision,
     note: &str,
     incident: &str,
+    role: &str,
 ) -> Result<pb::Loan> {
     let all = all_loans(ctx)?;
     let loan = all
@@ -280,7 +286,7 @@ pub async fn decide(
         .filter(|l| l.request.as_ref().is_some_and(|r| r.cancelled.is_some()))
         .map(|l| l.id.clone())
         .collect();
-    let t = transition(ctx, note);
+    let t = transition(ctx, role, note);
     let request = loan.request.clone();
     ctx.docs
         .change(&ctx.site_doc(), "loan decision", |doc| {
@@ -371,7 +377,7 @@ pub async fn decide(
     loan_reply(ctx, id)
 }
 
-pub async fn cancel(ctx: &NodeContext, id: &str, note: &str) -> Result<pb::Loan> {
+pub async fn cancel(ctx: &NodeContext, id: &str, note: &str, role: &str) -> Result<pb::Loan> {
     let loan = find_loan(ctx, id)?;
     if loan.borrower != ctx.site {
         return Err(Error::denied(format!(
@@ -380,7 +386,7 @@ pub async fn cancel(ctx: &NodeContext, id: &str, note: &str) -> Result<pb::Loan>
         )));
     }
     loans::require_state(&loan, &["requested", "approved"], "annuler")?;
-    let t = transition(ctx, loans::note("note", note)?);
+    let t = transition(ctx, role, loans::note("note", note)?);
     ctx.docs
         .change(&ctx.site_doc(), "loan cancel", |doc| {
             let mut r = loans::get_request(doc, id)?
@@ -448,49 +454,52 @@ pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList>
 impl pb::loans_server::Loans for LoansApi {
     async fn request_loan(
         &self,
-        request: Request<pb::LoanRequestInput>,
+        r: Request<pb::LoanRequestInput>,
     ) -> Result<Response<pb::Loan>, Status> {
+        let who = require(&r, Need::Director)?;
         Ok(Response::new(
-            self::request(&self.ctx, request.into_inner()).await?,
+            self::request(&self.ctx, r.into_inner(), who.role.as_str()).await?,
         ))
     }
 
     async fn approve(&self, r: Request<pb::LoanAction>) -> Result<Response<pb::Loan>, Status> {
-        let r = r.into_inner();
-        Ok(Response::new(
-            decide(&self.ctx, &r.id, Decision::Approve, &r.note, "").await?,
-        ))
+        self.decision(r, Decision::Approve, Need::Director).await
     }
 
     async fn refuse(&self, r: Request<pb::LoanAction>) -> Result<Response<pb::Loan>, Status> {
-        let r = r.into_inner();
-        Ok(Response::new(
-            decide(&self.ctx, &r.id, Decision::Refuse, &r.note, "").await?,
-        ))
+        self.decision(r, Decision::Refuse, Need::Director).await
     }
 
     async fn checkout(&self, r: Request<pb::LoanAction>) -> Result<Response<pb::Loan>, Status> {
-        let r = r.into_inner();
-        Ok(Response::new(
-            decide(&self.ctx, &r.id, Decision::Checkout, &r.note, "").await?,
-        ))
+        self.decision(r, Decision::Checkout, Need::Staff).await
     }
 
     async fn return_loan(&self, r: Request<pb::LoanReturn>) -> Result<Response<pb::Loan>, Status> {
+        let who = require(&r, Need::Staff)?;
         let r = r.into_inner();
         Ok(Response::new(
-            decide(&self.ctx, &r.id, Decision::Return, &r.note, &r.incident).await?,
+            decide(
+                &self.ctx,
+                &r.id,
+                Decision::Return,
+                &r.note,
+                &r.incident,
+                who.role.as_str(),
+            )
+            .await?,
         ))
     }
 
     async fn cancel(&self, r: Request<pb::LoanAction>) -> Result<Response<pb::Loan>, Status> {
+        let who = require(&r, Need::Director)?;
         let r = r.into_inner();
         Ok(Response::new(
-            self::cancel(&self.ctx, &r.id, &r.note).await?,
+            self::cancel(&self.ctx, &r.id, &r.note, who.role.as_str()).await?,
         ))
     }
 
     async fn get(&self, r: Request<pb::LoanId>) -> Result<Response<pb::Loan>, Status> {
+        require(&r, Need::Read)?;
         let id = r.into_inner().id;
         if id.trim().is_empty() {
             return Err(Error::invalid("identifiant de prêt manquant").into());
@@ -502,6 +511,22 @@ impl pb::loans_server::Loans for LoansApi {
         &self,
         r: Request<pb::ListLoansRequest>,
     ) -> Result<Response<pb::LoanList>, Status> {
+        require(&r, Need::Read)?;
         Ok(Response::new(self::list(&self.ctx, &r.into_inner())?))
+    }
+}
+
+impl LoansApi {
+    async fn decision(
+        &self,
+        r: Request<pb::LoanAction>,
+        what: Decision,
+        need: Need,
+    ) -> Result<Response<pb::Loan>, Status> {
+        let who = require(&r, need)?;
+        let r = r.into_inner();
+        Ok(Response::new(
+            decide(&self.ctx, &r.id, what, &r.note, "", who.role.as_str()).await?,
+        ))
     }
 }

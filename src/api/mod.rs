@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod equipment;
 pub mod loans;
 pub mod node;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -28,14 +29,5 @@ pub struct NodeContext {
 impl NodeContext {
     pub fn site_doc(&self) -> String {
         crate::docs::site_doc(&self.site)
-    }
-
-    /// Role recorded in transitions. Until user tokens exist, whoever reaches a
-    /// node's API acts as its site's director.
-    pub fn caller_role(&self) -> &'static str {
-        match self.role {
-            Role::Academy => "academy",
-            Role::Site => "director",
-        }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
+use crate::auth::{require, Need};
 use crate::docs::parse_doc_id;
 use crate::pb;
 
@@ -73,8 +74,9 @@ pub fn status(ctx: &NodeContext) -> pb::StatusReply {
 impl pb::node_server::Node for NodeApi {
     async fn status(
         &self,
-        _request: Request<pb::StatusRequest>,
+        request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusReply>, Status> {
+        require(&request, Need::Read)?;
         Ok(Response::new(status(&self.ctx)))
     }
 
@@ -82,6 +84,7 @@ impl pb::node_server::Node for NodeApi {
         &self,
         request: Request<pb::ExportDocumentRequest>,
     ) -> Result<Response<pb::ExportDocumentReply>, Status> {
+        require(&request, Need::Read)?;
         let id = request.into_inner().id;
         if parse_doc_id(&id).is_none() {
             return Err(Status::invalid_argument(format!(

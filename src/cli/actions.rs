@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::client::{api_error, connect};
+use super::client::{api_error, connect, Target};
 use super::output::{print_json, print_table};
 use crate::pb;
 use crate::pb::actions_client::ActionsClient;
@@ -154,8 +154,8 @@ fn print_task(t: &pb::Task) {
     println!("{}  {} ({state}) — action {}", t.id, t.title, t.action);
 }
 
-pub async fn run(node: &str, json: bool, cmd: ActionCmd) -> anyhow::Result<()> {
-    let mut c = ActionsClient::new(connect(node).await?);
+pub async fn run(t: &Target, json: bool, cmd: ActionCmd) -> anyhow::Result<()> {
+    let mut c = ActionsClient::new(connect(t).await?);
     let action = match cmd {
         ActionCmd::Create {
             title,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::client::{api_error, connect};
+use super::client::{api_error, connect, Target};
 use super::output::{print_json, print_table};
 use crate::pb;
 use crate::pb::calendar_client::CalendarClient;
@@ -149,8 +149,8 @@ fn print_event(e: &pb::Event) {
     }
 }
 
-pub async fn event(node: &str, json: bool, cmd: EventCmd) -> anyhow::Result<()> {
-    let mut c = CalendarClient::new(connect(node).await?);
+pub async fn event(t: &Target, json: bool, cmd: EventCmd) -> anyhow::Result<()> {
+    let mut c = CalendarClient::new(connect(t).await?);
     let e = match cmd {
         EventCmd::Add {
             title,
@@ -241,8 +241,8 @@ pub async fn event(node: &str, json: bool, cmd: EventCmd) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub async fn calendar(node: &str, json: bool, args: CalendarArgs) -> anyhow::Result<()> {
-    let mut c = CalendarClient::new(connect(node).await?);
+pub async fn calendar(t: &Target, json: bool, args: CalendarArgs) -> anyhow::Result<()> {
+    let mut c = CalendarClient::new(connect(t).await?);
     match args.cmd {
         Some(CalendarCmd::Export { site, action, out }) => {
             let ics = c

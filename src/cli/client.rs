@@ -3,20 +3,87 @@
 use std::path::Path;
 
 use serde_json::json;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::{InterceptedService, Interceptor};
 use tonic::transport::{Channel, Endpoint};
 
 use super::output::{print_json, print_table};
-use super::EquipmentCmd;
+use super::{EquipmentCmd, TokenCmd};
 use crate::pb;
 use crate::pb::equipment_client::EquipmentClient;
 use crate::pb::node_client::NodeClient;
 
+/// Which node a client command talks to, and with which token.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub token: Option<String>,
+}
+
+impl Target {
+    /// `--node` wins for the address, `--token` for the token; `--dir` gives
+    /// both from the node's directory (its listen address and admin token).
+    pub fn resolve(
+        node: Option<&str>,
+        dir: Option<&Path>,
+        token: Option<&str>,
+    ) -> anyhow::Result<Target> {
+        let mut url = node.map(str::to_string);
+        let mut tok = token.map(|t| t.trim().to_string());
+        if let Some(dir) = dir {
+            let cfg = crate::config::Config::load(dir)?;
+            if url.is_none() {
+                let mut addr: std::net::SocketAddr = cfg.listen.parse()?;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                url = Some(format!("http://{addr}"));
+            }
+            if tok.is_none() {
+                let file = dir.join(crate::auth::ADMIN_TOKEN_FILE);
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    anyhow::anyhow!("lecture du jeton {} impossible : {e}", file.display())
+                })?;
+                tok = Some(text.trim().to_string());
+            }
+        }
+        Ok(Target {
+            url: url.unwrap_or_else(|| super::DEFAULT_NODE.to_string()),
+            token: tok,
+        })
+    }
+}
+
+/// Adds the bearer token to every request.
+#[derive(Clone)]
+pub struct Auth(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Auth {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+pub type Conn = InterceptedService<Channel, Auth>;
+
 /// Opens a channel to the node, with an error that says what to check.
-pub async fn connect(node: &str) -> anyhow::Result<Channel> {
+pub async fn connect(t: &Target) -> anyhow::Result<Conn> {
+    let node = &t.url;
     let endpoint = Endpoint::from_shared(node.to_string()).map_err(|_| {
         anyhow::anyhow!("adresse de nœud « {node} » invalide (attendu http://HÔTE:PORT)")
     })?;
-    endpoint
+    let auth = match &t.token {
+        Some(tok) => Some(
+            format!("Bearer {tok}")
+                .parse()
+                .map_err(|_| anyhow::anyhow!("jeton invalide (caractères non ASCII)"))?,
+        ),
+        None => None,
+    };
+    let channel = endpoint
         .connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await
@@ -24,7 +91,8 @@ pub async fn connect(node: &str) -> anyhow::Result<Channel> {
             anyhow::anyhow!(
                 "impossible de joindre le nœud {node} : {e} (est-il démarré ? `maillage serve --dir DOSSIER`)"
             )
-        })
+        })?;
+    Ok(InterceptedService::new(channel, Auth(auth)))
 }
 
 /// Turns a gRPC status into the message shown to the user.
@@ -75,8 +143,8 @@ fn print_item(i: &pb::EquipmentItem) {
     );
 }
 
-pub async fn equipment(node: &str, json_out: bool, cmd: EquipmentCmd) -> anyhow::Result<()> {
-    let mut client = EquipmentClient::new(connect(node).await?);
+pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow::Result<()> {
+    let mut client = EquipmentClient::new(connect(t).await?);
     let item = match cmd {
         EquipmentCmd::Add {
             name,
@@ -216,8 +284,8 @@ pub fn status_json(s: &pb::StatusReply) -> serde_json::Value {
     })
 }
 
-pub async fn status(node: &str, json_out: bool) -> anyhow::Result<()> {
-    let mut client = NodeClient::new(connect(node).await?);
+pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
+    let mut client = NodeClient::new(connect(t).await?);
     let s = client
         .status(pb::StatusRequest {})
         .await
@@ -264,8 +332,8 @@ pub async fn status(node: &str, json_out: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn export(node: &str, json_out: bool, id: &str, out: &Path) -> anyhow::Result<()> {
-    let mut client = NodeClient::new(connect(node).await?);
+pub async fn export(t: &Target, json_out: bool, id: &str, out: &Path) -> anyhow::Result<()> {
+    let mut client = NodeClient::new(connect(t).await?);
     let data = client
         .export_document(pb::ExportDocumentRequest { id: id.to_string() })
         .await
@@ -282,6 +350,72 @@ pub async fn export(node: &str, json_out: bool, id: &str, out: &Path) -> anyhow:
             out.display(),
             data.len()
         );
+    }
+    Ok(())
+}
+
+pub async fn token(t: &Target, json_out: bool, cmd: TokenCmd) -> anyhow::Result<()> {
+    let mut c = crate::pb::tokens_client::TokensClient::new(connect(t).await?);
+    match cmd {
+        TokenCmd::Create { role, name } => {
+            let created = c
+                .create(pb::CreateTokenRequest { role, name })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json_out {
+                print_json(&created);
+            } else {
+                let info = created.info.unwrap_or_default();
+                println!(
+                    "Jeton {} ({}) créé. Notez-le, il ne sera plus affiché :",
+                    info.id, info.role
+                );
+                println!("{}", created.token);
+            }
+        }
+        TokenCmd::List => {
+            let list = c
+                .list(pb::ListTokensRequest {})
+                .await
+                .map_err(api_error)?
+                .into_inner()
+                .tokens;
+            if json_out {
+                print_json(&list);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|i| {
+                        let state = if i.revoked_at.is_empty() {
+                            "actif".to_string()
+                        } else {
+                            format!("révoqué le {}", i.revoked_at)
+                        };
+                        vec![
+                            i.id.clone(),
+                            i.role.clone(),
+                            i.name.clone(),
+                            i.created_at.clone(),
+                            state,
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "RÔLE", "LIBELLÉ", "CRÉÉ LE", "ÉTAT"], &rows);
+            }
+        }
+        TokenCmd::Revoke { id } => {
+            let info = c
+                .revoke(pb::TokenId { id })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json_out {
+                print_json(&info);
+            } else {
+                println!("Jeton {} révoqué.", info.id);
+            }
+        }
     }
     Ok(())
 }

@@ -11,11 +11,9 @@ use crate::domain::equipment::Patch;
 use crate::domain::site::Role;
 use crate::node::RunningNode;
 
+/// `--dir` (the global flag) keeps the nodes' data between runs.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Keep the nodes' data in this directory (reused by the next run).
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
     /// Port of the academy node; the sites take the next ones.
     #[arg(long, default_value_t = 7400)]
     pub base_port: u16,
@@ -238,6 +236,7 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
                 purpose: purpose.into(),
                 ..Default::default()
             },
+            "director",
         )
         .await?;
         wait_for("demande reçue par le prêteur", || {
@@ -246,7 +245,9 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
         .await?;
         for step in steps.iter() {
             match *step {
-                "approve" => l::decide(&lender.ctx, &loan.id, Decision::Approve, "", "").await?,
+                "approve" => {
+                    l::decide(&lender.ctx, &loan.id, Decision::Approve, "", "", "director").await?
+                }
                 "checkout" => {
                     l::decide(
                         &lender.ctx,
@@ -254,11 +255,20 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
                         Decision::Checkout,
                         "Complet, en bon état",
                         "",
+                        "director",
                     )
                     .await?
                 }
                 "return" => {
-                    l::decide(&lender.ctx, &loan.id, Decision::Return, "Rendu complet", "").await?
+                    l::decide(
+                        &lender.ctx,
+                        &loan.id,
+                        Decision::Return,
+                        "Rendu complet",
+                        "",
+                        "director",
+                    )
+                    .await?
                 }
                 "refuse" => {
                     l::decide(
@@ -267,10 +277,11 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
                         Decision::Refuse,
                         "Déjà réservé pour nos portes ouvertes",
                         "",
+                        "director",
                     )
                     .await?
                 }
-                _ => l::cancel(&borrower.ctx, &loan.id, "Atelier reporté").await?,
+                _ => l::cancel(&borrower.ctx, &loan.id, "Atelier reporté", "director").await?,
             };
         }
     }
@@ -388,11 +399,21 @@ async fn seed_events(nodes: &[RunningNode], fablab: &str, sciences: &str) -> any
                 ..Default::default()
             }
         };
+    // Next Wednesday, then weekly.
+    let wednesday = (1..=7)
+        .find(|d| {
+            use chrono::Datelike;
+            (chrono::Utc::now() + chrono::Duration::days(*d))
+                .with_timezone(&crate::domain::time::TZ)
+                .weekday()
+                == chrono::Weekday::Wed
+        })
+        .unwrap_or(1);
     let mut club = ev(
         "Club robotique du mercredi",
         "workshop",
-        at(1, 14),
-        at(1, 16),
+        at(wednesday, 14),
+        at(wednesday, 16),
         "Tiers-lieu de Metz-Borny",
         &["pupils"],
     );
@@ -513,8 +534,8 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
     Ok(nodes)
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let (_tmp, root) = match &args.dir {
+pub async fn run(args: DemoArgs, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let (_tmp, root) = match &dir {
         Some(d) => (None, d.clone()),
         None => {
             let t = tempfile::Builder::new()
@@ -533,32 +554,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for n in &nodes {
         println!("  {:<12} {:<28} {}", n.ctx.site, n.url(), n.ctx.name);
     }
-    let site = &nodes[1];
-    let other = &nodes[2];
     println!();
-    println!("Essayez, dans un autre terminal :");
-    println!("  cargo run --release -- --node {} status", site.url());
-    println!(
-        "  cargo run --release -- --node {} equipment list",
-        other.url()
-    );
-    println!(
-        "  cargo run --release -- --node {} equipment add --name \"Kit Lego Spike\" --category robotique",
-        site.url()
-    );
-    println!(
-        "  cargo run --release -- --node {} equipment list --category robotique --json",
-        nodes[0].url()
-    );
-    let academy = nodes[0].url();
-    for (node, cmd) in [
-        (other.url(), "loan list"),
-        (site.url(), "loan list --state overdue"),
-        (academy.clone(), "action list"),
-        (site.url(), "calendar"),
-        (academy, "calendar export --out reseau.ics"),
+    println!("Essayez, dans un autre terminal (--dir donne l'adresse et le jeton du nœud) :");
+    let dir = |n: &RunningNode| root.join(&n.ctx.site).display().to_string();
+    let (academy, metz, thionville) = (dir(&nodes[0]), dir(&nodes[1]), dir(&nodes[2]));
+    for (d, cmd) in [
+        (&metz, "status"),
+        (&thionville, "equipment list"),
+        (
+            &metz,
+            "equipment add --name \"Kit Lego Spike\" --category robotique",
+        ),
+        (&academy, "equipment list --category robotique --json"),
+        (&thionville, "loan list"),
+        (&metz, "loan list --state overdue"),
+        (&academy, "action list"),
+        (&metz, "calendar"),
+        (&academy, "calendar export --out reseau.ics"),
     ] {
-        println!("  cargo run --release -- --node {node} {cmd}");
+        println!("  cargo run --release -- --dir {d} {cmd}");
     }
     println!();
     println!("Ctrl-C pour arrêter.");

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::client::{api_error, connect};
+use super::client::{api_error, connect, Target};
 use super::output::{print_json, print_table};
 use crate::pb;
 use crate::pb::loans_client::LoansClient;
@@ -124,8 +124,8 @@ fn print_loan(l: &pb::Loan) {
     }
 }
 
-pub async fn run(node: &str, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
-    let mut c = LoansClient::new(connect(node).await?);
+pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
+    let mut c = LoansClient::new(connect(t).await?);
     let action = |id: String, note: String| pb::LoanAction { id, note };
     let loan = match cmd {
         LoanCmd::Request {

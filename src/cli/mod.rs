@@ -3,7 +3,7 @@
 
 mod actions;
 mod calendar;
-mod client;
+pub mod client;
 pub mod demo;
 mod loans;
 mod output;
@@ -24,9 +24,16 @@ pub const DEFAULT_NODE: &str = "http://127.0.0.1:7400";
     about = "maillage : synchronisation fédérée du réseau des tiers-lieux éducatifs"
 )]
 pub struct Cli {
-    /// Node to talk to (client commands).
-    #[arg(long, global = true, env = "MAILLAGE_NODE", default_value = DEFAULT_NODE)]
-    pub node: String,
+    /// Node to talk to (client commands); default http://127.0.0.1:7400.
+    #[arg(long, global = true, env = "MAILLAGE_NODE")]
+    pub node: Option<String>,
+    /// Node directory: `init` and `serve` use it; client commands take the
+    /// node's address and administrator token from it.
+    #[arg(long, global = true)]
+    pub dir: Option<PathBuf>,
+    /// API token (client commands).
+    #[arg(long, global = true, env = "MAILLAGE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Print only JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -38,11 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Create a node directory (configuration and storage).
     Init(InitArgs),
-    /// Run a node in the foreground until SIGINT or SIGTERM.
-    Serve {
-        #[arg(long)]
-        dir: PathBuf,
-    },
+    /// Run a node in the foreground until SIGINT or SIGTERM (needs --dir).
+    Serve,
     /// Start a local network (an academy and three sites) with sample data.
     Demo(demo::DemoArgs),
     /// Show this node's state: documents, digest, peers.
@@ -61,6 +65,9 @@ pub enum Command {
     Event(calendar::EventCmd),
     /// The network calendar: occurrences in a window, or an .ics export.
     Calendar(calendar::CalendarArgs),
+    /// API tokens of this node.
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Documents as stored.
     #[command(subcommand)]
     Doc(DocCmd),
@@ -70,8 +77,6 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    #[arg(long)]
-    pub dir: PathBuf,
     /// Site id: lowercase letters, digits and dashes.
     #[arg(long)]
     pub site: String,
@@ -147,6 +152,22 @@ pub enum EquipmentCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token (printed once).
+    Create {
+        /// viewer, staff, director or academy.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List the tokens (never their value).
+    List,
+    /// Revoke a token.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DocCmd {
     /// Write a document as a standard Automerge file.
     Export {
@@ -157,45 +178,73 @@ pub enum DocCmd {
 }
 
 /// Runs a parsed command line.
+fn need_dir(dir: &Option<PathBuf>, cmd: &str) -> anyhow::Result<PathBuf> {
+    dir.clone().ok_or_else(|| {
+        anyhow::anyhow!("indiquez le dossier du nœud : maillage {cmd} --dir DOSSIER")
+    })
+}
+
+/// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Init(a) => {
-            let mut config = Config::new(&a.site, &a.name, a.role);
-            config.listen = a.listen;
-            config.peers = a.peers;
-            crate::node::init(&a.dir, &config).await?;
-            if cli.json {
-                output::print_json(&serde_json::json!({
-                    "dir": a.dir,
-                    "site": config.site,
-                    "role": config.role.as_str(),
-                    "listen": config.listen,
-                    "config": Config::path(&a.dir),
-                }));
-            } else {
-                println!(
-                    "Nœud « {} » ({}) créé dans {}.\nDémarrez-le avec : maillage serve --dir {}",
-                    config.name,
-                    config.site,
-                    a.dir.display(),
-                    a.dir.display()
-                );
-            }
-            Ok(())
-        }
-        Command::Serve { dir } => serve(&dir).await,
-        Command::Demo(args) => demo::run(args).await,
-        Command::Bench(args) => crate::bench::run(args, cli.json).await,
-        Command::Status => client::status(&cli.node, cli.json).await,
-        Command::Equipment(cmd) => client::equipment(&cli.node, cli.json, cmd).await,
-        Command::Loan(cmd) => loans::run(&cli.node, cli.json, cmd).await,
-        Command::Action(cmd) => actions::run(&cli.node, cli.json, cmd).await,
-        Command::Event(cmd) => calendar::event(&cli.node, cli.json, cmd).await,
-        Command::Calendar(args) => calendar::calendar(&cli.node, cli.json, args).await,
-        Command::Doc(DocCmd::Export { id, out }) => {
-            client::export(&cli.node, cli.json, &id, &out).await
-        }
+    if let Command::Init(a) = &cli.command {
+        let dir = need_dir(&cli.dir, "init")?;
+        return init(&dir, a, cli.json).await;
     }
+    if let Command::Serve = &cli.command {
+        return serve(&need_dir(&cli.dir, "serve")?).await;
+    }
+    if let Command::Demo(_) | Command::Bench(_) = &cli.command {
+        return match cli.command {
+            Command::Demo(args) => demo::run(args, cli.dir).await,
+            Command::Bench(args) => crate::bench::run(args, cli.json).await,
+            _ => unreachable!(),
+        };
+    }
+    let target = client::Target::resolve(
+        cli.node.as_deref(),
+        cli.dir.as_deref(),
+        cli.token.as_deref(),
+    )?;
+    let (t, json) = (&target, cli.json);
+    match cli.command {
+        Command::Status => client::status(t, json).await,
+        Command::Equipment(cmd) => client::equipment(t, json, cmd).await,
+        Command::Loan(cmd) => loans::run(t, json, cmd).await,
+        Command::Action(cmd) => actions::run(t, json, cmd).await,
+        Command::Event(cmd) => calendar::event(t, json, cmd).await,
+        Command::Calendar(args) => calendar::calendar(t, json, args).await,
+        Command::Token(cmd) => client::token(t, json, cmd).await,
+        Command::Doc(DocCmd::Export { id, out }) => client::export(t, json, &id, &out).await,
+        Command::Init(_) | Command::Serve | Command::Demo(_) | Command::Bench(_) => unreachable!(),
+    }
+}
+
+async fn init(dir: &std::path::Path, a: &InitArgs, json: bool) -> anyhow::Result<()> {
+    let mut config = Config::new(&a.site, &a.name, a.role);
+    config.listen = a.listen.clone();
+    config.peers = a.peers.clone();
+    crate::node::init(dir, &config).await?;
+    let token_file = dir.join(crate::auth::ADMIN_TOKEN_FILE);
+    if json {
+        output::print_json(&serde_json::json!({
+            "dir": dir,
+            "site": config.site,
+            "role": config.role.as_str(),
+            "listen": config.listen,
+            "config": Config::path(dir),
+            "admin_token_file": token_file,
+        }));
+    } else {
+        println!(
+            "Nœud « {} » ({}) créé dans {}.\nJeton d'administration : {} (lisible par vous seul).\nDémarrez-le avec : maillage serve --dir {}",
+            config.name,
+            config.site,
+            dir.display(),
+            token_file.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 async fn serve(dir: &std::path::Path) -> anyhow::Result<()> {

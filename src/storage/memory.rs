@@ -92,6 +92,17 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn scan_meta(&self, prefix: &str) -> StorageResult<Vec<(String, Vec<u8>)>> {
+        Ok(self
+            .meta
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
     fn flush(&self) -> FlushFuture<'_> {
         Box::pin(async { Ok(()) })
     }

@@ -14,7 +14,8 @@
 //! - `docs`: key `doc_id 0x00 'S'` → snapshot; key `doc_id 0x00 'C' seq(u64 BE)` → chunk.
 //!   Document ids never contain 0x00, so a document's keys are contiguous.
 //! - `sync`: key `peer_site 0x00 doc_id` → encoded `automerge::sync::State`.
-//! - `meta`: key `name` → value (the node's own bookkeeping, e.g. `format`).
+//! - `meta`: key `name` → value (the node's own bookkeeping, e.g. `format`);
+//!   `token/<sha256 hex>` → an API token's record (never the token itself).
 
 mod memory;
 mod sled_store;
@@ -67,6 +68,8 @@ pub trait Store: Send + Sync + 'static {
     fn put_sync_state(&self, peer: &str, doc: &str, state: &[u8]) -> StorageResult<()>;
     fn get_meta(&self, key: &str) -> StorageResult<Option<Vec<u8>>>;
     fn put_meta(&self, key: &str, value: &[u8]) -> StorageResult<()>;
+    /// Every `meta` entry whose key starts with `prefix`, in key order.
+    fn scan_meta(&self, prefix: &str) -> StorageResult<Vec<(String, Vec<u8>)>>;
     /// Resolves once everything written before the call is on disk.
     fn flush(&self) -> FlushFuture<'_>;
     /// Bytes used on disk (0 for memory).

@@ -160,6 +160,18 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn scan_meta(&self, prefix: &str) -> StorageResult<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for kv in self.meta.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            out.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                unversioned(&k, &v)?,
+            ));
+        }
+        Ok(out)
+    }
+
     fn flush(&self) -> FlushFuture<'_> {
         Box::pin(async move {
             let mine = self.written.load(Ordering::SeqCst);

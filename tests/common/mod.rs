@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use maillage::cli::client::{connect, Conn, Target};
 use maillage::config::Config;
 use maillage::domain::site::Role;
 use maillage::node::RunningNode;
@@ -12,6 +13,37 @@ use maillage::pb;
 use maillage::pb::equipment_client::EquipmentClient;
 use maillage::pb::node_client::NodeClient;
 use tonic::transport::Channel;
+
+/// Admin tokens of the nodes started by this test process, by URL, so that
+/// spawned CLI commands can pass MAILLAGE_TOKEN for the node they target.
+static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+pub fn token_for(url: &str) -> Option<String> {
+    TOKENS
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(u, _)| u == url)
+        .map(|(_, t)| t.clone())
+}
+
+pub fn admin_token(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join(maillage::auth::ADMIN_TOKEN_FILE))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A connection to `url` authenticated with `token`.
+pub async fn conn(url: &str, token: Option<&str>) -> Conn {
+    connect(&Target {
+        url: url.to_string(),
+        token: token.map(str::to_string),
+    })
+    .await
+    .unwrap()
+}
 
 /// Longest a test waits for nodes to converge.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,6 +88,11 @@ impl TestNode {
         tweak(&mut cfg);
         maillage::node::init(&dir, &cfg).await.unwrap();
         let node = RunningNode::start(&dir).await.unwrap();
+        // Record the bound port, so that `--dir` finds the node.
+        let mut bound = Config::load(&dir).unwrap();
+        bound.listen = node.addr.to_string();
+        std::fs::write(Config::path(&dir), bound.to_documented_toml()).unwrap();
+        TOKENS.lock().unwrap().push((node.url(), admin_token(&dir)));
         TestNode {
             site: site.to_string(),
             dir,
@@ -102,6 +139,10 @@ impl TestNode {
             }
         };
         self.url = node.url();
+        TOKENS
+            .lock()
+            .unwrap()
+            .push((node.url(), admin_token(&self.dir)));
         self.node = Some(node);
     }
 
@@ -117,24 +158,33 @@ impl TestNode {
             .unwrap()
     }
 
-    pub async fn equipment(&self) -> EquipmentClient<Channel> {
-        EquipmentClient::new(self.channel().await)
+    pub fn token(&self) -> String {
+        admin_token(&self.dir)
     }
 
-    pub async fn loans(&self) -> maillage::pb::loans_client::LoansClient<Channel> {
-        maillage::pb::loans_client::LoansClient::new(self.channel().await)
+    /// A connection with the node's administrator token.
+    pub async fn admin(&self) -> Conn {
+        conn(&self.url, Some(&self.token())).await
     }
 
-    pub async fn actions(&self) -> maillage::pb::actions_client::ActionsClient<Channel> {
-        maillage::pb::actions_client::ActionsClient::new(self.channel().await)
+    pub async fn equipment(&self) -> EquipmentClient<Conn> {
+        EquipmentClient::new(self.admin().await)
     }
 
-    pub async fn calendar(&self) -> maillage::pb::calendar_client::CalendarClient<Channel> {
-        maillage::pb::calendar_client::CalendarClient::new(self.channel().await)
+    pub async fn loans(&self) -> maillage::pb::loans_client::LoansClient<Conn> {
+        maillage::pb::loans_client::LoansClient::new(self.admin().await)
     }
 
-    pub async fn node_client(&self) -> NodeClient<Channel> {
-        NodeClient::new(self.channel().await)
+    pub async fn actions(&self) -> maillage::pb::actions_client::ActionsClient<Conn> {
+        maillage::pb::actions_client::ActionsClient::new(self.admin().await)
+    }
+
+    pub async fn calendar(&self) -> maillage::pb::calendar_client::CalendarClient<Conn> {
+        maillage::pb::calendar_client::CalendarClient::new(self.admin().await)
+    }
+
+    pub async fn node_client(&self) -> NodeClient<Conn> {
+        NodeClient::new(self.admin().await)
     }
 
     pub async fn add_item(&self, name: &str) -> pb::EquipmentItem {
