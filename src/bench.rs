@@ -92,16 +92,32 @@ impl Bench {
         self._tmp.path().join(site)
     }
 
+    /// The bench network's CA, created on first use.
+    fn ca(&self) -> anyhow::Result<std::path::PathBuf> {
+        let ca = self._tmp.path().join("ca");
+        if !ca.join(crate::tls::CA_CERT).exists() {
+            crate::tls::ca_init(&ca)?;
+        }
+        Ok(ca)
+    }
+
+    /// Creates a node directory for `site`, with its certificate.
+    async fn init(&self, site: &str) -> anyhow::Result<()> {
+        let mut cfg = Config::new(site, site, Role::Site);
+        cfg.listen = "127.0.0.1:0".into();
+        cfg.api_listen = "127.0.0.1:0".into();
+        crate::node::init_with_ca(&self.dir(site), &cfg, Some(&self.ca()?)).await
+    }
+
     async fn node(&self, site: &str, peers: &[&RunningNode]) -> anyhow::Result<RunningNode> {
         let dir = self.dir(site);
         if !Config::path(&dir).exists() {
-            let mut cfg = Config::new(site, site, Role::Site);
-            cfg.listen = "127.0.0.1:0".into();
-            crate::node::init(&dir, &cfg).await?;
+            self.init(site).await?;
         }
         let mut cfg = Config::load(&dir)?;
         cfg.listen = "127.0.0.1:0".into();
-        cfg.peers = peers.iter().map(|p| p.url()).collect();
+        cfg.api_listen = "127.0.0.1:0".into();
+        cfg.peers = peers.iter().map(|p| p.fed_url()).collect();
         cfg.federation.reconnect_min_ms = 20;
         RunningNode::start_with(&dir, cfg).await
     }
@@ -132,11 +148,15 @@ async fn equipment_client(
     bench: &Bench,
     node: &RunningNode,
 ) -> anyhow::Result<pb::equipment_client::EquipmentClient<crate::cli::client::Conn>> {
-    let target = crate::cli::client::Target::resolve(
-        Some(&node.url()),
-        Some(&bench.dir(&node.ctx.site)),
-        None,
+    let token = std::fs::read_to_string(
+        bench
+            .dir(&node.ctx.site)
+            .join(crate::auth::ADMIN_TOKEN_FILE),
     )?;
+    let target = crate::cli::client::Target {
+        url: node.url(),
+        token: Some(token.trim().to_string()),
+    };
     Ok(pb::equipment_client::EquipmentClient::new(
         crate::cli::client::connect(&target).await?,
     ))
@@ -271,9 +291,7 @@ async fn catchup(
         .sum();
     let bench = Bench::new()?;
     let src_dir = bench.dir("source");
-    let mut cfg = Config::new("source", "source", Role::Site);
-    cfg.listen = "127.0.0.1:0".into();
-    crate::node::init(&src_dir, &cfg).await?;
+    bench.init("source").await?;
     seed_store(&src_dir, &mut history)?;
     let source = bench.node("source", &[]).await?;
 
@@ -289,9 +307,7 @@ async fn catchup(
 
         // A new node, created before the clock starts, catching up over gRPC.
         let site = format!("nouveau-{round}");
-        let mut cfg = Config::new(&site, &site, Role::Site);
-        cfg.listen = "127.0.0.1:0".into();
-        crate::node::init(&bench.dir(&site), &cfg).await?;
+        bench.init(&site).await?;
         let start = Instant::now();
         let fresh = bench.node(&site, &[&source]).await?;
         let mut changed = fresh.docs().subscribe();
@@ -341,9 +357,7 @@ async fn reconnect(documents: usize) -> anyhow::Result<serde_json::Value> {
     let mut history = build_history(documents * 20, documents);
     let bench = Bench::new()?;
     let src_dir = bench.dir("source");
-    let mut cfg = Config::new("source", "source", Role::Site);
-    cfg.listen = "127.0.0.1:0".into();
-    crate::node::init(&src_dir, &cfg).await?;
+    bench.init("source").await?;
     seed_store(&src_dir, &mut history)?;
     let source = bench.node("source", &[]).await?;
     let peer = bench.node("pair", &[&source]).await?;

@@ -12,6 +12,7 @@ use crate::domain::site::Role;
 pub const CONFIG_FILE: &str = "maillage.toml";
 pub const DATA_DIR: &str = "data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7401";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -22,9 +23,15 @@ pub struct Config {
     pub name: String,
     #[serde(default)]
     pub role: Role,
-    /// Address for the federation and the public API.
+    /// Address for the federation (and, with `insecure`, the public API).
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Address of the public API when TLS is on (loopback by default).
+    #[serde(default = "default_api_listen")]
+    pub api_listen: String,
+    /// Plain connections between nodes, no certificates: for trials only.
+    #[serde(default)]
+    pub insecure: bool,
     /// URLs of peers to dial, e.g. `http://10.0.0.2:7400`.
     #[serde(default)]
     pub peers: Vec<String>,
@@ -99,6 +106,10 @@ fn default_listen() -> String {
     DEFAULT_LISTEN.to_string()
 }
 
+fn default_api_listen() -> String {
+    DEFAULT_API_LISTEN.to_string()
+}
+
 impl Config {
     pub fn new(site: &str, name: &str, role: Role) -> Config {
         Config {
@@ -106,6 +117,8 @@ impl Config {
             name: name.to_string(),
             role,
             listen: default_listen(),
+            api_listen: default_api_listen(),
+            insecure: false,
             peers: Vec::new(),
             storage: StorageConfig::default(),
             federation: FederationConfig::default(),
@@ -147,8 +160,21 @@ impl Config {
                 self.listen
             )
         })?;
+        self.api_listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| {
+                anyhow::anyhow!(
+                "adresse de l'API « {} » invalide (attendu HÔTE:PORT, par exemple 127.0.0.1:7401)",
+                self.api_listen
+            )
+            })?;
         for p in &self.peers {
             validate_peer_url(p)?;
+            if !self.insecure && p.starts_with("http://") {
+                anyhow::bail!(
+                    "pair « {p} » : avec TLS, les pairs se joignent en https:// (ou mettez insecure = true)"
+                );
+            }
         }
         Ok(())
     }
@@ -175,10 +201,17 @@ site = "{site}"
 name = "{name}"
 # "site" for a tiers-lieu, "academy" for the academic team's node. Default "site".
 role = "{role}"
-# Address serving both the federation (other nodes) and the public API.
+# Address of the federation: other nodes dial it, over mutual TLS.
 # Default "127.0.0.1:7400"; use "0.0.0.0:7400" to accept other sites.
 listen = "{listen}"
-# Peers this node dials, as URLs ("http://host:port"). Default: none.
+# Address of the public API (tokens), used by the CLI and tools on this
+# machine. Default "127.0.0.1:7401". With insecure = true, the API is served
+# on `listen` instead and this address is unused.
+api_listen = "{api_listen}"
+# true: nodes talk without TLS or certificates, and the API shares `listen`.
+# For trials on a closed network only; the node warns at start. Default false.
+insecure = {insecure}
+# Peers this node dials: "https://host:port" ("http://" with insecure). Default: none.
 # Peers may also dial this node; one session per pair of sites is kept.
 peers = [{peers}]
 
@@ -208,6 +241,8 @@ max_request_bytes = {api}
             name = self.name.replace('\\', "\\\\").replace('"', "\\\""),
             role = self.role.as_str(),
             listen = self.listen,
+            api_listen = self.api_listen,
+            insecure = self.insecure,
             compact = s.compact_after_chunks,
             frame = f.max_frame_bytes,
             maxdocs = f.max_documents,

@@ -27,6 +27,7 @@ pub mod error;
 pub mod federation;
 pub mod node;
 pub mod storage;
+pub mod tls;
 
 /// Wire types generated from `proto/maillage/v1/*.proto`.
 pub mod pb {

@@ -43,6 +43,12 @@ pub const DEFAULT_CATEGORIES: &[&str] = &[
 /// Creates a node directory: its configuration, its storage and its first
 /// documents. Refuses a directory that already holds a node.
 pub async fn init(dir: &Path, config: &Config) -> anyhow::Result<()> {
+    init_with_ca(dir, config, None).await
+}
+
+/// [`init`], then, with the network's CA at hand, signs and installs the node's
+/// certificate at once.
+pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> anyhow::Result<()> {
     config.validate()?;
     let path = Config::path(dir);
     if path.exists() {
@@ -87,6 +93,15 @@ pub async fn init(dir: &Path, config: &Config) -> anyhow::Result<()> {
         })
         .await?;
     }
+    // The node's TLS key and certificate request (signed now if the CA is here).
+    crate::tls::node_request(dir, &config.site)?;
+    if let Some(ca) = ca {
+        let csr = std::fs::read_to_string(dir.join(crate::tls::NODE_CSR))?;
+        let cert = crate::tls::ca_sign(ca, &csr)?;
+        let ca_pem = std::fs::read_to_string(ca.join(crate::tls::CA_CERT))
+            .with_context(|| format!("lecture de l'autorité dans {}", ca.display()))?;
+        crate::tls::install(dir, &cert, &ca_pem)?;
+    }
     // The administrator's first token, readable by its owner only.
     let role = match config.role {
         site::Role::Academy => UserRole::Academy,
@@ -123,11 +138,16 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// A node serving on its listen address until [`RunningNode::shutdown`].
 pub struct RunningNode {
+    /// Federation address (and the API's too without TLS).
     pub addr: SocketAddr,
+    /// Public API address.
+    pub api_addr: SocketAddr,
+    /// Whether peers must use mutual TLS.
+    pub tls: bool,
     pub ctx: Arc<NodeContext>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    servers: Vec<JoinHandle<Result<(), tonic::transport::Error>>>,
     store: Arc<dyn Store>,
 }
 
@@ -151,10 +171,29 @@ impl RunningNode {
             &config.site,
             config.storage.compact_after_chunks,
         )?;
+        let tls = if config.insecure {
+            warn!("insecure = true : les pairs se connectent sans TLS ni certificat, à réserver aux essais");
+            None
+        } else {
+            Some(crate::tls::NodeTls::load(dir)?)
+        };
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("écoute sur {} impossible", config.listen))?;
         let addr = listener.local_addr()?;
+        // With TLS, the API has its own (loopback) address; without, it shares `listen`.
+        let api_listener = match &tls {
+            Some(_) => Some(
+                tokio::net::TcpListener::bind(&config.api_listen)
+                    .await
+                    .with_context(|| format!("écoute sur {} impossible", config.api_listen))?,
+            ),
+            None => None,
+        };
+        let api_addr = match &api_listener {
+            Some(l) => l.local_addr()?,
+            None => addr,
+        };
 
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -163,6 +202,7 @@ impl RunningNode {
             config.role.as_str().to_string(),
             docs.clone(),
             config.federation.clone(),
+            tls.clone(),
             shutdown.clone(),
             tracker.clone(),
         );
@@ -183,77 +223,115 @@ impl RunningNode {
         let auth = tokens.interceptor();
         let max_frame = config.federation.max_frame_bytes;
         let max_api = config.api.max_request_bytes;
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        let router = tonic::transport::Server::builder()
-            .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .add_service(
-                pb::federation_server::FederationServer::new(FederationService::new(fed.clone()))
-                    .max_decoding_message_size(max_frame)
-                    .max_encoding_message_size(max_frame),
-            )
-            .add_service(InterceptedService::new(
-                pb::node_server::NodeServer::new(NodeApi::new(ctx.clone()))
-                    .max_decoding_message_size(max_api),
-                auth.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                pb::equipment_server::EquipmentServer::new(EquipmentApi::new(ctx.clone()))
-                    .max_decoding_message_size(max_api),
-                auth.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                pb::loans_server::LoansServer::new(crate::api::loans::LoansApi::new(ctx.clone()))
-                    .max_decoding_message_size(max_api),
-                auth.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                pb::actions_server::ActionsServer::new(crate::api::actions::ActionsApi::new(
-                    ctx.clone(),
-                ))
+        let federation =
+            pb::federation_server::FederationServer::new(FederationService::new(fed.clone()))
+                .max_decoding_message_size(max_frame)
+                .max_encoding_message_size(max_frame);
+        let api = tonic::service::Routes::new(InterceptedService::new(
+            pb::node_server::NodeServer::new(NodeApi::new(ctx.clone()))
                 .max_decoding_message_size(max_api),
-                auth.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                pb::calendar_server::CalendarServer::new(crate::api::calendar::CalendarApi::new(
-                    ctx.clone(),
-                ))
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::equipment_server::EquipmentServer::new(EquipmentApi::new(ctx.clone()))
                 .max_decoding_message_size(max_api),
-                auth.clone(),
-            ))
-            .add_service(InterceptedService::new(
-                pb::tokens_server::TokensServer::new(crate::api::tokens::TokensApi::new(
-                    tokens.clone(),
-                    config.role,
-                ))
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::loans_server::LoansServer::new(crate::api::loans::LoansApi::new(ctx.clone()))
                 .max_decoding_message_size(max_api),
-                auth,
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::actions_server::ActionsServer::new(crate::api::actions::ActionsApi::new(
+                ctx.clone(),
             ))
-            .add_service(health_service)
-            .add_service(reflection);
-        let stop = shutdown.clone();
-        let server = tokio::spawn(async move {
-            router
-                .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
-                .await
-        });
+            .max_decoding_message_size(max_api),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::calendar_server::CalendarServer::new(crate::api::calendar::CalendarApi::new(
+                ctx.clone(),
+            ))
+            .max_decoding_message_size(max_api),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::tokens_server::TokensServer::new(crate::api::tokens::TokensApi::new(
+                tokens.clone(),
+                config.role,
+            ))
+            .max_decoding_message_size(max_api),
+            auth,
+        ))
+        .add_service(health_service)
+        .add_service(reflection);
+
+        let incoming = |l: tokio::net::TcpListener| {
+            tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true))
+        };
+        let mut servers = Vec::new();
+        match (&tls, api_listener) {
+            (Some(tls), Some(api_listener)) => {
+                let fed_router = tonic::transport::Server::builder()
+                    .tls_config(tls.server_config())?
+                    .http2_keepalive_interval(Some(Duration::from_secs(30)))
+                    .add_service(federation);
+                let stop = shutdown.clone();
+                let l = incoming(listener);
+                servers.push(tokio::spawn(async move {
+                    fed_router
+                        .serve_with_incoming_shutdown(l, stop.cancelled_owned())
+                        .await
+                }));
+                let api_router = tonic::transport::Server::builder().add_routes(api);
+                let stop = shutdown.clone();
+                let l = incoming(api_listener);
+                servers.push(tokio::spawn(async move {
+                    api_router
+                        .serve_with_incoming_shutdown(l, stop.cancelled_owned())
+                        .await
+                }));
+            }
+            _ => {
+                let router = tonic::transport::Server::builder()
+                    .http2_keepalive_interval(Some(Duration::from_secs(30)))
+                    .add_routes(api)
+                    .add_service(federation);
+                let stop = shutdown.clone();
+                let l = incoming(listener);
+                servers.push(tokio::spawn(async move {
+                    router
+                        .serve_with_incoming_shutdown(l, stop.cancelled_owned())
+                        .await
+                }));
+            }
+        }
         for peer in &config.peers {
             dial::spawn(fed.clone(), peer.clone());
         }
-        info!(site = %config.site, %addr, "nœud démarré");
+        info!(site = %config.site, %addr, api = %api_addr, tls = tls.is_some(), "nœud démarré");
         Ok(RunningNode {
             addr,
+            api_addr,
+            tls: tls.is_some(),
             ctx,
             shutdown,
             tracker,
-            server,
+            servers,
             store,
         })
     }
 
-    /// The URL clients and peers use to reach this node.
+    /// The URL of the node's public API.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.api_addr)
+    }
+
+    /// The URL peers dial.
+    pub fn fed_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Dials one more peer (in addition to the configured ones).
@@ -272,11 +350,13 @@ impl RunningNode {
     /// Stops in order: stop accepting, close peer sessions, flush storage.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
-        match tokio::time::timeout(EXIT_DEADLINE, self.server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => warn!(cause = %e, "serveur arrêté avec une erreur"),
-            Ok(Err(e)) => warn!(cause = %e, "tâche du serveur interrompue"),
-            Err(_) => warn!("le serveur ne s'est pas arrêté à temps"),
+        for server in self.servers {
+            match tokio::time::timeout(EXIT_DEADLINE, server).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => warn!(cause = %e, "serveur arrêté avec une erreur"),
+                Ok(Err(e)) => warn!(cause = %e, "tâche du serveur interrompue"),
+                Err(_) => warn!("le serveur ne s'est pas arrêté à temps"),
+            }
         }
         self.tracker.close();
         if tokio::time::timeout(EXIT_DEADLINE, self.tracker.wait())

@@ -93,7 +93,7 @@ fn init_writes_a_documented_config_and_refuses_to_overwrite() {
         "--name",
         "Tiers-lieu de Metz",
         "--peer",
-        "http://127.0.0.1:7401",
+        "https://127.0.0.1:7402",
     ]);
     assert!(
         out.status.success(),
@@ -105,7 +105,9 @@ fn init_writes_a_documented_config_and_refuses_to_overwrite() {
         "site = \"metz-borny\"",
         "role = \"site\"",
         "listen = \"127.0.0.1:7400\"",
-        "peers = [\"http://127.0.0.1:7401\"]",
+        "peers = [\"https://127.0.0.1:7402\"]",
+        "api_listen = \"127.0.0.1:7401\"",
+        "insecure = false",
         "compact_after_chunks",
         "max_frame_bytes",
         "handshake_timeout_ms",
@@ -139,9 +141,9 @@ fn init_writes_a_documented_config_and_refuses_to_overwrite() {
 async fn acknowledged_writes_survive_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("n");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let url = format!("http://{listen}");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let api = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{api}");
     let out = maillage(&[
         "init",
         "--dir",
@@ -152,6 +154,10 @@ async fn acknowledged_writes_survive_sigkill() {
         "A",
         "--listen",
         &listen,
+        "--api-listen",
+        &api,
+        "--ca",
+        network_ca().to_str().unwrap(),
     ]);
     assert!(out.status.success());
     let mut child = serve(&dir);
@@ -214,7 +220,8 @@ async fn sigterm_stops_the_node_in_order() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("n");
     let listen = format!("127.0.0.1:{}", free_port());
-    let url = format!("http://{listen}");
+    let api = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{api}");
     assert!(maillage(&[
         "init",
         "--dir",
@@ -225,13 +232,17 @@ async fn sigterm_stops_the_node_in_order() {
         "A",
         "--listen",
         &listen,
+        "--api-listen",
+        &api,
+        "--ca",
+        network_ca().to_str().unwrap(),
     ])
     .status
     .success());
     // A peer keeps a live session open with it.
     let peer = TestNode::start("beta", &[]).await;
     let mut cfg = maillage::config::Config::load(&dir).unwrap();
-    cfg.peers = vec![peer.url.clone()];
+    cfg.peers = vec![peer.fed_url.clone()];
     std::fs::write(dir.join("maillage.toml"), cfg.to_documented_toml()).unwrap();
     let mut child = serve(&dir);
     wait_ready(&url, &admin_token(&dir)).await;

@@ -164,7 +164,7 @@ async fn status_reports_documents_and_peers() {
         .expect("peer alpha");
     assert!(peer.connected);
     assert!(!peer.last_sync.is_empty());
-    assert_eq!(peer.address, a.url);
+    assert_eq!(peer.address, a.fed_url);
     // Digests differ as soon as states differ.
     let before = b.digest();
     b.add_item("nouveau").await;

@@ -38,7 +38,15 @@ fn sync(doc: &str, data: Vec<u8>) -> pb::Frame {
 /// Sends `frames`, then reads until the node ends the session; returns the
 /// reason it gave (a Goodbye, or the stream's error).
 async fn hostile_session(node: &TestNode, frames: Vec<pb::Frame>) -> String {
-    let mut client = FederationClient::new(node.channel().await)
+    // A peer with a valid certificate of the network, for the site "intrus".
+    let channel = tonic::transport::Endpoint::from_shared(node.fed_url.clone())
+        .unwrap()
+        .tls_config(client_tls("intrus", None))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = FederationClient::new(channel)
         .max_encoding_message_size(64 * FRAME_LIMIT)
         .max_decoding_message_size(64 * FRAME_LIMIT);
     let (tx, rx) = mpsc::channel(16);
@@ -149,9 +157,11 @@ async fn protocol_violations_close_the_session() {
     let a = node_with_item().await;
     // No hello first.
     assert_refused(&a, vec![sync("site/alpha", vec![1, 2, 3])], "Hello").await;
-    // A peer claiming to be the node itself, or an invalid site id.
+    // A peer claiming to be the node itself, or an invalid site id, or
+    // another site than its certificate names.
     assert_refused(&a, vec![hello("alpha")], "site invalide").await;
     assert_refused(&a, vec![hello("Not A Slug!")], "site invalide").await;
+    assert_refused(&a, vec![hello("beta")], "certificat").await;
     // A wrong protocol version.
     let mut h = hello("intrus");
     if let Some(Body::Hello(x)) = h.body.as_mut() {
@@ -179,4 +189,67 @@ async fn honest_peers_still_sync_after_hostile_ones() {
     b.add_item("Caméra").await;
     converge(&[&a, &b]).await;
     assert_eq!(b.list().await.len(), 2);
+}
+
+/// Opens a federation session with `tls` (or none) and says hello; returns
+/// whether the node answered with its own Hello.
+async fn try_session(
+    node: &TestNode,
+    url: &str,
+    tls: Option<tonic::transport::ClientTlsConfig>,
+) -> bool {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).unwrap();
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls).unwrap();
+    }
+    let Ok(channel) = endpoint.connect().await else {
+        return false;
+    };
+    let (tx, rx) = mpsc::channel(4);
+    tx.send(hello("intrus")).await.unwrap();
+    let Ok(resp) = FederationClient::new(channel)
+        .sync(ReceiverStream::new(rx))
+        .await
+    else {
+        return false;
+    };
+    let mut incoming = resp.into_inner();
+    let first = tokio::time::timeout(TIMEOUT, incoming.next()).await;
+    let _ = node;
+    matches!(
+        first,
+        Ok(Some(Ok(pb::Frame {
+            body: Some(Body::Hello(_))
+        })))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_certified_peers_open_a_session() {
+    let a = node_with_item().await;
+    let before = a.digest();
+    // A certificate of the network: accepted.
+    assert!(try_session(&a, &a.fed_url, Some(client_tls("intrus", None))).await);
+    // No client certificate, a certificate from another CA, plain text: refused.
+    let network_ca_pem =
+        std::fs::read_to_string(network_ca().join(maillage::tls::CA_CERT)).unwrap();
+    let no_cert = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(network_ca_pem))
+        .domain_name(maillage::tls::NODE_NAME);
+    assert!(!try_session(&a, &a.fed_url, Some(no_cert)).await);
+    let other_ca = tempfile::tempdir().unwrap();
+    maillage::tls::ca_init(other_ca.path()).unwrap();
+    assert!(
+        !try_session(
+            &a,
+            &a.fed_url,
+            Some(client_tls("intrus", Some(other_ca.path())))
+        )
+        .await
+    );
+    let plain = a.fed_url.replace("https://", "http://");
+    assert!(!try_session(&a, &plain, None).await);
+    assert_eq!(a.digest(), before);
+    // And the federation address serves no API: the API is on its own address.
+    assert_ne!(a.url, plain);
 }

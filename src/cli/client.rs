@@ -33,7 +33,12 @@ impl Target {
         if let Some(dir) = dir {
             let cfg = crate::config::Config::load(dir)?;
             if url.is_none() {
-                let mut addr: std::net::SocketAddr = cfg.listen.parse()?;
+                let api = if cfg.insecure {
+                    &cfg.listen
+                } else {
+                    &cfg.api_listen
+                };
+                let mut addr: std::net::SocketAddr = api.parse()?;
                 if addr.ip().is_unspecified() {
                     addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
                 }

@@ -19,6 +19,9 @@ pub struct DemoArgs {
     pub base_port: u16,
 }
 
+/// API ports are the federation ports plus this offset.
+pub const DEMO_API_OFFSET: u16 = 10;
+
 /// (site id, name, role)
 pub const DEMO_SITES: &[(&str, &str, Role)] = &[
     (
@@ -496,21 +499,28 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
     let mut nodes: Vec<RunningNode> = Vec::new();
     let mut urls: Vec<String> = Vec::new();
     let mut any_fresh = false;
+    // The demo network's own certificate authority.
+    let ca = root.join("ca");
+    if !ca.join(crate::tls::CA_CERT).exists() {
+        crate::tls::ca_init(&ca)?;
+    }
     for (i, (site, name, role)) in DEMO_SITES.iter().enumerate() {
         let dir = root.join(site);
-        let port = if base_port == 0 {
-            0
-        } else {
-            base_port + i as u16
+        let port = |offset: u16| {
+            if base_port == 0 {
+                0
+            } else {
+                base_port + offset + i as u16
+            }
         };
-        let listen = format!("127.0.0.1:{port}");
         let fresh = !Config::path(&dir).exists();
         any_fresh |= fresh;
         if fresh {
             let mut cfg = Config::new(site, name, *role);
-            cfg.listen = listen.clone();
+            cfg.listen = format!("127.0.0.1:{}", port(0));
+            cfg.api_listen = format!("127.0.0.1:{}", port(DEMO_API_OFFSET));
             cfg.peers = urls.clone();
-            crate::node::init(&dir, &cfg).await?;
+            crate::node::init_with_ca(&dir, &cfg, Some(&ca)).await?;
         }
         let node = RunningNode::start(&dir).await?;
         if fresh {
@@ -525,7 +535,7 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
                 equipment::add(&node.ctx, patch).await?;
             }
         }
-        urls.push(node.url());
+        urls.push(node.fed_url());
         nodes.push(node);
     }
     if any_fresh {
@@ -552,7 +562,13 @@ pub async fn run(args: DemoArgs, dir: Option<PathBuf>) -> anyhow::Result<()> {
     );
     println!();
     for n in &nodes {
-        println!("  {:<12} {:<28} {}", n.ctx.site, n.url(), n.ctx.name);
+        println!(
+            "  {:<12} fédération {:<24} API {:<24} {}",
+            n.ctx.site,
+            n.fed_url(),
+            n.url(),
+            n.ctx.name
+        );
     }
     println!();
     println!("Essayez, dans un autre terminal (--dir donne l'adresse et le jeton du nœud) :");

@@ -47,6 +47,12 @@ pub enum Command {
     Init(InitArgs),
     /// Run a node in the foreground until SIGINT or SIGTERM (needs --dir).
     Serve,
+    /// The network's certificate authority (academic team).
+    #[command(subcommand)]
+    Ca(CaCmd),
+    /// This node's certificate.
+    #[command(subcommand)]
+    Cert(CertCmd),
     /// Start a local network (an academy and three sites) with sample data.
     Demo(demo::DemoArgs),
     /// Show this node's state: documents, digest, peers.
@@ -84,11 +90,45 @@ pub struct InitArgs {
     pub name: String,
     #[arg(long, default_value = "site")]
     pub role: Role,
+    /// Federation address (mutual TLS).
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: String,
-    /// URL of a peer to dial (repeatable).
+    /// Public API address (tokens), loopback by default.
+    #[arg(long, default_value = crate::config::DEFAULT_API_LISTEN)]
+    pub api_listen: String,
+    /// URL of a peer to dial (repeatable): https://HOST:PORT.
     #[arg(long = "peer")]
     pub peers: Vec<String>,
+    /// The network's CA directory: sign and install this node's certificate now.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// No TLS between nodes (trials on a closed network only).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCmd {
+    /// Create the network's certificate authority in --dir.
+    Init,
+    /// Sign a node's certificate request with the CA in --dir.
+    Sign {
+        #[arg(long)]
+        csr: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCmd {
+    /// Install the node's signed certificate and the CA certificate in --dir.
+    Install {
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long = "ca-cert")]
+        ca_cert: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +230,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         let dir = need_dir(&cli.dir, "init")?;
         return init(&dir, a, cli.json).await;
     }
+    if let Command::Ca(cmd) = &cli.command {
+        return ca(&need_dir(&cli.dir, "ca")?, cmd, cli.json);
+    }
+    if let Command::Cert(CertCmd::Install { cert, ca_cert }) = &cli.command {
+        let dir = need_dir(&cli.dir, "cert install")?;
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("lecture de {} impossible : {e}", p.display()))
+        };
+        crate::tls::install(&dir, &read(cert)?, &read(ca_cert)?)?;
+        if cli.json {
+            output::print_json(&serde_json::json!({ "dir": dir, "installed": true }));
+        } else {
+            println!("Certificat installé dans {}.", dir.display());
+        }
+        return Ok(());
+    }
     if let Command::Serve = &cli.command {
         return serve(&need_dir(&cli.dir, "serve")?).await;
     }
@@ -215,15 +272,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(args) => calendar::calendar(t, json, args).await,
         Command::Token(cmd) => client::token(t, json, cmd).await,
         Command::Doc(DocCmd::Export { id, out }) => client::export(t, json, &id, &out).await,
-        Command::Init(_) | Command::Serve | Command::Demo(_) | Command::Bench(_) => unreachable!(),
+        Command::Init(_)
+        | Command::Serve
+        | Command::Ca(_)
+        | Command::Cert(_)
+        | Command::Demo(_)
+        | Command::Bench(_) => unreachable!(),
     }
 }
 
 async fn init(dir: &std::path::Path, a: &InitArgs, json: bool) -> anyhow::Result<()> {
     let mut config = Config::new(&a.site, &a.name, a.role);
     config.listen = a.listen.clone();
+    config.api_listen = a.api_listen.clone();
+    config.insecure = a.insecure;
     config.peers = a.peers.clone();
-    crate::node::init(dir, &config).await?;
+    crate::node::init_with_ca(dir, &config, a.ca.as_deref()).await?;
     let token_file = dir.join(crate::auth::ADMIN_TOKEN_FILE);
     if json {
         output::print_json(&serde_json::json!({
@@ -243,6 +307,38 @@ async fn init(dir: &std::path::Path, a: &InitArgs, json: bool) -> anyhow::Result
             token_file.display(),
             dir.display()
         );
+    }
+    Ok(())
+}
+
+fn ca(dir: &std::path::Path, cmd: &CaCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        CaCmd::Init => {
+            crate::tls::ca_init(dir)?;
+            let cert = dir.join(crate::tls::CA_CERT);
+            if json {
+                output::print_json(&serde_json::json!({ "dir": dir, "ca_cert": cert }));
+            } else {
+                println!(
+                    "Autorité du réseau créée dans {} ; sa clé ({}) ne doit jamais quitter ce dossier.\nCertificat à distribuer aux nœuds : {}",
+                    dir.display(),
+                    crate::tls::CA_KEY,
+                    cert.display()
+                );
+            }
+        }
+        CaCmd::Sign { csr, out } => {
+            let text = std::fs::read_to_string(csr)
+                .map_err(|e| anyhow::anyhow!("lecture de {} impossible : {e}", csr.display()))?;
+            let cert = crate::tls::ca_sign(dir, &text)?;
+            std::fs::write(out, &cert)
+                .map_err(|e| anyhow::anyhow!("écriture de {} impossible : {e}", out.display()))?;
+            if json {
+                output::print_json(&serde_json::json!({ "out": out }));
+            } else {
+                println!("Certificat signé écrit dans {}.", out.display());
+            }
+        }
     }
     Ok(())
 }

@@ -69,8 +69,14 @@ async fn dial_loop(fed: Arc<Federation>, address: String) {
 }
 
 async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
-    let endpoint = Endpoint::from_shared(address.to_string())
-        .map_err(|e| format!("adresse invalide : {e}"))?
+    let mut endpoint = Endpoint::from_shared(address.to_string())
+        .map_err(|e| format!("adresse invalide : {e}"))?;
+    if let Some(tls) = &fed.tls {
+        endpoint = endpoint
+            .tls_config(tls.client_config())
+            .map_err(|e| format!("configuration TLS : {e}"))?;
+    }
+    let endpoint = endpoint
         .connect_timeout(Duration::from_millis(fed.cfg.connect_timeout_ms))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
@@ -92,6 +98,7 @@ async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
         fed.clone(),
         Direction::Outbound,
         address.to_string(),
+        None,
         incoming,
         tx,
     )

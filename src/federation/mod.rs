@@ -23,6 +23,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::config::FederationConfig;
 use crate::docs::Docs;
 use crate::pb;
+use crate::tls::NodeTls;
 
 /// Version of the federation protocol; sessions refuse any other.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -70,6 +71,8 @@ pub struct Federation {
     pub(crate) role: String,
     pub(crate) docs: Docs,
     pub(crate) cfg: FederationConfig,
+    /// Certificates for mutual TLS with peers; `None` with `insecure`.
+    pub(crate) tls: Option<NodeTls>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
     live: Mutex<HashMap<String, Live>>,
@@ -88,6 +91,7 @@ impl Federation {
         role: String,
         docs: Docs,
         cfg: FederationConfig,
+        tls: Option<NodeTls>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> Arc<Federation> {
@@ -96,6 +100,7 @@ impl Federation {
             role,
             docs,
             cfg,
+            tls,
             shutdown,
             tracker,
             live: Mutex::new(HashMap::new()),
@@ -231,11 +236,22 @@ impl pb::federation_server::Federation for FederationService {
             .remote_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
+        // With TLS, the peer's certificate names the only site it may claim.
+        let certified = match &self.fed.tls {
+            None => None,
+            Some(_) => {
+                let site = request
+                    .peer_certs()
+                    .and_then(|certs| certs.first().and_then(|c| crate::tls::site_of(c)))
+                    .ok_or_else(|| Status::unauthenticated("certificat du pair absent"))?;
+                Some(site)
+            }
+        };
         let incoming = request.into_inner();
         let (tx, rx) = mpsc::channel(OUT_CAP);
         let fed = self.fed.clone();
         self.fed.tracker.spawn(async move {
-            session::run(fed, Direction::Inbound, remote, incoming, tx).await;
+            session::run(fed, Direction::Inbound, remote, certified, incoming, tx).await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }

@@ -60,6 +60,7 @@ pub async fn run<S>(
     fed: Arc<Federation>,
     direction: Direction,
     key: String,
+    certified: Option<String>,
     incoming: S,
     out: mpsc::Sender<pb::Frame>,
 ) -> Option<SessionError>
@@ -82,7 +83,7 @@ where
             bytes_sent: 0,
             bytes_received: 0,
         };
-        let result = s.run(direction, changes).await;
+        let result = s.run(direction, certified, changes).await;
         s.finish(&result);
         result.err()
     }
@@ -136,6 +137,7 @@ where
     async fn run(
         &mut self,
         direction: Direction,
+        certified: Option<String>,
         mut changes: broadcast::Receiver<String>,
     ) -> SResult<()> {
         let fed = self.fed.clone();
@@ -164,6 +166,14 @@ where
                 "identifiant de site invalide : « {} »",
                 hello.site.escape_debug()
             )));
+        }
+        if let Some(site) = &certified {
+            if *site != hello.site {
+                return Err(SessionError::Protocol(format!(
+                    "le pair se présente comme « {} » mais son certificat est celui de « {site} »",
+                    hello.site.escape_debug()
+                )));
+            }
         }
         self.peer = hello.site.clone();
         if self.status_key.is_empty() {

@@ -14,6 +14,33 @@ use maillage::pb::equipment_client::EquipmentClient;
 use maillage::pb::node_client::NodeClient;
 use tonic::transport::Channel;
 
+/// The certificate authority of every node of this test process.
+pub fn network_ca() -> &'static std::path::Path {
+    static CA: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CA.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        maillage::tls::ca_init(dir.path()).unwrap();
+        dir
+    })
+    .path()
+}
+
+/// TLS settings for a federation client holding a certificate for `site`
+/// issued by `ca` (the network's CA by default).
+pub fn client_tls(site: &str, ca: Option<&std::path::Path>) -> tonic::transport::ClientTlsConfig {
+    let ca = ca.unwrap_or_else(|| network_ca());
+    let dir = tempfile::tempdir().unwrap().keep();
+    maillage::tls::node_request(&dir, site).unwrap();
+    let csr = std::fs::read_to_string(dir.join(maillage::tls::NODE_CSR)).unwrap();
+    let cert = maillage::tls::ca_sign(ca, &csr).unwrap();
+    let key = std::fs::read_to_string(dir.join(maillage::tls::NODE_KEY)).unwrap();
+    let network = std::fs::read_to_string(network_ca().join(maillage::tls::CA_CERT)).unwrap();
+    tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(network))
+        .identity(tonic::transport::Identity::from_pem(cert, key))
+        .domain_name(maillage::tls::NODE_NAME)
+}
+
 /// Admin tokens of the nodes started by this test process, by URL, so that
 /// spawned CLI commands can pass MAILLAGE_TOKEN for the node they target.
 static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
@@ -53,7 +80,10 @@ pub struct TestNode {
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub node: Option<RunningNode>,
+    /// The public API.
     pub url: String,
+    /// The federation address peers dial.
+    pub fed_url: String,
 }
 
 pub fn init_tracing() {
@@ -82,15 +112,19 @@ impl TestNode {
         let dir = tmp.path().join(site);
         let mut cfg = Config::new(site, &format!("Tiers-lieu {site}"), role);
         cfg.listen = "127.0.0.1:0".into();
-        cfg.peers = peers.iter().map(|p| p.url.clone()).collect();
+        cfg.api_listen = "127.0.0.1:0".into();
+        cfg.peers = peers.iter().map(|p| p.fed_url.clone()).collect();
         cfg.federation.reconnect_min_ms = 50;
         cfg.federation.reconnect_max_ms = 500;
         tweak(&mut cfg);
-        maillage::node::init(&dir, &cfg).await.unwrap();
+        maillage::node::init_with_ca(&dir, &cfg, Some(network_ca()))
+            .await
+            .unwrap();
         let node = RunningNode::start(&dir).await.unwrap();
-        // Record the bound port, so that `--dir` finds the node.
+        // Record the bound ports, so that `--dir` and restarts find the node.
         let mut bound = Config::load(&dir).unwrap();
         bound.listen = node.addr.to_string();
+        bound.api_listen = node.api_addr.to_string();
         std::fs::write(Config::path(&dir), bound.to_documented_toml()).unwrap();
         TOKENS.lock().unwrap().push((node.url(), admin_token(&dir)));
         TestNode {
@@ -98,6 +132,7 @@ impl TestNode {
             dir,
             _tmp: Some(tmp),
             url: node.url(),
+            fed_url: node.fed_url(),
             node: Some(node),
         }
     }
@@ -123,22 +158,23 @@ impl TestNode {
     }
 
     pub fn dial(&self, other: &TestNode) {
-        self.running().add_peer(&other.url);
+        self.running().add_peer(&other.fed_url);
     }
 
     pub async fn restart_with(&mut self, tweak: impl FnOnce(&mut Config)) {
         self.stop().await;
         let mut cfg = Config::load(&self.dir).unwrap();
         tweak(&mut cfg);
-        cfg.listen = self.url.trim_start_matches("http://").to_string();
         let node = match RunningNode::start_with(&self.dir, cfg.clone()).await {
             Ok(n) => n,
             Err(_) => {
                 cfg.listen = "127.0.0.1:0".into();
+                cfg.api_listen = "127.0.0.1:0".into();
                 RunningNode::start_with(&self.dir, cfg).await.unwrap()
             }
         };
         self.url = node.url();
+        self.fed_url = node.fed_url();
         TOKENS
             .lock()
             .unwrap()

@@ -1,0 +1,260 @@
+//! The network's certificate authority and the nodes' certificates.
+//!
+//! The academic team runs `maillage ca init` once; each node creates its key
+//! and a certificate request at `init`; the CA signs it (`maillage ca sign`) and
+//! the node installs the certificate (`maillage cert install`). Nodes then talk
+//! to each other over mutual TLS only: a peer without a certificate of this CA
+//! never reaches the federation service. A node's certificate names its site
+//! (common name and DNS name), which the session checks against the site the
+//! peer claims in its Hello.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use time::{Duration, OffsetDateTime};
+
+/// Files of a CA directory.
+pub const CA_KEY: &str = "ca.key";
+pub const CA_CERT: &str = "ca.pem";
+/// Files of a node directory.
+pub const NODE_KEY: &str = "node.key";
+pub const NODE_CSR: &str = "node.csr";
+pub const NODE_CERT: &str = "node.pem";
+/// The DNS name every node certificate carries, and that dialers verify.
+pub const NODE_NAME: &str = "maillage-node";
+/// Validity of a node certificate.
+pub const NODE_CERT_DAYS: i64 = 825;
+/// Validity of the network's CA.
+pub const CA_DAYS: i64 = 3650;
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("écriture de {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("lecture de {}", path.display()))
+}
+
+/// Creates the network's CA in `dir`; refuses a directory that has one.
+pub fn ca_init(dir: &Path) -> anyhow::Result<()> {
+    if dir.join(CA_KEY).exists() || dir.join(CA_CERT).exists() {
+        bail!(
+            "{} contient déjà une autorité : rien n'a été modifié",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir)?;
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "maillage : autorité du réseau");
+    dn.push(DnType::OrganizationName, "Réseau des tiers-lieux éducatifs");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - Duration::days(1);
+    params.not_after = now + Duration::days(CA_DAYS);
+    let cert = params.self_signed(&key)?;
+    write_private(&dir.join(CA_KEY), &key.serialize_pem())?;
+    std::fs::write(dir.join(CA_CERT), cert.pem())?;
+    Ok(())
+}
+
+/// Creates the node's key and its certificate request for `site`.
+pub fn node_request(dir: &Path, site: &str) -> anyhow::Result<()> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(vec![site.to_string(), NODE_NAME.to_string()])?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, site);
+    params.distinguished_name = dn;
+    let csr = params.serialize_request(&key)?;
+    write_private(&dir.join(NODE_KEY), &key.serialize_pem())?;
+    std::fs::write(dir.join(NODE_CSR), csr.pem()?)?;
+    Ok(())
+}
+
+/// Signs a node's certificate request with the CA of `ca_dir`. Only the
+/// request's key and site are taken from it; everything else is the CA's choice.
+pub fn ca_sign(ca_dir: &Path, csr_pem: &str) -> anyhow::Result<String> {
+    let key = KeyPair::from_pem(&read(&ca_dir.join(CA_KEY))?)?;
+    let issuer = Issuer::from_ca_cert_pem(&read(&ca_dir.join(CA_CERT))?, key)?;
+    let mut csr = CertificateSigningRequestParams::from_pem(csr_pem)
+        .map_err(|e| anyhow::anyhow!("demande de certificat illisible ou mal signée : {e}"))?;
+    let site = match csr.params.distinguished_name.get(&DnType::CommonName) {
+        Some(v) => dn_text(v),
+        None => bail!("la demande ne nomme pas de site (CN absent)"),
+    };
+    if !crate::docs::is_slug(&site) {
+        bail!("la demande nomme un site invalide : « {site} »");
+    }
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, site.as_str());
+    params.distinguished_name = dn;
+    params.subject_alt_names = vec![
+        SanType::DnsName(site.as_str().try_into()?),
+        SanType::DnsName(NODE_NAME.try_into()?),
+    ];
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - Duration::days(1);
+    params.not_after = now + Duration::days(NODE_CERT_DAYS);
+    params.use_authority_key_identifier_extension = true;
+    csr.params = params;
+    Ok(csr.signed_by(&issuer)?.pem())
+}
+
+fn dn_text(v: &rcgen::DnValue) -> String {
+    match v {
+        rcgen::DnValue::Utf8String(s) => s.clone(),
+        rcgen::DnValue::PrintableString(s) => s.as_str().to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The site a DER certificate names in its common name.
+pub fn site_of(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_string)
+}
+
+fn first_der(pem_text: &str) -> anyhow::Result<Vec<u8>> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("certificat PEM illisible : {e}"))?;
+    Ok(pem.contents)
+}
+
+/// Checks that `cert_pem` is issued by `ca_pem` for the key in `dir`, then
+/// installs both in the node directory.
+pub fn install(dir: &Path, cert_pem: &str, ca_pem: &str) -> anyhow::Result<()> {
+    let cert_der = first_der(cert_pem)?;
+    let ca_der = first_der(ca_pem)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&cert_der)
+        .map_err(|e| anyhow::anyhow!("certificat illisible : {e}"))?;
+    let (_, ca) = x509_parser::parse_x509_certificate(&ca_der)
+        .map_err(|e| anyhow::anyhow!("certificat de l'autorité illisible : {e}"))?;
+    cert.verify_signature(Some(ca.public_key()))
+        .map_err(|_| anyhow::anyhow!("ce certificat n'est pas signé par cette autorité"))?;
+    let key = KeyPair::from_pem(&read(&dir.join(NODE_KEY))?)?;
+    if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+        bail!("ce certificat n'a pas été émis pour la clé de ce nœud ({NODE_KEY})");
+    }
+    std::fs::write(dir.join(NODE_CERT), cert_pem)?;
+    std::fs::write(dir.join(CA_CERT), ca_pem)?;
+    Ok(())
+}
+
+/// What a node needs to speak mutual TLS.
+#[derive(Clone)]
+pub struct NodeTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub ca_pem: String,
+}
+
+impl NodeTls {
+    /// Loads the node's certificate, key and CA, with a message saying what to
+    /// run when one is missing.
+    pub fn load(dir: &Path) -> anyhow::Result<NodeTls> {
+        if !dir.join(NODE_CERT).exists() {
+            bail!(
+                "certificat du nœud absent ({}) : faites signer {} par l'autorité du réseau (maillage ca sign --dir AUTORITÉ --csr {} --out node.pem) puis installez-le (maillage cert install --dir {} --cert node.pem --ca-cert ca.pem) ; ou mettez insecure = true dans la configuration pour un essai sans TLS",
+                dir.join(NODE_CERT).display(),
+                NODE_CSR,
+                dir.join(NODE_CSR).display(),
+                dir.display()
+            );
+        }
+        Ok(NodeTls {
+            cert_pem: read(&dir.join(NODE_CERT))?,
+            key_pem: read(&dir.join(NODE_KEY))?,
+            ca_pem: read(&dir.join(CA_CERT))?,
+        })
+    }
+
+    pub fn server_config(&self) -> tonic::transport::ServerTlsConfig {
+        tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(
+                &self.cert_pem,
+                &self.key_pem,
+            ))
+            .client_ca_root(tonic::transport::Certificate::from_pem(&self.ca_pem))
+    }
+
+    pub fn client_config(&self) -> tonic::transport::ClientTlsConfig {
+        tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(&self.ca_pem))
+            .identity(tonic::transport::Identity::from_pem(
+                &self.cert_pem,
+                &self.key_pem,
+            ))
+            .domain_name(NODE_NAME)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_signs_a_node_request_and_install_checks_it() {
+        let ca = tempfile::tempdir().unwrap();
+        let other_ca = tempfile::tempdir().unwrap();
+        let node = tempfile::tempdir().unwrap();
+        ca_init(ca.path()).unwrap();
+        assert!(ca_init(ca.path()).is_err(), "never overwrites a CA");
+        ca_init(other_ca.path()).unwrap();
+        node_request(node.path(), "metz-borny").unwrap();
+        let csr = std::fs::read_to_string(node.path().join(NODE_CSR)).unwrap();
+        let cert = ca_sign(ca.path(), &csr).unwrap();
+        let ca_pem = std::fs::read_to_string(ca.path().join(CA_CERT)).unwrap();
+        let other_pem = std::fs::read_to_string(other_ca.path().join(CA_CERT)).unwrap();
+        assert!(install(node.path(), &cert, &other_pem).is_err(), "wrong CA");
+        install(node.path(), &cert, &ca_pem).unwrap();
+        assert_eq!(
+            site_of(&first_der(&cert).unwrap()).as_deref(),
+            Some("metz-borny")
+        );
+        // A certificate issued for another key is refused.
+        let elsewhere = tempfile::tempdir().unwrap();
+        node_request(elsewhere.path(), "thionville").unwrap();
+        let theirs = ca_sign(
+            ca.path(),
+            &std::fs::read_to_string(elsewhere.path().join(NODE_CSR)).unwrap(),
+        )
+        .unwrap();
+        assert!(install(node.path(), &theirs, &ca_pem).is_err());
+        assert!(ca_sign(ca.path(), "garbage").is_err());
+    }
+}
