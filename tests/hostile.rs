@@ -253,3 +253,48 @@ async fn only_certified_peers_open_a_session() {
     // And the federation address serves no API: the API is on its own address.
     assert_ne!(a.url, plain);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_frames_never_change_the_node() {
+    let a = node_with_item().await;
+    let before = a.digest();
+    let mut seed: u64 = 0xfeed_5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n.max(1)
+    };
+    for round in 0..20 {
+        let mut frames = vec![hello("intrus"), no_digests()];
+        for _ in 0..(1 + next(4)) {
+            let len = next(300) as usize;
+            let mut data: Vec<u8> = (0..len).map(|_| next(256) as u8).collect();
+            if !data.is_empty() && next(2) == 0 {
+                data[0] = 0x42; // looks like a sync message
+            }
+            let doc = match next(4) {
+                0 => "site/alpha".to_string(),
+                1 => "network".to_string(),
+                2 => format!("action/ac-{round}"),
+                _ => (0..next(20))
+                    .map(|_| (b'!' + next(90) as u8) as char)
+                    .collect(),
+            };
+            frames.push(match next(3) {
+                0 => frame(Body::Digests(pb::DocDigests {
+                    docs: vec![pb::DocDigest {
+                        doc,
+                        heads_hash: data,
+                    }],
+                })),
+                _ => sync(&doc, data),
+            });
+        }
+        let _ = hostile_session(&a, frames).await;
+        assert_eq!(a.digest(), before, "round {round} changed the node");
+    }
+    assert_eq!(a.list().await.len(), 1, "the node still serves its API");
+    let b = TestNode::start("beta", &[&a]).await;
+    converge(&[&a, &b]).await;
+}

@@ -234,7 +234,8 @@ impl Docs {
         message.map(|m| m.encode())
     }
 
-    /// Applies a peer's sync message. Returns whether the document changed.
+    /// Applies a peer's sync message, entirely or not at all. Returns whether
+    /// the document changed.
     pub fn receive_sync(
         &self,
         id: &str,
@@ -246,12 +247,16 @@ impl Docs {
             let mut guard = entry.lock().unwrap();
             let before = guard.doc.get_heads();
             let raw: Vec<u8> = message.changes.iter().flatten().copied().collect();
-            guard
-                .doc
-                .sync()
-                .receive_sync_message(state, message)
+            // Applied to a copy first: a message that fails half-way leaves the
+            // document and the sync state exactly as they were.
+            let mut doc = guard.doc.clone();
+            let mut next_state = state.clone();
+            doc.sync()
+                .receive_sync_message(&mut next_state, message)
                 .map_err(|source| Error::automerge(id, source))?;
-            let changed = guard.doc.get_heads() != before;
+            let changed = doc.get_heads() != before;
+            guard.doc = doc;
+            *state = next_state;
             if changed {
                 self.persist(id, &mut guard, &raw)?;
             }
@@ -369,6 +374,74 @@ impl Docs {
 mod tests {
     use super::*;
     use crate::storage::{MemoryStore, SledStore};
+    use proptest::prelude::*;
+
+    /// A real sync message carrying changes of a document, as bytes.
+    fn real_message() -> Vec<u8> {
+        let mut doc = AutoCommit::new();
+        for i in 0..5i64 {
+            doc.put(ROOT, format!("k{i}"), i).unwrap();
+            doc.commit();
+        }
+        let mut st = sync::State::new();
+        // First message carries heads; answer as an empty peer to get the changes.
+        let first = doc.sync().generate_sync_message(&mut st).unwrap();
+        let mut empty = AutoCommit::new();
+        let mut st2 = sync::State::new();
+        empty.sync().receive_sync_message(&mut st2, first).unwrap();
+        let ask = empty.sync().generate_sync_message(&mut st2).unwrap();
+        doc.sync().receive_sync_message(&mut st, ask).unwrap();
+        let message = doc.sync().generate_sync_message(&mut st).unwrap();
+        message.encode()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Arbitrary bytes, and real messages with bytes flipped, cut or
+        /// appended: never a panic, and a message that fails changes nothing.
+        #[test]
+        fn hostile_sync_messages_change_nothing_when_refused(
+            noise in prop::collection::vec(any::<u8>(), 0..512),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            cut in any::<prop::sample::Index>(),
+            mode in 0u8..3,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let docs = Docs::open(Arc::new(MemoryStore::default()), "a", 10).unwrap();
+            rt.block_on(docs.change("site/x", "t", |d| {
+                d.put(ROOT, "seed", "v").unwrap();
+                Ok(())
+            }))
+            .unwrap();
+            let before = docs.network_digest();
+            let mut bytes = match mode {
+                0 => noise.clone(),
+                _ => real_message(),
+            };
+            if mode == 1 {
+                for (i, b) in &flips {
+                    let n = bytes.len();
+                    bytes[i.index(n)] ^= *b | 1;
+                }
+            }
+            if mode == 2 {
+                let n = bytes.len();
+                bytes.truncate(cut.index(n + 1));
+                bytes.extend_from_slice(&noise);
+            }
+            let mut state = sync::State::new();
+            let state_before = state.clone();
+            if let Ok(m) = sync::Message::decode(&bytes) {
+                if docs.receive_sync("site/x", &mut state, m).is_err() {
+                    prop_assert_eq!(docs.network_digest(), before);
+                    prop_assert_eq!(state, state_before);
+                }
+            } else {
+                prop_assert_eq!(docs.network_digest(), before);
+            }
+        }
+    }
     use automerge::{transaction::Transactable, ReadDoc, ROOT};
 
     #[tokio::test]
