@@ -93,6 +93,22 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
         })
         .await?;
     }
+    // The site's Ed25519 key, registered in the network by the academy.
+    let public_key = crate::tls::site_key_init(dir)?;
+    if config.role == site::Role::Academy {
+        let me = crate::domain::registry::new_entry(
+            &config.site,
+            &config.name,
+            "academy",
+            "",
+            &public_key,
+            &now_rfc3339(),
+        )?;
+        docs.change(NETWORK_DOC, "site enrol", |doc| {
+            crate::domain::registry::put(doc, &config.site, &me)
+        })
+        .await?;
+    }
     // The node's TLS key and certificate request (signed now if the CA is here).
     crate::tls::node_request(dir, &config.site)?;
     if let Some(ca) = ca {
@@ -213,6 +229,8 @@ impl RunningNode {
             listen: addr.to_string(),
             docs,
             fed: fed.clone(),
+            public_key: crate::tls::site_public_key(dir)?,
+            api_listen: api_addr.to_string(),
         });
 
         let (_health, health_service) = tonic_health::server::health_reporter();
@@ -260,6 +278,13 @@ impl RunningNode {
             pb::tokens_server::TokensServer::new(crate::api::tokens::TokensApi::new(
                 tokens.clone(),
                 config.role,
+            ))
+            .max_decoding_message_size(max_api),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::network_server::NetworkServer::new(crate::api::network::NetworkApi::new(
+                ctx.clone(),
             ))
             .max_decoding_message_size(max_api),
             auth,
@@ -310,6 +335,7 @@ impl RunningNode {
         for peer in &config.peers {
             dial::spawn(fed.clone(), peer.clone());
         }
+        Federation::watch_registry(fed.clone());
         info!(site = %config.site, %addr, api = %api_addr, tls = tls.is_some(), "nœud démarré");
         Ok(RunningNode {
             addr,

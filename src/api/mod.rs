@@ -7,6 +7,7 @@ pub mod actions;
 pub mod calendar;
 pub mod equipment;
 pub mod loans;
+pub mod network;
 pub mod node;
 pub mod tokens;
 
@@ -24,6 +25,10 @@ pub struct NodeContext {
     pub listen: String,
     pub docs: Docs,
     pub fed: Arc<Federation>,
+    /// This site's Ed25519 public key (hex).
+    pub public_key: String,
+    /// Address of the public API.
+    pub api_listen: String,
 }
 
 impl NodeContext {

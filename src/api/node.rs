@@ -56,6 +56,8 @@ pub fn status(ctx: &NodeContext) -> pb::StatusReply {
         documents,
         peers,
         listen: ctx.listen.clone(),
+        api_listen: ctx.api_listen.clone(),
+        public_key: ctx.public_key.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         loan_conflicts: super::loans::all_loans(ctx)
             .map(|all| super::loans::network_conflicts(&all))

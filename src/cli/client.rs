@@ -8,7 +8,7 @@ use tonic::service::interceptor::{InterceptedService, Interceptor};
 use tonic::transport::{Channel, Endpoint};
 
 use super::output::{print_json, print_table};
-use super::{EquipmentCmd, TokenCmd};
+use super::{EquipmentCmd, SiteCmd, TokenCmd};
 use crate::pb;
 use crate::pb::equipment_client::EquipmentClient;
 use crate::pb::node_client::NodeClient;
@@ -286,6 +286,9 @@ pub fn status_json(s: &pb::StatusReply) -> serde_json::Value {
         "documents": documents,
         "peers": peers,
         "refused_sessions": s.refused_sessions,
+        "public_key": s.public_key,
+        "api_listen": s.api_listen,
+        "loan_conflicts": s.loan_conflicts,
     })
 }
 
@@ -419,6 +422,76 @@ pub async fn token(t: &Target, json_out: bool, cmd: TokenCmd) -> anyhow::Result<
                 print_json(&info);
             } else {
                 println!("Jeton {} révoqué.", info.id);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn site(t: &Target, json_out: bool, cmd: SiteCmd) -> anyhow::Result<()> {
+    let mut c = crate::pb::network_client::NetworkClient::new(connect(t).await?);
+    let print_site = |s: &pb::RegisteredSite| {
+        let state = if s.revoked_at.is_empty() {
+            "inscrit".to_string()
+        } else {
+            format!("révoqué le {}", s.revoked_at)
+        };
+        println!("{}  {} ({}) — {state}", s.id, s.name, s.role);
+        if !s.endpoint.is_empty() {
+            println!("  adresse : {}", s.endpoint);
+        }
+        println!("  clé     : {}", s.public_key);
+    };
+    match cmd {
+        SiteCmd::Enrol {
+            id,
+            name,
+            endpoint,
+            key,
+            role,
+        } => {
+            let s = c
+                .enrol(pb::EnrolSiteRequest {
+                    id,
+                    name,
+                    endpoint,
+                    key,
+                    role,
+                })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json_out {
+                print_json(&s);
+            } else {
+                print_site(&s);
+            }
+        }
+        SiteCmd::Revoke { id } => {
+            let s = c
+                .revoke(pb::SiteId { id })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json_out {
+                print_json(&s);
+            } else {
+                print_site(&s);
+            }
+        }
+        SiteCmd::List => {
+            let list = c
+                .list_sites(pb::ListSitesRequest {})
+                .await
+                .map_err(api_error)?
+                .into_inner()
+                .sites;
+            if json_out {
+                print_json(&list);
+            } else {
+                for s in &list {
+                    print_site(s);
+                }
             }
         }
     }

@@ -74,6 +74,9 @@ pub enum Command {
     /// API tokens of this node.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The network's site registry (enrol and revoke: academy nodes only).
+    #[command(subcommand)]
+    Site(SiteCmd),
     /// Documents as stored.
     #[command(subcommand)]
     Doc(DocCmd),
@@ -192,6 +195,29 @@ pub enum EquipmentCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SiteCmd {
+    /// Enrol a site: its id, name, node endpoint and public key.
+    Enrol {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Federation URL of the site's node (https://HOST:PORT).
+        #[arg(long, default_value = "")]
+        endpoint: String,
+        /// The public key printed by `maillage init` on that node.
+        #[arg(long)]
+        key: String,
+        #[arg(long, default_value = "site")]
+        role: String,
+    },
+    /// Revoke a site: its connections and new changes are refused.
+    Revoke { id: String },
+    /// List the registered sites.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TokenCmd {
     /// Create a token (printed once).
     Create {
@@ -271,6 +297,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Event(cmd) => calendar::event(t, json, cmd).await,
         Command::Calendar(args) => calendar::calendar(t, json, args).await,
         Command::Token(cmd) => client::token(t, json, cmd).await,
+        Command::Site(cmd) => client::site(t, json, cmd).await,
         Command::Doc(DocCmd::Export { id, out }) => client::export(t, json, &id, &out).await,
         Command::Init(_)
         | Command::Serve
@@ -289,6 +316,7 @@ async fn init(dir: &std::path::Path, a: &InitArgs, json: bool) -> anyhow::Result
     config.peers = a.peers.clone();
     crate::node::init_with_ca(dir, &config, a.ca.as_deref()).await?;
     let token_file = dir.join(crate::auth::ADMIN_TOKEN_FILE);
+    let public_key = crate::tls::site_public_key(dir)?;
     if json {
         output::print_json(&serde_json::json!({
             "dir": dir,
@@ -297,16 +325,27 @@ async fn init(dir: &std::path::Path, a: &InitArgs, json: bool) -> anyhow::Result
             "listen": config.listen,
             "config": Config::path(dir),
             "admin_token_file": token_file,
+            "public_key": public_key,
+            "csr": dir.join(crate::tls::NODE_CSR),
+            "certificate_installed": dir.join(crate::tls::NODE_CERT).exists(),
         }));
     } else {
         println!(
-            "Nœud « {} » ({}) créé dans {}.\nJeton d'administration : {} (lisible par vous seul).\nDémarrez-le avec : maillage serve --dir {}",
+            "Nœud « {} » ({}) créé dans {}.\nClé publique du site (à transmettre à l'équipe académique) : {public_key}\nJeton d'administration : {} (lisible par vous seul).",
             config.name,
             config.site,
             dir.display(),
             token_file.display(),
-            dir.display()
         );
+        if dir.join(crate::tls::NODE_CERT).exists() || config.insecure {
+            println!("Démarrez-le avec : maillage serve --dir {}", dir.display());
+        } else {
+            println!(
+                "Faites signer {} par l'autorité du réseau, installez le certificat (maillage cert install), puis : maillage serve --dir {}",
+                dir.join(crate::tls::NODE_CSR).display(),
+                dir.display()
+            );
+        }
     }
     Ok(())
 }

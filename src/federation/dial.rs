@@ -17,8 +17,12 @@ use crate::pb::federation_client::FederationClient;
 /// A session that lasted this long resets the backoff.
 pub const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 
-/// Starts the dial loop for `address` on the federation's tracker.
+/// Starts the dial loop for `address` on the federation's tracker, unless one
+/// already runs.
 pub fn spawn(fed: Arc<Federation>, address: String) {
+    if !fed.claim_dial(&address) {
+        return;
+    }
     let tracker = fed.tracker.clone();
     let span = info_span!("dial", addr = %address);
     tracker.spawn(dial_loop(fed, address).instrument(span));
@@ -34,6 +38,10 @@ async fn dial_loop(fed: Arc<Federation>, address: String) {
     });
     loop {
         if fed.shutdown.is_cancelled() {
+            return;
+        }
+        if fed.is_revoked_endpoint(&address) {
+            fed.update_peer(&address, |p| p.last_error = "site révoqué".into());
             return;
         }
         // Stand by while a session with this site runs (it may be one they dialed).

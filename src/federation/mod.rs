@@ -83,6 +83,8 @@ pub struct Federation {
     pub(crate) refused_sessions: AtomicU64,
     /// Woken whenever a session ends, so dialers waiting on it can proceed.
     pub(crate) session_ended: Notify,
+    /// Addresses with a dial loop, so that config and registry never dial one twice.
+    dialing: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Federation {
@@ -108,6 +110,7 @@ impl Federation {
             next_id: AtomicU64::new(1),
             refused_sessions: AtomicU64::new(0),
             session_ended: Notify::new(),
+            dialing: Mutex::new(Default::default()),
         })
     }
 
@@ -148,6 +151,84 @@ impl Federation {
         }
         drop(live);
         self.session_ended.notify_waiters();
+    }
+
+    /// Claims `address` for a dial loop; false if one already runs.
+    pub(crate) fn claim_dial(&self, address: &str) -> bool {
+        self.dialing.lock().unwrap().insert(address.to_string())
+    }
+
+    /// The registry entry of `site`, if the network document has one.
+    pub fn registered(&self, site: &str) -> Option<crate::domain::registry::SiteEntry> {
+        self.docs
+            .read(crate::docs::NETWORK_DOC, |d| {
+                crate::domain::registry::get(d, site)
+            })
+            .and_then(|r| r.ok())
+            .flatten()
+    }
+
+    /// Whether the registry revoked `site`.
+    pub fn is_revoked(&self, site: &str) -> bool {
+        self.registered(site).is_some_and(|e| e.is_revoked())
+    }
+
+    /// Whether the registry revoked the site whose node listens at `address`.
+    pub(crate) fn is_revoked_endpoint(&self, address: &str) -> bool {
+        if let Some(site) = self.site_at(address) {
+            if self.is_revoked(&site) {
+                return true;
+            }
+        }
+        self.docs
+            .read(crate::docs::NETWORK_DOC, crate::domain::registry::all)
+            .and_then(|r| r.ok())
+            .is_some_and(|all| {
+                all.values()
+                    .any(|e| e.endpoint == address && e.is_revoked())
+            })
+    }
+
+    /// Follows the registry: dials every enrolled site with an endpoint, and
+    /// closes sessions with revoked sites.
+    pub fn watch_registry(fed: Arc<Federation>) {
+        let tracker = fed.tracker.clone();
+        tracker.spawn(async move {
+            let mut changes = fed.docs.subscribe();
+            loop {
+                fed.apply_registry();
+                tokio::select! {
+                    _ = fed.shutdown.cancelled() => return,
+                    changed = changes.recv() => match changed {
+                        Ok(id) if id != crate::docs::NETWORK_DOC => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                        _ => {}
+                    },
+                }
+            }
+        });
+    }
+
+    fn apply_registry(self: &Arc<Self>) {
+        let Some(Ok(all)) = self
+            .docs
+            .read(crate::docs::NETWORK_DOC, crate::domain::registry::all)
+        else {
+            return;
+        };
+        for (site, entry) in all {
+            if site == self.site {
+                continue;
+            }
+            if entry.is_revoked() {
+                if let Some(live) = self.live.lock().unwrap().get(&site) {
+                    tracing::warn!(peer = %site, "site révoqué : session fermée");
+                    live.cancel.cancel();
+                }
+            } else if !entry.endpoint.is_empty() {
+                dial::spawn(self.clone(), entry.endpoint.clone());
+            }
+        }
     }
 
     pub fn is_connected(&self, peer: &str) -> bool {

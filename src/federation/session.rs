@@ -175,6 +175,12 @@ where
                 )));
             }
         }
+        if fed.is_revoked(&hello.site) {
+            return Err(SessionError::Protocol(format!(
+                "le site {} a été révoqué par l'équipe académique",
+                hello.site
+            )));
+        }
         self.peer = hello.site.clone();
         if self.status_key.is_empty() {
             self.status_key = format!("site:{}", self.peer);

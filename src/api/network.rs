@@ -1,0 +1,133 @@
+//! The `Network` service: the academy enrols and revokes sites in the
+//! registry of the `network` document; every node reads it.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::NodeContext;
+use crate::auth::{require, Need};
+use crate::docs::NETWORK_DOC;
+use crate::domain::registry::{self, SiteEntry};
+use crate::domain::{now_rfc3339, site::Role};
+use crate::error::{Error, Result};
+use crate::pb;
+
+pub struct NetworkApi {
+    ctx: Arc<NodeContext>,
+}
+
+impl NetworkApi {
+    pub fn new(ctx: Arc<NodeContext>) -> Self {
+        NetworkApi { ctx }
+    }
+}
+
+fn to_pb(id: &str, e: &SiteEntry) -> pb::RegisteredSite {
+    pb::RegisteredSite {
+        id: id.to_string(),
+        name: e.name.clone(),
+        role: e.role.clone(),
+        endpoint: e.endpoint.clone(),
+        public_key: e.public_key.clone(),
+        enrolled_at: e.enrolled_at.clone(),
+        revoked_at: e.revoked_at.clone(),
+    }
+}
+
+fn academy_only(ctx: &NodeContext) -> Result<()> {
+    if ctx.role != Role::Academy {
+        return Err(Error::denied(
+            "seul un nœud académique inscrit et révoque des sites",
+        ));
+    }
+    Ok(())
+}
+
+/// Registered sites of the network, as this node knows them.
+pub fn sites(ctx: &NodeContext) -> Result<Vec<(String, SiteEntry)>> {
+    Ok(ctx
+        .docs
+        .read(NETWORK_DOC, registry::all)
+        .transpose()?
+        .unwrap_or_default()
+        .into_iter()
+        .collect())
+}
+
+pub async fn enrol(ctx: &NodeContext, r: pb::EnrolSiteRequest) -> Result<pb::RegisteredSite> {
+    academy_only(ctx)?;
+    let entry = registry::new_entry(&r.id, &r.name, &r.role, &r.endpoint, &r.key, &now_rfc3339())?;
+    let id = r.id.clone();
+    ctx.docs
+        .change(NETWORK_DOC, "site enrol", |doc| {
+            if let Some(existing) = registry::get(doc, &id)? {
+                return Err(Error::precondition(if existing.is_revoked() {
+                    format!("le site {id} a été révoqué : inscrivez-le sous un autre identifiant")
+                } else {
+                    format!("le site {id} est déjà inscrit")
+                }));
+            }
+            registry::put(doc, &id, &entry)
+        })
+        .await?;
+    Ok(to_pb(&r.id, &entry))
+}
+
+pub async fn revoke(ctx: &NodeContext, id: &str) -> Result<pb::RegisteredSite> {
+    academy_only(ctx)?;
+    if id == ctx.site {
+        return Err(Error::precondition("un nœud ne se révoque pas lui-même"));
+    }
+    let now = now_rfc3339();
+    let entry = ctx
+        .docs
+        .change(NETWORK_DOC, "site revoke", |doc| {
+            let mut e = registry::get(doc, id)?
+                .ok_or_else(|| Error::not_found(format!("site {id} non inscrit")))?;
+            if e.is_revoked() {
+                return Err(Error::precondition(format!(
+                    "le site {id} est déjà révoqué"
+                )));
+            }
+            e.revoked_at = now;
+            registry::put(doc, id, &e)?;
+            Ok(e)
+        })
+        .await?;
+    Ok(to_pb(id, &entry))
+}
+
+#[tonic::async_trait]
+impl pb::network_server::Network for NetworkApi {
+    async fn enrol(
+        &self,
+        r: Request<pb::EnrolSiteRequest>,
+    ) -> std::result::Result<Response<pb::RegisteredSite>, Status> {
+        require(&r, Need::Academy)?;
+        Ok(Response::new(self::enrol(&self.ctx, r.into_inner()).await?))
+    }
+
+    async fn revoke(
+        &self,
+        r: Request<pb::SiteId>,
+    ) -> std::result::Result<Response<pb::RegisteredSite>, Status> {
+        require(&r, Need::Academy)?;
+        Ok(Response::new(
+            self::revoke(&self.ctx, &r.into_inner().id).await?,
+        ))
+    }
+
+    async fn list_sites(
+        &self,
+        r: Request<pb::ListSitesRequest>,
+    ) -> std::result::Result<Response<pb::SiteList>, Status> {
+        require(&r, Need::Read)?;
+        Ok(Response::new(pb::SiteList {
+            sites: sites(&self.ctx)?
+                .iter()
+                .map(|(id, e)| to_pb(id, e))
+                .collect(),
+        }))
+    }
+}

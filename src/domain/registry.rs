@@ -1,0 +1,122 @@
+//! The site registry, in the `network` document, written by academy nodes:
+//! which sites belong to the network, where their nodes listen, their public
+//! keys, and which were revoked.
+
+use std::collections::BTreeMap;
+
+use automerge::AutoCommit;
+use autosurgeon::{Hydrate, Reconcile};
+
+use super::{map_entries, map_entry, put_entry, required_text};
+use crate::docs::is_slug;
+use crate::error::{Error, Result};
+
+pub const MAP: &str = "sites";
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct SiteEntry {
+    pub name: String,
+    /// "site" or "academy".
+    pub role: String,
+    /// Federation URL of the site's node, e.g. `https://metz.example:7400`.
+    pub endpoint: String,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    pub enrolled_at: String,
+    /// Empty while the site is enrolled.
+    pub revoked_at: String,
+}
+
+impl SiteEntry {
+    pub fn is_revoked(&self) -> bool {
+        !self.revoked_at.is_empty()
+    }
+}
+
+pub fn get(doc: &AutoCommit, id: &str) -> Result<Option<SiteEntry>> {
+    map_entry(doc, MAP, id)
+}
+
+pub fn all(doc: &AutoCommit) -> Result<BTreeMap<String, SiteEntry>> {
+    map_entries(doc, MAP)
+}
+
+pub fn put(doc: &mut AutoCommit, id: &str, e: &SiteEntry) -> Result<()> {
+    put_entry(doc, MAP, id, e)
+}
+
+/// Checks a public key given as 64 hex characters.
+pub fn check_key(key: &str) -> Result<String> {
+    let k = key.trim().to_lowercase();
+    let bytes: [u8; 32] = hex::decode(&k)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            Error::invalid("clé publique invalide : 64 caractères hexadécimaux attendus (affichés par maillage init)")
+        })?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| Error::invalid("clé publique invalide : ce n'est pas une clé Ed25519"))?;
+    Ok(k)
+}
+
+/// A new registry entry from the academy's input.
+pub fn new_entry(
+    id: &str,
+    name: &str,
+    role: &str,
+    endpoint: &str,
+    key: &str,
+    now: &str,
+) -> Result<SiteEntry> {
+    if !is_slug(id) {
+        return Err(Error::invalid(format!(
+            "identifiant de site « {id} » invalide : lettres minuscules, chiffres et tirets"
+        )));
+    }
+    let role = match role.trim() {
+        "" | "site" => "site",
+        "academy" => "academy",
+        other => {
+            return Err(Error::invalid(format!(
+                "rôle « {other} » inconnu : site ou academy"
+            )))
+        }
+    };
+    let endpoint = endpoint.trim();
+    if !endpoint.is_empty() {
+        crate::config::validate_peer_url(endpoint).map_err(|e| Error::invalid(e.to_string()))?;
+    }
+    Ok(SiteEntry {
+        name: required_text("name", name, 200)?,
+        role: role.to_string(),
+        endpoint: endpoint.to_string(),
+        public_key: check_key(key)?,
+        enrolled_at: now.to_string(),
+        revoked_at: String::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_validated() {
+        let key = hex::encode(
+            ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+                .verifying_key()
+                .to_bytes(),
+        );
+        assert!(new_entry("metz", "Metz", "site", "https://h:7400", &key, "t").is_ok());
+        assert!(new_entry("Metz!", "Metz", "site", "", &key, "t").is_err());
+        assert!(new_entry("metz", "", "site", "", &key, "t").is_err());
+        assert!(new_entry("metz", "Metz", "boss", "", &key, "t").is_err());
+        assert!(new_entry("metz", "Metz", "site", "ftp://x", &key, "t").is_err());
+        assert!(new_entry("metz", "Metz", "site", "", "abcd", "t").is_err());
+        let mut doc = AutoCommit::new();
+        let e = new_entry("metz", "Metz", "site", "", &key, "t").unwrap();
+        put(&mut doc, "metz", &e).unwrap();
+        assert_eq!(get(&doc, "metz").unwrap(), Some(e));
+        assert!(get(&doc, "nancy").unwrap().is_none());
+    }
+}
