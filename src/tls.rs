@@ -223,6 +223,33 @@ impl NodeTls {
     }
 }
 
+/// The site's Ed25519 key, registered in the network registry.
+pub const SITE_KEY: &str = "site.key";
+
+/// Creates the site's Ed25519 key; returns its public key (hex).
+pub fn site_key_init(dir: &Path) -> anyhow::Result<String> {
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+    write_private(
+        &dir.join(SITE_KEY),
+        &format!("{}\n", hex::encode(key.to_bytes())),
+    )?;
+    Ok(hex::encode(key.verifying_key().to_bytes()))
+}
+
+/// The site's public key (hex), from its key file.
+pub fn site_public_key(dir: &Path) -> anyhow::Result<String> {
+    let text = read(&dir.join(SITE_KEY))?;
+    let seed: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("clé du site illisible ({SITE_KEY})"))?;
+    Ok(hex::encode(
+        ed25519_dalek::SigningKey::from_bytes(&seed)
+            .verifying_key()
+            .to_bytes(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,31 +284,4 @@ mod tests {
         assert!(install(node.path(), &theirs, &ca_pem).is_err());
         assert!(ca_sign(ca.path(), "garbage").is_err());
     }
-}
-
-/// The site's Ed25519 key, registered in the network registry.
-pub const SITE_KEY: &str = "site.key";
-
-/// Creates the site's Ed25519 key; returns its public key (hex).
-pub fn site_key_init(dir: &Path) -> anyhow::Result<String> {
-    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
-    write_private(
-        &dir.join(SITE_KEY),
-        &format!("{}\n", hex::encode(key.to_bytes())),
-    )?;
-    Ok(hex::encode(key.verifying_key().to_bytes()))
-}
-
-/// The site's public key (hex), from its key file.
-pub fn site_public_key(dir: &Path) -> anyhow::Result<String> {
-    let text = read(&dir.join(SITE_KEY))?;
-    let seed: [u8; 32] = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| anyhow::anyhow!("clé du site illisible ({SITE_KEY})"))?;
-    Ok(hex::encode(
-        ed25519_dalek::SigningKey::from_bytes(&seed)
-            .verifying_key()
-            .to_bytes(),
-    ))
 }
