@@ -23,7 +23,7 @@ use crate::pb;
 use crate::storage::{SledStore, Store};
 
 /// How long start-up waits for sled's lock still held by a closing handle.
-pub const STORE_LOCK_WAIT: Duration = Duration::from_secs(3);
+pub const STORE_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Time allowed for each step of an orderly shutdown.
 pub const EXIT_DEADLINE: Duration = Duration::from_secs(5);
