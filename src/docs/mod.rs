@@ -247,15 +247,24 @@ impl Docs {
             let mut guard = entry.lock().unwrap();
             let before = guard.doc.get_heads();
             let raw: Vec<u8> = message.changes.iter().flatten().copied().collect();
-            // Applied to a copy first: a message that fails half-way leaves the
-            // document and the sync state exactly as they were.
-            let mut doc = guard.doc.clone();
+            // A message carrying changes is applied to a copy first: one that
+            // fails half-way leaves the document and the sync state as they were.
+            // (Copying costs O(document); messages without changes skip it.)
             let mut next_state = state.clone();
-            doc.sync()
-                .receive_sync_message(&mut next_state, message)
-                .map_err(|source| Error::automerge(id, source))?;
-            let changed = doc.get_heads() != before;
-            guard.doc = doc;
+            if message.changes.is_empty() {
+                guard
+                    .doc
+                    .sync()
+                    .receive_sync_message(&mut next_state, message)
+                    .map_err(|source| Error::automerge(id, source))?;
+            } else {
+                let mut doc = guard.doc.clone();
+                doc.sync()
+                    .receive_sync_message(&mut next_state, message)
+                    .map_err(|source| Error::automerge(id, source))?;
+                guard.doc = doc;
+            }
+            let changed = guard.doc.get_heads() != before;
             *state = next_state;
             if changed {
                 self.persist(id, &mut guard, &raw)?;
