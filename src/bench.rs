@@ -27,22 +27,22 @@ pub const BENCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// all, propagation, catchup, reconnect or writes.
+    /// all, propagation, catchup, reconnect ou writes.
     #[arg(default_value = "all")]
     pub which: String,
-    /// Writes timed by `propagation`.
+    /// Écritures chronométrées par `propagation`.
     #[arg(long, default_value_t = 300)]
     pub samples: usize,
-    /// Changes in the history caught up by `catchup`.
+    /// Modifications de l'historique rattrapé par `catchup`.
     #[arg(long, default_value_t = 20_000)]
     pub changes: usize,
-    /// Documents the history is spread over (catchup, reconnect).
+    /// Documents sur lesquels l'historique est réparti (catchup, reconnect).
     #[arg(long, default_value_t = 50)]
     pub documents: usize,
-    /// Catch-ups timed by `catchup` (the median ratio is reported).
+    /// Rattrapages chronométrés par `catchup` (le rapport médian est affiché).
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
-    /// Writes timed by `writes`.
+    /// Écritures chronométrées par `writes`.
     #[arg(long, default_value_t = 2_000)]
     pub writes: usize,
 }

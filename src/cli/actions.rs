@@ -9,45 +9,45 @@ use crate::pb::actions_client::ActionsClient;
 
 #[derive(Debug, Subcommand)]
 pub enum ActionCmd {
-    /// Create an action led by this site.
+    /// Créer une action pilotée par ce site.
     Create {
         #[arg(long)]
         title: String,
-        /// ASTERIE axis: 1, 2 or 3.
+        /// Axe ASTERIE : 1, 2 ou 3.
         #[arg(long)]
         axis: u32,
         #[arg(long, default_value = "")]
         description: String,
-        /// YYYY-MM-DD.
+        /// AAAA-MM-JJ.
         #[arg(long, default_value = "")]
         start: String,
         #[arg(long, default_value = "")]
         end: String,
     },
-    /// Join an action.
+    /// Rejoindre une action.
     Join { id: String },
-    /// Leave an action.
+    /// Quitter une action.
     Leave { id: String },
-    /// Change an action this site participates in.
+    /// Modifier une action à laquelle ce site participe.
     Update {
         id: String,
         #[arg(long)]
         title: Option<String>,
         #[arg(long)]
         description: Option<String>,
-        /// idée, en_préparation, en_cours, terminée or annulée.
+        /// Statut : idée, en_préparation, en_cours, terminée ou annulée.
         #[arg(long)]
         status: Option<String>,
         #[arg(long)]
         objectives: Option<String>,
-        /// Target publics, comma-separated (replaces the list).
+        /// Publics cibles, séparés par des virgules (remplace la liste).
         #[arg(long, value_delimiter = ',')]
         publics: Option<Vec<String>>,
         #[arg(long)]
         budget_planned: Option<String>,
         #[arg(long)]
         budget_spent: Option<String>,
-        /// NAME=TARGET[:ACTUAL], or NAME=:ACTUAL (repeatable).
+        /// NOM=CIBLE[:RÉALISÉ] ou NOM=:RÉALISÉ (répétable).
         #[arg(long = "indicator")]
         indicators: Vec<String>,
         #[arg(long)]
@@ -57,10 +57,10 @@ pub enum ActionCmd {
         #[arg(long)]
         axis: Option<u32>,
     },
-    /// Tasks of an action.
+    /// Les tâches d'une action.
     #[command(subcommand)]
     Task(TaskCmd),
-    /// List the network's actions.
+    /// Lister les actions du réseau.
     List {
         #[arg(long)]
         site: Option<String>,
@@ -69,25 +69,25 @@ pub enum ActionCmd {
         #[arg(long)]
         status: Option<String>,
     },
-    /// Show one action.
+    /// Afficher une action.
     Show { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCmd {
-    /// Add a task to an action.
+    /// Ajouter une tâche à une action.
     Add {
         id: String,
         #[arg(long)]
         title: String,
-        /// Site in charge (a participant).
+        /// Site chargé de la tâche (un participant).
         #[arg(long, default_value = "")]
         site: String,
-        /// YYYY-MM-DD.
+        /// AAAA-MM-JJ.
         #[arg(long, default_value = "")]
         due: String,
     },
-    /// Mark a task done.
+    /// Marquer une tâche comme faite.
     Done { id: String, task: String },
 }
 

@@ -11,39 +11,39 @@ use crate::pb::calendar_client::CalendarClient;
 
 #[derive(Debug, Subcommand)]
 pub enum EventCmd {
-    /// Publish an event (a site's, or network-wide on an academy node).
+    /// Publier un événement (du site, ou du réseau sur un nœud académique).
     Add {
         #[arg(long)]
         title: String,
-        /// seminar, workshop, exhibition, meeting, training, roving_action (or the French labels).
+        /// seminar, workshop, exhibition, meeting, training, roving_action (ou séminaire, atelier, manifestation, réunion, formation, action itinérante).
         #[arg(long)]
         kind: String,
-        /// RFC 3339 with an offset, or local Europe/Paris time; a date with --all-day.
+        /// RFC 3339 avec décalage, ou heure locale Europe/Paris ; une date avec --all-day.
         #[arg(long)]
         start: String,
         #[arg(long)]
         end: String,
         #[arg(long)]
         all_day: bool,
-        /// Recurrence, e.g. FREQ=WEEKLY;BYDAY=WE;COUNT=10.
+        /// Récurrence, par exemple FREQ=WEEKLY;BYDAY=WE;COUNT=10.
         #[arg(long, default_value = "")]
         rrule: String,
-        /// Excluded occurrences (their start), comma-separated.
+        /// Occurrences exclues (leur début), séparées par des virgules.
         #[arg(long, value_delimiter = ',')]
         exdate: Vec<String>,
         #[arg(long, default_value = "")]
         place: String,
-        /// pupils, teachers, families, partners (comma-separated).
+        /// Publics : pupils, teachers, families, partners (ou élèves, enseignants, familles, partenaires).
         #[arg(long, value_delimiter = ',')]
         audience: Vec<String>,
-        /// Linked common action id.
+        /// Action commune liée.
         #[arg(long, default_value = "")]
         action: String,
-        /// Participating sites (comma-separated).
+        /// Sites participants (séparés par des virgules).
         #[arg(long, value_delimiter = ',')]
         participants: Vec<String>,
     },
-    /// Change an event of this site.
+    /// Modifier un événement de ce site.
     Update {
         id: String,
         #[arg(long)]
@@ -56,7 +56,7 @@ pub enum EventCmd {
         end: Option<String>,
         #[arg(long)]
         all_day: Option<bool>,
-        /// An empty value removes the recurrence.
+        /// Une valeur vide supprime la récurrence.
         #[arg(long)]
         rrule: Option<String>,
         #[arg(long, value_delimiter = ',')]
@@ -68,9 +68,9 @@ pub enum EventCmd {
         #[arg(long)]
         action: Option<String>,
     },
-    /// Cancel an event (it stays in the calendar as cancelled).
+    /// Annuler un événement (il reste au calendrier, annulé).
     Cancel { id: String },
-    /// Record attendance by audience after the event.
+    /// Enregistrer la fréquentation par public après l'événement.
     Attendance {
         id: String,
         #[arg(long, allow_negative_numbers = true)]
@@ -82,7 +82,7 @@ pub enum EventCmd {
         #[arg(long, allow_negative_numbers = true)]
         partners: i64,
     },
-    /// Show one event.
+    /// Afficher un événement.
     Show { id: String },
 }
 
@@ -97,10 +97,10 @@ pub struct CalendarArgs {
 
 #[derive(Debug, Args, Default)]
 pub struct Query {
-    /// First day (or instant); default today.
+    /// Premier jour (ou instant) ; aujourd'hui par défaut.
     #[arg(long, default_value = "")]
     pub from: String,
-    /// Last day (included) or instant; default 90 days after --from.
+    /// Dernier jour (inclus) ou instant ; 90 jours après --from par défaut.
     #[arg(long, default_value = "")]
     pub to: String,
     #[arg(long, default_value = "")]
@@ -111,7 +111,7 @@ pub struct Query {
 
 #[derive(Debug, Subcommand)]
 pub enum CalendarCmd {
-    /// Write the calendar as an iCalendar (.ics) file.
+    /// Écrire le calendrier en fichier iCalendar (.ics).
     Export {
         #[arg(long, default_value = "")]
         site: String,

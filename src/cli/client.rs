@@ -305,7 +305,9 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
     }
     println!("Site        : {} ({})", s.name, s.site);
     println!("Rôle        : {}", s.role);
-    println!("Adresse     : {}", s.listen);
+    println!("Fédération  : {}", s.listen);
+    println!("API         : {}", s.api_listen);
+    println!("Clé publique: {}", s.public_key);
     println!("Empreinte   : {}", s.digest);
     println!("Documents   : {}", s.documents.len());
     for d in &s.documents {
@@ -336,6 +338,13 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
     }
     if s.refused_sessions > 0 {
         println!("Sessions refusées (pairs fautifs) : {}", s.refused_sessions);
+    }
+    for c in &s.loan_conflicts {
+        println!(
+            "CONFLIT : le matériel {} est accordé à des prêts qui se chevauchent : {}",
+            c.equipment,
+            c.loans.join(", ")
+        );
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::node::RunningNode;
 /// `--dir` (the global flag) keeps the nodes' data between runs.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Port of the academy node; the sites take the next ones.
+    /// Port du nœud académique ; les sites prennent les suivants.
     #[arg(long, default_value_t = 7400)]
     pub base_port: u16,
 }

@@ -9,45 +9,45 @@ use crate::pb::loans_client::LoansClient;
 
 #[derive(Debug, Subcommand)]
 pub enum LoanCmd {
-    /// Ask another site to lend items for a time window.
+    /// Demander à un autre site de prêter du matériel sur une période.
     Request {
-        /// Item ids, comma-separated (all of one lender site).
+        /// Identifiants du matériel, séparés par des virgules (d'un seul site prêteur).
         #[arg(long, value_delimiter = ',', required = true)]
         equipment: Vec<String>,
-        /// Start: RFC 3339, local time (Europe/Paris) or a date.
+        /// Début : RFC 3339, heure locale (Europe/Paris) ou date.
         #[arg(long)]
         from: String,
-        /// End: RFC 3339, local time or a date (included).
+        /// Fin : RFC 3339, heure locale ou date (incluse).
         #[arg(long)]
         to: String,
         #[arg(long, default_value = "")]
         purpose: String,
-        /// Linked common action id.
+        /// Action commune liée.
         #[arg(long, default_value = "")]
         action: String,
-        /// Linked event id.
+        /// Événement lié.
         #[arg(long, default_value = "")]
         event: String,
     },
-    /// Approve a request for this site's items (lender).
+    /// Accorder une demande portant sur le matériel de ce site (prêteur).
     Approve {
         id: String,
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Refuse a request (lender).
+    /// Refuser une demande (prêteur).
     Refuse {
         id: String,
         #[arg(long)]
         reason: String,
     },
-    /// Record the pick-up, with the condition of the items (lender).
+    /// Enregistrer la sortie, avec l'état du matériel (prêteur).
     Checkout {
         id: String,
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Record the return (lender).
+    /// Enregistrer le retour (prêteur).
     Return {
         id: String,
         #[arg(long, default_value = "")]
@@ -55,24 +55,24 @@ pub enum LoanCmd {
         #[arg(long, default_value = "")]
         incident: String,
     },
-    /// Cancel a request before check-out (borrower).
+    /// Annuler une demande avant la sortie (emprunteur).
     Cancel {
         id: String,
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// List the network's loans.
+    /// Lister les prêts du réseau.
     List {
         #[arg(long)]
         site: Option<String>,
-        /// requested, approved, refused, checked_out, returned, cancelled or overdue.
+        /// État : requested, approved, refused, checked_out, returned, cancelled ou overdue.
         #[arg(long)]
         state: Option<String>,
-        /// lender or borrower, relative to --site (this node's site by default).
+        /// lender ou borrower, par rapport à --site (le site de ce nœud par défaut).
         #[arg(long = "as")]
         side: Option<String>,
     },
-    /// Show one loan: request, decisions, state.
+    /// Afficher un prêt : demande, décisions, état.
     Show { id: String },
 }
 

@@ -24,17 +24,17 @@ pub const DEFAULT_NODE: &str = "http://127.0.0.1:7400";
     about = "maillage : synchronisation fédérée du réseau des tiers-lieux éducatifs"
 )]
 pub struct Cli {
-    /// Node to talk to (client commands); default http://127.0.0.1:7400.
+    /// Nœud à interroger (commandes clientes) ; par défaut http://127.0.0.1:7400.
     #[arg(long, global = true, env = "MAILLAGE_NODE")]
     pub node: Option<String>,
-    /// Node directory: `init` and `serve` use it; client commands take the
-    /// node's address and administrator token from it.
+    /// Dossier du nœud : `init` et `serve` l'utilisent ; les commandes clientes y prennent
+    /// l'adresse du nœud et le jeton d'administration.
     #[arg(long, global = true)]
     pub dir: Option<PathBuf>,
-    /// API token (client commands).
+    /// Jeton d'accès à l'API (commandes clientes).
     #[arg(long, global = true, env = "MAILLAGE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Print only JSON on stdout.
+    /// N'écrire que du JSON sur la sortie standard.
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -43,78 +43,78 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a node directory (configuration and storage).
+    /// Créer le dossier d'un nœud (configuration, stockage, clés).
     Init(InitArgs),
-    /// Run a node in the foreground until SIGINT or SIGTERM (needs --dir).
+    /// Faire tourner un nœud au premier plan jusqu'à SIGINT ou SIGTERM (avec --dir).
     Serve,
-    /// The network's certificate authority (academic team).
+    /// L'autorité de certification du réseau (équipe académique).
     #[command(subcommand)]
     Ca(CaCmd),
-    /// This node's certificate.
+    /// Le certificat de ce nœud.
     #[command(subcommand)]
     Cert(CertCmd),
-    /// Start a local network (an academy and three sites) with sample data.
+    /// Lancer un réseau local (une académie, trois sites) avec des données d'exemple.
     Demo(demo::DemoArgs),
-    /// Show this node's state: documents, digest, peers.
+    /// État de ce nœud : documents, empreinte, pairs.
     Status,
-    /// The shared equipment catalogue.
+    /// Le catalogue partagé du matériel.
     #[command(subcommand)]
     Equipment(EquipmentCmd),
-    /// Loans between sites.
+    /// Les prêts entre sites.
     #[command(subcommand)]
     Loan(loans::LoanCmd),
-    /// Common actions across sites.
+    /// Les actions communes entre sites.
     #[command(subcommand)]
     Action(actions::ActionCmd),
-    /// Events of the network calendar.
+    /// Les événements du calendrier du réseau.
     #[command(subcommand)]
     Event(calendar::EventCmd),
-    /// The network calendar: occurrences in a window, or an .ics export.
+    /// Le calendrier du réseau : occurrences sur une période, ou export .ics.
     Calendar(calendar::CalendarArgs),
-    /// API tokens of this node.
+    /// Les jetons d'accès à l'API de ce nœud.
     #[command(subcommand)]
     Token(TokenCmd),
-    /// The network's site registry (enrol and revoke: academy nodes only).
+    /// Le registre des sites (inscrire, révoquer : nœud académique seulement).
     #[command(subcommand)]
     Site(SiteCmd),
-    /// Documents as stored.
+    /// Les documents tels que stockés.
     #[command(subcommand)]
     Doc(DocCmd),
-    /// Run the benchmarks and print their figures.
+    /// Lancer les bancs d'essai et afficher leurs mesures.
     Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Site id: lowercase letters, digits and dashes.
+    /// Identifiant du site : minuscules, chiffres et tirets.
     #[arg(long)]
     pub site: String,
     #[arg(long)]
     pub name: String,
     #[arg(long, default_value = "site")]
     pub role: Role,
-    /// Federation address (mutual TLS).
+    /// Adresse de la fédération (TLS mutuel).
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: String,
-    /// Public API address (tokens), loopback by default.
+    /// Adresse de l'API (jetons), locale par défaut.
     #[arg(long, default_value = crate::config::DEFAULT_API_LISTEN)]
     pub api_listen: String,
-    /// URL of a peer to dial (repeatable): https://HOST:PORT.
+    /// Adresse d'un pair à joindre (répétable) : https://HÔTE:PORT.
     #[arg(long = "peer")]
     pub peers: Vec<String>,
-    /// The network's CA directory: sign and install this node's certificate now.
+    /// Dossier de l'autorité du réseau : signer et installer tout de suite le certificat du nœud.
     #[arg(long)]
     pub ca: Option<PathBuf>,
-    /// No TLS between nodes (trials on a closed network only).
+    /// Sans TLS entre nœuds (essais sur un réseau fermé seulement).
     #[arg(long)]
     pub insecure: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CaCmd {
-    /// Create the network's certificate authority in --dir.
+    /// Créer l'autorité de certification du réseau dans --dir.
     Init,
-    /// Sign a node's certificate request with the CA in --dir.
+    /// Signer la demande de certificat d'un nœud avec l'autorité de --dir.
     Sign {
         #[arg(long)]
         csr: PathBuf,
@@ -125,7 +125,7 @@ pub enum CaCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum CertCmd {
-    /// Install the node's signed certificate and the CA certificate in --dir.
+    /// Installer dans --dir le certificat signé du nœud et celui de l'autorité.
     Install {
         #[arg(long)]
         cert: PathBuf,
@@ -136,7 +136,7 @@ pub enum CertCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum EquipmentCmd {
-    /// Add an item to this site's catalogue.
+    /// Ajouter un matériel au catalogue de ce site.
     Add {
         #[arg(long)]
         name: String,
@@ -148,11 +148,11 @@ pub enum EquipmentCmd {
         inventory_number: String,
         #[arg(long, action = ArgAction::Set)]
         loanable: Option<bool>,
-        /// new, good, worn or out_of_order.
+        /// État : new, good, worn ou out_of_order.
         #[arg(long, default_value = "")]
         condition: String,
     },
-    /// Change fields of an item of this site.
+    /// Modifier un matériel de ce site.
     Update {
         id: String,
         #[arg(long)]
@@ -165,17 +165,17 @@ pub enum EquipmentCmd {
         inventory_number: Option<String>,
         #[arg(long, action = ArgAction::Set)]
         loanable: Option<bool>,
-        /// available, maintenance or retired.
+        /// Statut : available, maintenance ou retired.
         #[arg(long)]
         status: Option<String>,
         #[arg(long)]
         condition: Option<String>,
     },
-    /// Retire an item of this site (it stays in the history).
+    /// Retirer un matériel de ce site (il reste dans l'historique).
     Retire { id: String },
-    /// Show one item of the network.
+    /// Afficher un matériel du réseau.
     Show { id: String },
-    /// List the whole network's catalogue.
+    /// Lister le catalogue de tout le réseau.
     List {
         #[arg(long)]
         site: Option<String>,
@@ -183,10 +183,10 @@ pub enum EquipmentCmd {
         category: Option<String>,
         #[arg(long)]
         search: Option<String>,
-        /// available, maintenance or retired.
+        /// Statut : available, maintenance ou retired.
         #[arg(long)]
         status: Option<String>,
-        /// With --available-to: only items free for the whole window.
+        /// Avec --available-to : seulement le matériel libre sur toute la période.
         #[arg(long)]
         available_from: Option<String>,
         #[arg(long)]
@@ -196,46 +196,46 @@ pub enum EquipmentCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum SiteCmd {
-    /// Enrol a site: its id, name, node endpoint and public key.
+    /// Inscrire un site : identifiant, nom, adresse du nœud, clé publique.
     Enrol {
         #[arg(long)]
         id: String,
         #[arg(long)]
         name: String,
-        /// Federation URL of the site's node (https://HOST:PORT).
+        /// Adresse de fédération du nœud du site (https://HÔTE:PORT).
         #[arg(long, default_value = "")]
         endpoint: String,
-        /// The public key printed by `maillage init` on that node.
+        /// La clé publique affichée par `maillage init` sur ce nœud.
         #[arg(long)]
         key: String,
         #[arg(long, default_value = "site")]
         role: String,
     },
-    /// Revoke a site: its connections and new changes are refused.
+    /// Révoquer un site : ses connexions et ses nouvelles modifications sont refusées.
     Revoke { id: String },
-    /// List the registered sites.
+    /// Lister les sites inscrits.
     List,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCmd {
-    /// Create a token (printed once).
+    /// Créer un jeton (affiché une seule fois).
     Create {
-        /// viewer, staff, director or academy.
+        /// Rôle : viewer, staff, director ou academy.
         #[arg(long)]
         role: String,
         #[arg(long, default_value = "")]
         name: String,
     },
-    /// List the tokens (never their value).
+    /// Lister les jetons (jamais leur valeur).
     List,
-    /// Revoke a token.
+    /// Révoquer un jeton.
     Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DocCmd {
-    /// Write a document as a standard Automerge file.
+    /// Écrire un document en fichier Automerge standard.
     Export {
         id: String,
         #[arg(long)]
