@@ -340,11 +340,7 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
         println!("Sessions refusées (pairs fautifs) : {}", s.refused_sessions);
     }
     for c in &s.loan_conflicts {
-        println!(
-            "CONFLIT : le matériel {} est accordé à des prêts qui se chevauchent : {}",
-            c.equipment,
-            c.loans.join(", ")
-        );
+        super::output::print_conflict(&c.equipment, &c.loans);
     }
     Ok(())
 }

@@ -199,11 +199,7 @@ pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
                 );
             }
             for conflict in &list.conflicts {
-                println!(
-                    "CONFLIT : le matériel {} est accordé à des prêts qui se chevauchent : {}",
-                    conflict.equipment,
-                    conflict.loans.join(", ")
-                );
+                super::output::print_conflict(&conflict.equipment, &conflict.loans);
             }
             return Ok(());
         }

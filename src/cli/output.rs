@@ -33,3 +33,11 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
         line(row.clone());
     }
 }
+
+/// Warns about overlapping approvals of one item.
+pub fn print_conflict(equipment: &str, loans: &[String]) {
+    println!(
+        "CONFLIT : le matériel {equipment} est accordé à des prêts qui se chevauchent : {}",
+        loans.join(", ")
+    );
+}

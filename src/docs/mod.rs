@@ -109,6 +109,18 @@ impl Docs {
         &self.inner.actor
     }
 
+    /// A snapshot of the loaded documents, so that no document lock is taken
+    /// while the map's lock is held.
+    fn entries(&self) -> Vec<(String, Arc<Mutex<Entry>>)> {
+        self.inner
+            .docs
+            .read()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     fn entry(&self, id: &str) -> Option<Arc<Mutex<Entry>>> {
         self.inner.docs.read().unwrap().get(id).cloned()
     }
@@ -133,14 +145,7 @@ impl Docs {
 
     /// Ids of the documents that hold at least one change.
     pub fn ids(&self) -> Vec<String> {
-        let docs: Vec<(String, Arc<Mutex<Entry>>)> = self
-            .inner
-            .docs
-            .read()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let docs = self.entries();
         docs.into_iter()
             .filter(|(_, e)| !e.lock().unwrap().doc.get_heads().is_empty())
             .map(|(k, _)| k)
@@ -319,14 +324,7 @@ impl Docs {
 
     /// Document id to the hash of its heads, for every non-empty document.
     pub fn digests(&self) -> BTreeMap<String, [u8; 32]> {
-        let docs: Vec<(String, Arc<Mutex<Entry>>)> = self
-            .inner
-            .docs
-            .read()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let docs = self.entries();
         let mut out = BTreeMap::new();
         for (id, e) in docs {
             let mut heads = e.lock().unwrap().doc.get_heads();
@@ -361,14 +359,7 @@ impl Docs {
 
     /// Number of changes in each non-empty document.
     pub fn change_counts(&self) -> HashMap<String, usize> {
-        let docs: Vec<(String, Arc<Mutex<Entry>>)> = self
-            .inner
-            .docs
-            .read()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let docs = self.entries();
         docs.into_iter()
             .filter_map(|(id, e)| {
                 let mut g = e.lock().unwrap();
