@@ -65,6 +65,8 @@ pub struct FederationConfig {
     pub max_frame_bytes: usize,
     /// Most documents a peer may list in one digest.
     pub max_documents: usize,
+    /// Most changes (and change signatures) one sync message may bring.
+    pub max_changes_per_message: usize,
     /// Time a peer has to say hello (and send its digests) after connecting.
     pub handshake_timeout_ms: u64,
     /// Time allowed to open a connection to a peer.
@@ -79,6 +81,7 @@ impl Default for FederationConfig {
         FederationConfig {
             max_frame_bytes: 32 * 1024 * 1024,
             max_documents: 100_000,
+            max_changes_per_message: crate::trust::MAX_CHANGES_PER_MESSAGE,
             handshake_timeout_ms: 10_000,
             connect_timeout_ms: 5_000,
             reconnect_min_ms: 200,
@@ -224,6 +227,9 @@ compact_after_chunks = {compact}
 max_frame_bytes = {frame}
 # Most documents a peer may list in one digest. Default 100000.
 max_documents = {maxdocs}
+# Most changes (and change signatures) one sync message may bring; a peer that
+# sends more has its session closed. Default 200000.
+max_changes_per_message = {maxchanges}
 # Milliseconds a peer has to complete the handshake. Default 10000.
 handshake_timeout_ms = {hs}
 # Milliseconds allowed to open a connection to a peer. Default 5000.
@@ -246,6 +252,7 @@ max_request_bytes = {api}
             compact = s.compact_after_chunks,
             frame = f.max_frame_bytes,
             maxdocs = f.max_documents,
+            maxchanges = f.max_changes_per_message,
             hs = f.handshake_timeout_ms,
             ct = f.connect_timeout_ms,
             rmin = f.reconnect_min_ms,

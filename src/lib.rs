@@ -28,6 +28,7 @@ pub mod federation;
 pub mod node;
 pub mod storage;
 pub mod tls;
+pub mod trust;
 
 /// Wire types generated from `proto/maillage/v1/*.proto`.
 pub mod pb {

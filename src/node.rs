@@ -21,6 +21,7 @@ use crate::domain::{now_rfc3339, root_map_mut, site};
 use crate::federation::{dial, Federation, FederationService};
 use crate::pb;
 use crate::storage::{SledStore, Store};
+use crate::trust::Trust;
 
 /// How long start-up waits for sled's lock still held by a closing handle.
 pub const STORE_LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -67,7 +68,19 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
     std::fs::create_dir_all(dir)
         .with_context(|| format!("création du dossier {}", dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join(DATA_DIR))?);
-    let docs = Docs::open(store, &config.site, config.storage.compact_after_chunks)?;
+    // The site's Ed25519 key: it signs every change this node writes.
+    let public_key = crate::tls::site_key_init(dir)?;
+    let trust = Trust::new(
+        crate::tls::site_key(dir)?,
+        None,
+        config.federation.max_changes_per_message,
+    );
+    let docs = Docs::open(
+        store,
+        &config.site,
+        config.storage.compact_after_chunks,
+        trust,
+    )?;
     let profile = site::Profile {
         id: config.site.clone(),
         name: config.name.clone(),
@@ -75,10 +88,19 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
         created_at: now_rfc3339(),
     };
     docs.change(&site_doc(&config.site), "site init", |doc| {
-        site::write_profile(doc, &profile)
+        site::write_profile(doc, &profile)?;
+        put_text(doc, crate::trust::PUBLIC_KEY_KEY, &public_key)
     })
     .await?;
     if config.role == site::Role::Academy {
+        let me = crate::domain::registry::new_entry(
+            &config.site,
+            &config.name,
+            "academy",
+            "",
+            &public_key,
+            &now_rfc3339(),
+        )?;
         docs.change(NETWORK_DOC, "network init", |doc| {
             use automerge::transaction::Transactable;
             root_map_mut(doc, "sites")?;
@@ -89,34 +111,20 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
                 doc.insert(&list, i, *c)
                     .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
             }
-            Ok(())
-        })
-        .await?;
-    }
-    // The site's Ed25519 key, registered in the network by the academy.
-    let public_key = crate::tls::site_key_init(dir)?;
-    if config.role == site::Role::Academy {
-        let me = crate::domain::registry::new_entry(
-            &config.site,
-            &config.name,
-            "academy",
-            "",
-            &public_key,
-            &now_rfc3339(),
-        )?;
-        docs.change(NETWORK_DOC, "site enrol", |doc| {
             crate::domain::registry::put(doc, &config.site, &me)
         })
         .await?;
     }
     // The node's TLS key and certificate request (signed now if the CA is here).
-    crate::tls::node_request(dir, &config.site)?;
+    // The request binds the site's key and role, for the CA to certify.
+    crate::tls::node_request(dir, &config.site, config.role.as_str(), &public_key)?;
     if let Some(ca) = ca {
         let csr = std::fs::read_to_string(dir.join(crate::tls::NODE_CSR))?;
-        let cert = crate::tls::ca_sign(ca, &csr)?;
+        let issued = crate::tls::ca_sign(ca, &csr, config.role == site::Role::Academy)?;
         let ca_pem = std::fs::read_to_string(ca.join(crate::tls::CA_CERT))
             .with_context(|| format!("lecture de l'autorité dans {}", ca.display()))?;
-        crate::tls::install(dir, &cert, &ca_pem)?;
+        crate::tls::install(dir, &issued.pem, &ca_pem)?;
+        publish_certificate(&docs, &config.site, &issued.pem).await?;
     }
     // The administrator's first token, readable by its owner only.
     let role = match config.role {
@@ -131,6 +139,31 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
     let tmp = dir.join(".maillage.toml.tmp");
     std::fs::write(&tmp, config.to_documented_toml())?;
     std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+fn put_text(doc: &mut automerge::AutoCommit, key: &str, value: &str) -> crate::error::Result<()> {
+    use automerge::transaction::Transactable;
+    doc.put(automerge::ROOT, key, value)
+        .map_err(|e| crate::error::Error::Internal(e.to_string()))
+}
+
+/// Publishes the node's certificate in its site document (if it is not there
+/// yet): it is how every other node learns, from the CA alone, this site's key.
+async fn publish_certificate(docs: &Docs, site: &str, pem: &str) -> anyhow::Result<()> {
+    let id = site_doc(site);
+    let current = docs.read(&id, |d| {
+        automerge::ReadDoc::get(d, automerge::ROOT, crate::trust::CERTIFICATE_KEY)
+            .ok()
+            .flatten()
+            .map(|(v, _)| v.as_str().map(str::to_string))
+    });
+    if current.flatten().flatten().as_deref() != Some(pem) {
+        docs.change(&id, "certificate", |doc| {
+            put_text(doc, crate::trust::CERTIFICATE_KEY, pem)
+        })
+        .await?;
+    }
     Ok(())
 }
 
@@ -182,17 +215,30 @@ impl RunningNode {
                 .await
                 .with_context(|| format!("ouverture du stockage dans {}", dir.display()))?,
         );
-        let docs = Docs::open(
-            store.clone(),
-            &config.site,
-            config.storage.compact_after_chunks,
-        )?;
         let tls = if config.insecure {
             warn!("insecure = true : les pairs se connectent sans TLS ni certificat, à réserver aux essais");
             None
         } else {
             Some(crate::tls::NodeTls::load(dir)?)
         };
+        let ca_der = match &tls {
+            Some(t) => Some(crate::tls::pem_der(&t.ca_pem)?),
+            None => None,
+        };
+        let trust = Trust::new(
+            crate::tls::site_key(dir)?,
+            ca_der,
+            config.federation.max_changes_per_message,
+        );
+        let docs = Docs::open(
+            store.clone(),
+            &config.site,
+            config.storage.compact_after_chunks,
+            trust,
+        )?;
+        if let Some(t) = &tls {
+            publish_certificate(&docs, &config.site, &t.cert_pem).await?;
+        }
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("écoute sur {} impossible", config.listen))?;

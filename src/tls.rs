@@ -82,10 +82,24 @@ pub fn ca_init(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the node's key and its certificate request for `site`.
-pub fn node_request(dir: &Path, site: &str) -> anyhow::Result<()> {
+/// Prefix of the URI names that bind a node certificate to the site's Ed25519
+/// key and role: `urn:maillage:key:<hex>`, `urn:maillage:role:<site|academy>`.
+pub const KEY_URI: &str = "urn:maillage:key:";
+pub const ROLE_URI: &str = "urn:maillage:role:";
+
+/// Creates the node's key and its certificate request for `site`. The request
+/// also names the site's role and its Ed25519 public key, which the CA binds
+/// into the certificate: that binding is what lets every node check, from the
+/// CA alone, the signature of a change relayed from any site.
+pub fn node_request(dir: &Path, site: &str, role: &str, public_key: &str) -> anyhow::Result<()> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(vec![site.to_string(), NODE_NAME.to_string()])?;
+    params.subject_alt_names.push(SanType::URI(
+        format!("{KEY_URI}{public_key}").as_str().try_into()?,
+    ));
+    params.subject_alt_names.push(SanType::URI(
+        format!("{ROLE_URI}{role}").as_str().try_into()?,
+    ));
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, site);
     params.distinguished_name = dn;
@@ -95,9 +109,20 @@ pub fn node_request(dir: &Path, site: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A certificate issued by [`ca_sign`], and what it certifies.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub pem: String,
+    pub site: String,
+    pub role: String,
+    pub public_key: String,
+}
+
 /// Signs a node's certificate request with the CA of `ca_dir`. Only the
-/// request's key and site are taken from it; everything else is the CA's choice.
-pub fn ca_sign(ca_dir: &Path, csr_pem: &str) -> anyhow::Result<String> {
+/// request's key, site, role and site key are taken from it; everything else is
+/// the CA's choice. A request for the academy role is signed only when
+/// `academy` says the CA's operator means it.
+pub fn ca_sign(ca_dir: &Path, csr_pem: &str, academy: bool) -> anyhow::Result<Issued> {
     let key = KeyPair::from_pem(&read(&ca_dir.join(CA_KEY))?)?;
     let issuer = Issuer::from_ca_cert_pem(&read(&ca_dir.join(CA_CERT))?, key)?;
     let mut csr = CertificateSigningRequestParams::from_pem(csr_pem)
@@ -109,6 +134,29 @@ pub fn ca_sign(ca_dir: &Path, csr_pem: &str) -> anyhow::Result<String> {
     if !crate::docs::is_slug(&site) {
         bail!("la demande nomme un site invalide : « {site} »");
     }
+    let mut public_key = None;
+    let mut role = None;
+    for san in &csr.params.subject_alt_names {
+        if let SanType::URI(uri) = san {
+            let uri = uri.as_str();
+            if let Some(k) = uri.strip_prefix(KEY_URI) {
+                public_key = Some(crate::domain::registry::check_key(k)?);
+            } else if let Some(r) = uri.strip_prefix(ROLE_URI) {
+                role = Some(r.to_string());
+            }
+        }
+    }
+    let Some(public_key) = public_key else {
+        bail!("la demande ne porte pas la clé du site (créée par maillage init)");
+    };
+    let role = match role.as_deref() {
+        Some("site") | None => "site",
+        Some("academy") if academy => "academy",
+        Some("academy") => bail!(
+            "la demande de « {site} » réclame le rôle académique : relancez avec --role academy si c'est bien un nœud de l'équipe académique"
+        ),
+        Some(other) => bail!("la demande réclame un rôle inconnu : « {other} »"),
+    };
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, site.as_str());
@@ -116,6 +164,8 @@ pub fn ca_sign(ca_dir: &Path, csr_pem: &str) -> anyhow::Result<String> {
     params.subject_alt_names = vec![
         SanType::DnsName(site.as_str().try_into()?),
         SanType::DnsName(NODE_NAME.try_into()?),
+        SanType::URI(format!("{KEY_URI}{public_key}").as_str().try_into()?),
+        SanType::URI(format!("{ROLE_URI}{role}").as_str().try_into()?),
     ];
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![
@@ -131,7 +181,60 @@ pub fn ca_sign(ca_dir: &Path, csr_pem: &str) -> anyhow::Result<String> {
     params.not_after = now + Duration::days(NODE_CERT_DAYS);
     params.use_authority_key_identifier_extension = true;
     csr.params = params;
-    Ok(csr.signed_by(&issuer)?.pem())
+    Ok(Issued {
+        pem: csr.signed_by(&issuer)?.pem(),
+        site,
+        role: role.to_string(),
+        public_key,
+    })
+}
+
+/// What a CA-issued node certificate says of its site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certified {
+    pub site: String,
+    pub academy: bool,
+    /// The site's Ed25519 public key.
+    pub key: [u8; 32],
+}
+
+/// Checks that `cert_pem` was issued by the CA whose certificate is `ca_der`,
+/// and reads the site, role and site key it binds.
+pub fn certified(ca_der: &[u8], cert_pem: &str) -> anyhow::Result<Certified> {
+    let der = first_der(cert_pem)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| anyhow::anyhow!("certificat illisible : {e}"))?;
+    let (_, ca) = x509_parser::parse_x509_certificate(ca_der)
+        .map_err(|e| anyhow::anyhow!("certificat de l'autorité illisible : {e}"))?;
+    cert.verify_signature(Some(ca.public_key()))
+        .map_err(|_| anyhow::anyhow!("certificat non signé par l'autorité du réseau"))?;
+    let site = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .ok_or_else(|| anyhow::anyhow!("certificat sans nom de site"))?
+        .to_string();
+    let mut key = None;
+    let mut academy = false;
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::URI(uri) = name {
+                if let Some(k) = uri.strip_prefix(KEY_URI) {
+                    key = hex::decode(k).ok().and_then(|b| b.try_into().ok());
+                } else if let Some(r) = uri.strip_prefix(ROLE_URI) {
+                    academy = r == "academy";
+                }
+            }
+        }
+    }
+    let key = key.ok_or_else(|| anyhow::anyhow!("certificat sans clé de site"))?;
+    Ok(Certified { site, academy, key })
+}
+
+/// The DER of the first certificate in a PEM text.
+pub fn pem_der(pem_text: &str) -> anyhow::Result<Vec<u8>> {
+    first_der(pem_text)
 }
 
 fn dn_text(v: &rcgen::DnValue) -> String {
@@ -236,18 +339,19 @@ pub fn site_key_init(dir: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(key.verifying_key().to_bytes()))
 }
 
-/// The site's public key (hex), from its key file.
-pub fn site_public_key(dir: &Path) -> anyhow::Result<String> {
+/// The site's signing key, from its key file.
+pub fn site_key(dir: &Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
     let text = read(&dir.join(SITE_KEY))?;
     let seed: [u8; 32] = hex::decode(text.trim())
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| anyhow::anyhow!("clé du site illisible ({SITE_KEY})"))?;
-    Ok(hex::encode(
-        ed25519_dalek::SigningKey::from_bytes(&seed)
-            .verifying_key()
-            .to_bytes(),
-    ))
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
+/// The site's public key (hex), from its key file.
+pub fn site_public_key(dir: &Path) -> anyhow::Result<String> {
+    Ok(hex::encode(site_key(dir)?.verifying_key().to_bytes()))
 }
 
 #[cfg(test)]
@@ -262,9 +366,19 @@ mod tests {
         ca_init(ca.path()).unwrap();
         assert!(ca_init(ca.path()).is_err(), "never overwrites a CA");
         ca_init(other_ca.path()).unwrap();
-        node_request(node.path(), "metz-borny").unwrap();
+        let site_key = hex::encode(
+            ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+                .verifying_key()
+                .to_bytes(),
+        );
+        node_request(node.path(), "metz-borny", "site", &site_key).unwrap();
         let csr = std::fs::read_to_string(node.path().join(NODE_CSR)).unwrap();
-        let cert = ca_sign(ca.path(), &csr).unwrap();
+        let issued = ca_sign(ca.path(), &csr, false).unwrap();
+        assert_eq!(
+            (issued.site.as_str(), issued.role.as_str()),
+            ("metz-borny", "site")
+        );
+        let cert = issued.pem;
         let ca_pem = std::fs::read_to_string(ca.path().join(CA_CERT)).unwrap();
         let other_pem = std::fs::read_to_string(other_ca.path().join(CA_CERT)).unwrap();
         assert!(install(node.path(), &cert, &other_pem).is_err(), "wrong CA");
@@ -275,13 +389,20 @@ mod tests {
         );
         // A certificate issued for another key is refused.
         let elsewhere = tempfile::tempdir().unwrap();
-        node_request(elsewhere.path(), "thionville").unwrap();
-        let theirs = ca_sign(
-            ca.path(),
-            &std::fs::read_to_string(elsewhere.path().join(NODE_CSR)).unwrap(),
-        )
-        .unwrap();
+        node_request(elsewhere.path(), "thionville", "academy", &site_key).unwrap();
+        let csr = std::fs::read_to_string(elsewhere.path().join(NODE_CSR)).unwrap();
+        let refused = ca_sign(ca.path(), &csr, false).unwrap_err().to_string();
+        assert!(refused.contains("--role academy"), "{refused}");
+        let theirs = ca_sign(ca.path(), &csr, true).unwrap().pem;
         assert!(install(node.path(), &theirs, &ca_pem).is_err());
-        assert!(ca_sign(ca.path(), "garbage").is_err());
+        assert!(ca_sign(ca.path(), "garbage", false).is_err());
+        // What the certificates bind, checked against the right CA only.
+        let ca_der = pem_der(&ca_pem).unwrap();
+        let mine = certified(&ca_der, &cert).unwrap();
+        assert_eq!(mine.site, "metz-borny");
+        assert!(!mine.academy);
+        assert_eq!(hex::encode(mine.key), site_key);
+        assert!(certified(&ca_der, &theirs).unwrap().academy);
+        assert!(certified(&pem_der(&other_pem).unwrap(), &cert).is_err());
     }
 }

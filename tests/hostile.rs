@@ -32,6 +32,7 @@ fn sync(doc: &str, data: Vec<u8>) -> pb::Frame {
     frame(Body::Sync(pb::SyncMessage {
         doc: doc.into(),
         data,
+        signatures: Vec::new(),
     }))
 }
 

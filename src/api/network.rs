@@ -80,6 +80,19 @@ pub async fn revoke(ctx: &NodeContext, id: &str) -> Result<pb::RegisteredSite> {
         return Err(Error::precondition("un nœud ne se révoque pas lui-même"));
     }
     let now = now_rfc3339();
+    // The cutoff: every document the site may write, at the heads held here.
+    let mut cutoff = std::collections::BTreeMap::new();
+    for doc in ctx.docs.ids() {
+        let writable = match crate::docs::parse_doc_id(&doc) {
+            Some(crate::docs::DocKind::Site(s)) => s == id,
+            Some(crate::docs::DocKind::Action(_)) => true,
+            Some(crate::docs::DocKind::Network) => true,
+            None => false,
+        };
+        if writable {
+            cutoff.insert(doc.clone(), ctx.docs.heads(&doc));
+        }
+    }
     let entry = ctx
         .docs
         .change(NETWORK_DOC, "site revoke", |doc| {
@@ -91,6 +104,7 @@ pub async fn revoke(ctx: &NodeContext, id: &str) -> Result<pb::RegisteredSite> {
                 )));
             }
             e.revoked_at = now;
+            e.cutoff = cutoff;
             registry::put(doc, id, &e)?;
             Ok(e)
         })

@@ -69,6 +69,10 @@ pub fn status(ctx: &NodeContext) -> pb::StatusReply {
             .fed
             .refused_sessions
             .load(std::sync::atomic::Ordering::Relaxed),
+        withheld_messages: ctx
+            .fed
+            .withheld_messages
+            .load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 

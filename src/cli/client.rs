@@ -286,6 +286,7 @@ pub fn status_json(s: &pb::StatusReply) -> serde_json::Value {
         "documents": documents,
         "peers": peers,
         "refused_sessions": s.refused_sessions,
+        "withheld_messages": s.withheld_messages,
         "public_key": s.public_key,
         "api_listen": s.api_listen,
         "loan_conflicts": s.loan_conflicts,
@@ -338,6 +339,12 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
     }
     if s.refused_sessions > 0 {
         println!("Sessions refusées (pairs fautifs) : {}", s.refused_sessions);
+    }
+    if s.withheld_messages > 0 {
+        println!(
+            "Messages écartés (sites révoqués, certificats pas encore reçus) : {}",
+            s.withheld_messages
+        );
     }
     for c in &s.loan_conflicts {
         super::output::print_conflict(&c.equipment, &c.loans);

@@ -120,6 +120,10 @@ pub enum CaCmd {
         csr: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// Rôle accordé : site (défaut) ou academy, à donner explicitement
+        /// pour un nœud de l'équipe académique.
+        #[arg(long, default_value = "site")]
+        role: String,
     },
 }
 
@@ -366,16 +370,32 @@ fn ca(dir: &std::path::Path, cmd: &CaCmd, json: bool) -> anyhow::Result<()> {
                 );
             }
         }
-        CaCmd::Sign { csr, out } => {
+        CaCmd::Sign { csr, out, role } => {
+            let academy = match role.as_str() {
+                "site" => false,
+                "academy" => true,
+                other => anyhow::bail!("rôle « {other} » inconnu : site ou academy"),
+            };
             let text = std::fs::read_to_string(csr)
                 .map_err(|e| anyhow::anyhow!("lecture de {} impossible : {e}", csr.display()))?;
-            let cert = crate::tls::ca_sign(dir, &text)?;
-            std::fs::write(out, &cert)
+            let issued = crate::tls::ca_sign(dir, &text, academy)?;
+            std::fs::write(out, &issued.pem)
                 .map_err(|e| anyhow::anyhow!("écriture de {} impossible : {e}", out.display()))?;
             if json {
-                output::print_json(&serde_json::json!({ "out": out }));
+                output::print_json(&serde_json::json!({
+                    "out": out,
+                    "site": issued.site,
+                    "role": issued.role,
+                    "public_key": issued.public_key,
+                }));
             } else {
-                println!("Certificat signé écrit dans {}.", out.display());
+                println!(
+                    "Certificat signé écrit dans {} : site {}, rôle {}, clé {}.",
+                    out.display(),
+                    issued.site,
+                    issued.role,
+                    issued.public_key
+                );
             }
         }
     }

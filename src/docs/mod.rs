@@ -11,6 +11,7 @@
 //! older backup can never reuse an (actor, seq) pair that peers already hold.
 
 mod id;
+mod verify;
 
 pub use id::*;
 
@@ -24,6 +25,7 @@ use tokio::sync::broadcast;
 
 use crate::error::{Error, Result};
 use crate::storage::Store;
+use crate::trust::{Refusal, Sig, Trust};
 
 /// Capacity of the "document changed" channel; a lagging session resyncs all.
 pub const CHANGED_CAP: usize = 1024;
@@ -35,11 +37,52 @@ struct Entry {
     next_seq: u64,
     /// Chunks written since the last snapshot.
     chunks: u64,
+    /// The author's signature of every change of the document.
+    sigs: HashMap<ChangeHash, Sig>,
+    /// Signatures received for changes not applied yet (waiting for their
+    /// dependencies), bounded by [`PENDING_CAP`].
+    pending: HashMap<ChangeHash, Sig>,
+}
+
+/// Most signatures kept for changes whose dependencies have not arrived.
+const PENDING_CAP: usize = 200_000;
+
+/// Stored chunk and snapshot values: `u32` length of the Automerge bytes, the
+/// bytes, then (hash, signature) pairs of the changes they hold.
+fn encode_chunk(bytes: &[u8], sigs: &[(ChangeHash, Sig)]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + bytes.len() + sigs.len() * 96);
+    v.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    v.extend_from_slice(bytes);
+    for (h, s) in sigs {
+        v.extend_from_slice(&h.0);
+        v.extend_from_slice(s);
+    }
+    v
+}
+
+fn decode_chunk<'a>(
+    id: &str,
+    v: &'a [u8],
+    sigs: &mut HashMap<ChangeHash, Sig>,
+) -> Result<&'a [u8]> {
+    let bad = || Error::Internal(format!("valeur stockée illisible pour {id}"));
+    let len = u32::from_be_bytes(v.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
+    let bytes = v.get(4..4 + len).ok_or_else(bad)?;
+    let rest = &v[4 + len..];
+    if rest.len() % 96 != 0 {
+        return Err(bad());
+    }
+    for pair in rest.chunks_exact(96) {
+        let h = ChangeHash(pair[..32].try_into().unwrap());
+        sigs.insert(h, pair[32..].try_into().unwrap());
+    }
+    Ok(bytes)
 }
 
 struct Inner {
     store: Arc<dyn Store>,
     actor: ActorId,
+    trust: Trust,
     docs: RwLock<BTreeMap<String, Arc<Mutex<Entry>>>>,
     changed: broadcast::Sender<String>,
     compact_after: u64,
@@ -49,6 +92,19 @@ struct Inner {
 #[derive(Clone)]
 pub struct Docs {
     inner: Arc<Inner>,
+}
+
+/// Why a peer's sync message was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// Not a valid sync message, or changes Automerge refuses.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Refused(Refusal),
+    /// This node failed (storage): not the peer's fault.
+    #[error("{0}")]
+    Local(Error),
 }
 
 fn heads_hash(heads: &mut [ChangeHash]) -> [u8; 32] {
@@ -62,7 +118,12 @@ fn heads_hash(heads: &mut [ChangeHash]) -> [u8; 32] {
 
 impl Docs {
     /// Loads every stored document.
-    pub fn open(store: Arc<dyn Store>, site: &str, compact_after: u64) -> Result<Docs> {
+    pub fn open(
+        store: Arc<dyn Store>,
+        site: &str,
+        compact_after: u64,
+        trust: Trust,
+    ) -> Result<Docs> {
         let mut actor = site.as_bytes().to_vec();
         actor.push(b'.');
         actor.extend_from_slice(&rand::random::<[u8; 8]>());
@@ -70,13 +131,16 @@ impl Docs {
         let mut docs = BTreeMap::new();
         for id in store.list_docs()? {
             let stored = store.load_doc(&id)?;
+            let mut sigs = HashMap::new();
             let mut doc = match &stored.snapshot {
                 Some(snap) => {
+                    let snap = decode_chunk(&id, snap, &mut sigs)?;
                     AutoCommit::load(snap).map_err(|source| Error::automerge(&id, source))?
                 }
                 None => AutoCommit::new(),
             };
             for (_, chunk) in &stored.chunks {
+                let chunk = decode_chunk(&id, chunk, &mut sigs)?;
                 doc.load_incremental(chunk)
                     .map_err(|source| Error::automerge(&id, source))?;
             }
@@ -86,6 +150,8 @@ impl Docs {
                 doc,
                 next_seq,
                 chunks: stored.chunks.len() as u64,
+                sigs,
+                pending: HashMap::new(),
             };
             docs.insert(id, Arc::new(Mutex::new(entry)));
         }
@@ -94,6 +160,7 @@ impl Docs {
             inner: Arc::new(Inner {
                 store,
                 actor,
+                trust,
                 docs: RwLock::new(docs),
                 changed,
                 compact_after: compact_after.max(1),
@@ -107,6 +174,10 @@ impl Docs {
 
     pub fn actor(&self) -> &ActorId {
         &self.inner.actor
+    }
+
+    pub fn trust(&self) -> &Trust {
+        &self.inner.trust
     }
 
     /// A snapshot of the loaded documents, so that no document lock is taken
@@ -138,6 +209,8 @@ impl Docs {
                     doc,
                     next_seq: 0,
                     chunks: 0,
+                    sigs: HashMap::new(),
+                    pending: HashMap::new(),
                 }))
             })
             .clone()
@@ -197,7 +270,9 @@ impl Docs {
                             ))
                         })?;
                         let raw = change.raw_bytes().to_vec();
-                        self.persist(id, &mut guard, &raw)?;
+                        let sig = self.inner.trust.sign(id, &hash);
+                        guard.sigs.insert(hash, sig);
+                        self.persist(id, &mut guard, &raw, &[(hash, sig)])?;
                     }
                     v
                 }
@@ -216,70 +291,155 @@ impl Docs {
     /// `load_incremental` reads) to the document's storage; compacts past the
     /// threshold. Raw bytes are stored as received or committed: re-encoding
     /// changes with `save_incremental` would cost as much as applying them.
-    fn persist(&self, id: &str, e: &mut Entry, bytes: &[u8]) -> Result<()> {
+    fn persist(
+        &self,
+        id: &str,
+        e: &mut Entry,
+        bytes: &[u8],
+        sigs: &[(ChangeHash, Sig)],
+    ) -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.inner.store.append_chunk(id, e.next_seq, bytes)?;
+        self.inner
+            .store
+            .append_chunk(id, e.next_seq, &encode_chunk(bytes, sigs))?;
         e.next_seq += 1;
         e.chunks += 1;
         if e.chunks >= self.inner.compact_after {
             let snapshot = e.doc.save();
-            self.inner.store.compact(id, &snapshot, e.next_seq - 1)?;
+            let all: Vec<(ChangeHash, Sig)> = e.sigs.iter().map(|(h, s)| (*h, *s)).collect();
+            self.inner
+                .store
+                .compact(id, &encode_chunk(&snapshot, &all), e.next_seq - 1)?;
             e.chunks = 0;
         }
         Ok(())
     }
 
-    /// The next sync message for `peer_state`, encoded, if there is one to send.
-    pub fn generate_sync(&self, id: &str, state: &mut sync::State) -> Option<Vec<u8>> {
+    /// The next sync message for `peer_state`, encoded, if there is one to
+    /// send, with the signatures of the changes the peer may lack.
+    pub fn generate_sync(
+        &self,
+        id: &str,
+        state: &mut sync::State,
+    ) -> Option<(Vec<u8>, Vec<(ChangeHash, Sig)>)> {
         let entry = self.entry_or_create(id);
         let mut guard = entry.lock().unwrap();
-        let message = guard.doc.sync().generate_sync_message(state);
-        message.map(|m| m.encode())
+        let message = guard.doc.sync().generate_sync_message(state)?;
+        // The signatures of exactly the changes the message carries: a V1
+        // message lists them one by one, a V2 message is the whole document.
+        let mut sigs = Vec::new();
+        if !message.changes.is_empty() {
+            let e = &mut *guard;
+            let mut hashes = Vec::with_capacity(message.changes.len());
+            let one_by_one = message.version == sync::MessageVersion::V1
+                && message
+                    .changes
+                    .iter()
+                    .all(|bytes| match automerge::Change::try_from(bytes) {
+                        Ok(c) => {
+                            hashes.push(c.hash());
+                            true
+                        }
+                        Err(_) => false,
+                    });
+            if !one_by_one {
+                hashes = e.doc.get_changes_meta(&[]).iter().map(|m| m.hash).collect();
+            }
+            for h in hashes {
+                if let Some(s) = e.sigs.get(&h) {
+                    sigs.push((h, *s));
+                }
+            }
+        }
+        Some((message.encode(), sigs))
     }
 
-    /// Applies a peer's sync message, entirely or not at all. Returns whether
-    /// the document changed.
+    /// Applies a peer's sync message, entirely or not at all, once every change
+    /// it brings is verified (see [`crate::trust`]). Returns whether the
+    /// document changed.
     pub fn receive_sync(
         &self,
         id: &str,
         state: &mut sync::State,
-        message: sync::Message,
-    ) -> Result<bool> {
+        data: &[u8],
+        sigs: &[(ChangeHash, Sig)],
+    ) -> Result<bool, ReceiveError> {
         let entry = self.entry_or_create(id);
-        let changed = {
-            let mut guard = entry.lock().unwrap();
-            let before = guard.doc.get_heads();
-            let raw: Vec<u8> = message.changes.iter().flatten().copied().collect();
-            // A message carrying changes is applied to a copy first: one that
-            // fails half-way leaves the document and the sync state as they were.
-            // (Copying costs O(document); messages without changes skip it.)
-            let mut next_state = state.clone();
-            if message.changes.is_empty() {
-                guard
-                    .doc
-                    .sync()
-                    .receive_sync_message(&mut next_state, message)
-                    .map_err(|source| Error::automerge(id, source))?;
-            } else {
-                let mut doc = guard.doc.clone();
-                doc.sync()
-                    .receive_sync_message(&mut next_state, message)
-                    .map_err(|source| Error::automerge(id, source))?;
-                guard.doc = doc;
-            }
-            let changed = guard.doc.get_heads() != before;
-            *state = next_state;
-            if changed {
-                self.persist(id, &mut guard, &raw)?;
-            }
-            changed
+        let decode = || {
+            sync::Message::decode(data).map_err(|e| {
+                ReceiveError::Invalid(format!("message de synchronisation illisible : {e}"))
+            })
         };
-        if changed {
-            let _ = self.inner.changed.send(id.to_string());
+        let message = decode()?;
+        if message.changes.is_empty() {
+            let mut guard = entry.lock().unwrap();
+            let mut next_state = state.clone();
+            guard
+                .doc
+                .sync()
+                .receive_sync_message(&mut next_state, message)
+                .map_err(|e| ReceiveError::Invalid(e.to_string()))?;
+            *state = next_state;
+            return Ok(false);
         }
-        Ok(changed)
+        let raw: Vec<u8> = message.changes.iter().flatten().copied().collect();
+        let mut message = Some(message);
+        // A message carrying changes is applied to a copy, outside the lock, then
+        // verified; the copy replaces the document only if the document did not
+        // change meanwhile (else the whole is done again). A message that fails
+        // leaves the document and the sync state as they were.
+        for _ in 0..8 {
+            let (mut doc, before, pending) = {
+                let mut g = entry.lock().unwrap();
+                (g.doc.clone(), g.doc.get_heads(), g.pending.clone())
+            };
+            let mut next_state = state.clone();
+            let m = match message.take() {
+                Some(m) => m,
+                None => decode()?,
+            };
+            doc.sync()
+                .receive_sync_message(&mut next_state, m)
+                .map_err(|e| ReceiveError::Invalid(e.to_string()))?;
+            let attached: HashMap<ChangeHash, Sig> = sigs.iter().copied().collect();
+            let lookup = |h: &ChangeHash| attached.get(h).or_else(|| pending.get(h)).copied();
+            let accepted = self
+                .verify(id, &mut doc, &before, &lookup)
+                .map_err(ReceiveError::Refused)?;
+            let mut guard = entry.lock().unwrap();
+            if guard.doc.get_heads() != before {
+                continue;
+            }
+            let changed = doc.get_heads() != before;
+            guard.doc = doc;
+            *state = next_state;
+            for (h, s) in &accepted {
+                guard.sigs.insert(*h, *s);
+                guard.pending.remove(h);
+            }
+            for (h, s) in sigs {
+                if !guard.sigs.contains_key(h) {
+                    if guard.pending.len() >= PENDING_CAP {
+                        guard.pending.clear();
+                    }
+                    guard.pending.insert(*h, *s);
+                }
+            }
+            if changed {
+                self.persist(id, &mut guard, &raw, &accepted)
+                    .map_err(ReceiveError::Local)?;
+            }
+            drop(guard);
+            if changed {
+                let _ = self.inner.changed.send(id.to_string());
+            }
+            return Ok(changed);
+        }
+        Err(ReceiveError::Local(Error::Internal(format!(
+            "{id} modifié sans cesse pendant la réception : message ignoré"
+        ))))
     }
 
     /// A sync state for (peer, document) as persisted, if it is still valid
@@ -408,7 +568,7 @@ mod tests {
             mode in 0u8..3,
         ) {
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            let docs = Docs::open(Arc::new(MemoryStore::default()), "a", 10).unwrap();
+            let docs = Docs::open(Arc::new(MemoryStore::default()), "a", 10, Trust::ephemeral()).unwrap();
             rt.block_on(docs.change("site/x", "t", |d| {
                 d.put(ROOT, "seed", "v").unwrap();
                 Ok(())
@@ -432,13 +592,9 @@ mod tests {
             }
             let mut state = sync::State::new();
             let state_before = state.clone();
-            if let Ok(m) = sync::Message::decode(&bytes) {
-                if docs.receive_sync("site/x", &mut state, m).is_err() {
-                    prop_assert_eq!(docs.network_digest(), before);
-                    prop_assert_eq!(state, state_before);
-                }
-            } else {
+            if docs.receive_sync("site/x", &mut state, &bytes, &[]).is_err() {
                 prop_assert_eq!(docs.network_digest(), before);
+                prop_assert_eq!(state, state_before);
             }
         }
     }
@@ -448,7 +604,7 @@ mod tests {
     async fn change_persists_and_reloads() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
-        let docs = Docs::open(store.clone(), "a", 3).unwrap();
+        let docs = Docs::open(store.clone(), "a", 3, Trust::ephemeral()).unwrap();
         for i in 0..10i64 {
             docs.change("site/a", "test", |d| {
                 d.put(ROOT, "n", i).unwrap();
@@ -459,7 +615,7 @@ mod tests {
         }
         let digest = docs.network_digest();
         drop(docs);
-        let docs = Docs::open(store, "a", 3).unwrap();
+        let docs = Docs::open(store, "a", 3, Trust::ephemeral()).unwrap();
         assert_eq!(docs.network_digest(), digest);
         let n = docs.read("site/a", |d| d.get(ROOT, "n").unwrap().unwrap().0.as_i64());
         assert_eq!(n, Some(Some(9)));
@@ -467,7 +623,13 @@ mod tests {
 
     #[tokio::test]
     async fn failed_change_rolls_back() {
-        let docs = Docs::open(Arc::new(MemoryStore::default()), "a", 10).unwrap();
+        let docs = Docs::open(
+            Arc::new(MemoryStore::default()),
+            "a",
+            10,
+            Trust::ephemeral(),
+        )
+        .unwrap();
         let before = docs.network_digest();
         let r: Result<()> = docs
             .change("site/a", "test", |d| {
@@ -480,27 +642,164 @@ mod tests {
         assert!(docs.ids().is_empty());
     }
 
+    /// Runs Automerge sync of `id` between two nodes' documents until quiet.
+    fn sync_pair(a: &Docs, b: &Docs, id: &str) -> Result<(), ReceiveError> {
+        let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+        for _ in 0..10 {
+            if let Some((m, sigs)) = a.generate_sync(id, &mut sa) {
+                b.receive_sync(id, &mut sb, &m, &sigs)?;
+            }
+            if let Some((m, sigs)) = b.generate_sync(id, &mut sb) {
+                a.receive_sync(id, &mut sa, &m, &sigs)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A node's documents, with its key published in its site document.
+    async fn node(site: &str) -> Docs {
+        let docs = Docs::open(
+            Arc::new(MemoryStore::default()),
+            site,
+            10,
+            Trust::ephemeral(),
+        )
+        .unwrap();
+        let key = docs.trust().public_key_hex();
+        docs.change(&site_doc(site), "init", |d| {
+            d.put(ROOT, crate::trust::PUBLIC_KEY_KEY, key.as_str())
+                .unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+        docs
+    }
+
     #[tokio::test]
     async fn two_stores_sync_in_memory() {
-        let a = Docs::open(Arc::new(MemoryStore::default()), "a", 10).unwrap();
-        let b = Docs::open(Arc::new(MemoryStore::default()), "b", 10).unwrap();
+        let a = node("a").await;
+        let b = node("b").await;
         a.change("site/a", "t", |d| {
             d.put(ROOT, "k", "v").unwrap();
             Ok(())
         })
         .await
         .unwrap();
-        let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
-        for _ in 0..10 {
-            if let Some(m) = a.generate_sync("site/a", &mut sa) {
-                b.receive_sync("site/a", &mut sb, sync::Message::decode(&m).unwrap())
-                    .unwrap();
+        sync_pair(&a, &b, "site/a").unwrap();
+        assert_eq!(a.heads("site/a"), b.heads("site/a"));
+        // b stored the signatures, and relays them: a third node accepts.
+        let c = node("c").await;
+        sync_pair(&b, &c, "site/a").unwrap();
+        assert_eq!(a.heads("site/a"), c.heads("site/a"));
+    }
+
+    /// A copy of `docs`'s document `id` in which a forger commits with `actor`.
+    fn forge(docs: &Docs, id: &str, actor: &[u8]) -> AutoCommit {
+        let mut doc = AutoCommit::load(&docs.export(id).unwrap()).unwrap();
+        doc.set_actor(ActorId::from(actor.to_vec()));
+        doc.put(ROOT, "forged", true).unwrap();
+        doc.commit();
+        doc
+    }
+
+    /// Sends every change of `forged` to `to` as one message, with `sigs`.
+    fn deliver(
+        forged: &mut AutoCommit,
+        to: &Docs,
+        id: &str,
+        sigs: &[(ChangeHash, Sig)],
+    ) -> Result<bool, ReceiveError> {
+        let mut sf = sync::State::new();
+        let mut st = sync::State::new();
+        for _ in 0..5 {
+            if let Some(m) = forged.sync().generate_sync_message(&mut sf) {
+                let has_changes = !m.changes.is_empty();
+                let r = to.receive_sync(id, &mut st, &m.encode(), sigs)?;
+                if has_changes {
+                    return Ok(r);
+                }
             }
-            if let Some(m) = b.generate_sync("site/a", &mut sb) {
-                a.receive_sync("site/a", &mut sa, sync::Message::decode(&m).unwrap())
+            if let Some((m, _)) = to.generate_sync(id, &mut st) {
+                forged
+                    .sync()
+                    .receive_sync_message(&mut sf, sync::Message::decode(&m).unwrap())
                     .unwrap();
             }
         }
-        assert_eq!(a.network_digest(), b.network_digest());
+        Ok(false)
+    }
+
+    #[tokio::test]
+    async fn forged_changes_are_refused_and_change_nothing() {
+        let a = node("a").await;
+        let b = node("b").await;
+        sync_pair(&a, &b, "site/a").unwrap();
+        let before = b.network_digest();
+        let forged_refusal = |r: Result<bool, ReceiveError>| match r {
+            Err(ReceiveError::Refused(Refusal::Forged(reason))) => reason,
+            other => panic!("expected a forgery refusal, got {other:?}"),
+        };
+        // With a's actor and no signature.
+        let mut f = forge(&b, "site/a", b"a.forger01");
+        forged_refusal(deliver(&mut f, &b, "site/a", &[]));
+        // With a's actor, signed by another key.
+        let mut f = forge(&b, "site/a", b"a.forger02");
+        let h = f.get_heads()[0];
+        let wrong = Trust::ephemeral().sign("site/a", &h);
+        let reason = forged_refusal(deliver(&mut f, &b, "site/a", &[(h, wrong)]));
+        assert!(reason.contains("signature"), "{reason}");
+        // a's real signature, but of this change in another document.
+        let good_elsewhere = a.trust().sign("site/z", &h);
+        forged_refusal(deliver(&mut f, &b, "site/a", &[(h, good_elsewhere)]));
+        // With the forger's own actor, correctly signed by the forger.
+        let mut f = forge(&b, "site/a", b"b.forger03");
+        let h = f.get_heads()[0];
+        let sig = b.trust().sign("site/a", &h);
+        let reason = forged_refusal(deliver(&mut f, &b, "site/a", &[(h, sig)]));
+        assert!(reason.contains("seul le site a"), "{reason}");
+        // An actor that names no site.
+        let mut f = forge(&b, "site/a", b"nodot");
+        forged_refusal(deliver(&mut f, &b, "site/a", &[]));
+        assert_eq!(b.network_digest(), before, "nothing applied");
+        // The honest author's own signature is accepted.
+        let mut f = forge(&b, "site/a", b"a.genuine1");
+        let h = f.get_heads()[0];
+        let sig = a.trust().sign("site/a", &h);
+        assert!(deliver(&mut f, &b, "site/a", &[(h, sig)]).unwrap());
+    }
+
+    #[tokio::test]
+    async fn newest_signature_vouches_for_the_changes_beneath() {
+        let a = node("a").await;
+        for i in 0..50i64 {
+            a.change("site/a", "t", |d| {
+                d.put(ROOT, "n", i).unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        let b = node("b").await;
+        let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+        let mut delivered = false;
+        for _ in 0..10 {
+            if let Some((m, sigs)) = a.generate_sync("site/a", &mut sa) {
+                let heads = a.heads("site/a");
+                let only_newest: Vec<_> = sigs
+                    .iter()
+                    .filter(|(h, _)| heads.contains(&h.to_string()))
+                    .copied()
+                    .collect();
+                if b.receive_sync("site/a", &mut sb, &m, &only_newest).unwrap() {
+                    delivered = true;
+                }
+            }
+            if let Some((m, sigs)) = b.generate_sync("site/a", &mut sb) {
+                a.receive_sync("site/a", &mut sa, &m, &sigs).unwrap();
+            }
+        }
+        assert!(delivered);
+        assert_eq!(a.heads("site/a"), b.heads("site/a"));
     }
 }

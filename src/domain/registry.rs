@@ -25,6 +25,11 @@ pub struct SiteEntry {
     pub enrolled_at: String,
     /// Empty while the site is enrolled.
     pub revoked_at: String,
+    /// For a revoked site: document id → the heads the academy held when it
+    /// revoked the site. The site's changes beneath them stay; any other
+    /// change it wrote is refused everywhere.
+    #[autosurgeon(missing = "Default::default")]
+    pub cutoff: BTreeMap<String, Vec<String>>,
 }
 
 impl SiteEntry {
@@ -93,6 +98,7 @@ pub fn new_entry(
         public_key: check_key(key)?,
         enrolled_at: now.to_string(),
         revoked_at: String::new(),
+        cutoff: BTreeMap::new(),
     })
 }
 

@@ -81,6 +81,8 @@ pub struct Federation {
     next_id: AtomicU64,
     /// Sessions closed because the peer broke the protocol.
     pub(crate) refused_sessions: AtomicU64,
+    /// Sync messages set aside because a change could not be accepted yet.
+    pub(crate) withheld_messages: AtomicU64,
     /// Woken whenever a session ends, so dialers waiting on it can proceed.
     pub(crate) session_ended: Notify,
     /// Addresses with a dial loop, so that config and registry never dial one twice.
@@ -109,6 +111,7 @@ impl Federation {
             peers: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             refused_sessions: AtomicU64::new(0),
+            withheld_messages: AtomicU64::new(0),
             session_ended: Notify::new(),
             dialing: Mutex::new(Default::default()),
         })

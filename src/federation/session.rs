@@ -24,8 +24,9 @@ use tokio_stream::{Stream, StreamExt};
 use tracing::{debug, info, warn, Instrument};
 
 use super::{Direction, Federation, PROTOCOL_VERSION};
-use crate::docs::{is_slug, parse_doc_id};
+use crate::docs::{is_slug, parse_doc_id, ReceiveError, NETWORK_DOC};
 use crate::pb::{self, frame::Body};
+use crate::trust::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -51,6 +52,9 @@ struct Session<S> {
     incoming: S,
     out: mpsc::Sender<pb::Frame>,
     states: HashMap<String, sync::State>,
+    /// Documents whose last message from this peer could not be accepted yet
+    /// (see [`Refusal::Withheld`]); retried when a site or the network changes.
+    withheld: std::collections::BTreeSet<String>,
     bytes_sent: u64,
     bytes_received: u64,
 }
@@ -80,6 +84,7 @@ where
             incoming,
             out,
             states: HashMap::new(),
+            withheld: Default::default(),
             bytes_sent: 0,
             bytes_received: 0,
         };
@@ -255,6 +260,19 @@ where
                     differing.push(id.clone());
                 }
             }
+            // Site documents first (they carry the sites' certificates), then the
+            // registry, then actions: each can then be verified on arrival.
+            differing.sort_by_key(|id| {
+                let rank = if id.starts_with("site/") {
+                    0
+                } else if id == NETWORK_DOC {
+                    1
+                } else {
+                    2
+                };
+                (rank, id.clone())
+            });
+            differing.dedup();
             debug!(count = differing.len(), "documents différents");
             for id in differing {
                 self.push(&id).await?;
@@ -278,7 +296,12 @@ where
                 }
                 changed = changes.recv() => {
                     match changed {
-                        Ok(id) => self.push(&id).await?,
+                        Ok(id) => {
+                            if id.starts_with("site/") || id == NETWORK_DOC {
+                                self.retry_withheld().await?;
+                            }
+                            self.push(&id).await?
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
                             for id in fed.docs.ids() {
                                 self.push(&id).await?;
@@ -301,14 +324,35 @@ where
 
     /// Sends the next sync message for `id`, if Automerge has one.
     async fn push(&mut self, id: &str) -> SResult<()> {
+        if self.withheld.contains(id) {
+            return Ok(());
+        }
         let docs = self.fed.docs.clone();
         let state = self.state(id);
-        if let Some(data) = docs.generate_sync(id, state) {
+        if let Some((data, sigs)) = docs.generate_sync(id, state) {
+            let signatures = sigs
+                .into_iter()
+                .map(|(h, s)| pb::ChangeSignature {
+                    hash: h.0.to_vec(),
+                    signature: s.to_vec(),
+                })
+                .collect();
             self.send(Body::Sync(pb::SyncMessage {
                 doc: id.to_string(),
                 data,
+                signatures,
             }))
             .await?;
+        }
+        Ok(())
+    }
+
+    /// Syncs again, from scratch, the documents withheld so far: what they
+    /// waited for (a site's certificate, the registry) may have arrived.
+    async fn retry_withheld(&mut self) -> SResult<()> {
+        for id in std::mem::take(&mut self.withheld) {
+            self.states.insert(id.clone(), sync::State::new());
+            self.push(&id).await?;
         }
         Ok(())
     }
@@ -320,15 +364,63 @@ where
                 m.doc.escape_debug()
             )));
         }
-        let message = sync::Message::decode(&m.data).map_err(|e| {
-            SessionError::Protocol(format!("message de synchronisation illisible : {e}"))
-        })?;
+        if self.withheld.contains(&m.doc) {
+            return Ok(());
+        }
+        let limit = self.fed.cfg.max_changes_per_message;
+        if m.signatures.len() > limit {
+            return Err(SessionError::Protocol(format!(
+                "{} signatures dans un message pour {}, au plus {limit} acceptées",
+                m.signatures.len(),
+                m.doc
+            )));
+        }
+        let mut sigs = Vec::with_capacity(m.signatures.len());
+        for s in &m.signatures {
+            let (Ok(hash), Ok(sig)) = (
+                <[u8; 32]>::try_from(s.hash.as_slice()),
+                <[u8; 64]>::try_from(s.signature.as_slice()),
+            ) else {
+                return Err(SessionError::Protocol(format!(
+                    "signature mal formée dans un message pour {}",
+                    m.doc
+                )));
+            };
+            sigs.push((automerge::ChangeHash(hash), sig));
+        }
         let docs = self.fed.docs.clone();
         let peer = self.peer.clone();
         let state = self.state(&m.doc);
-        docs.receive_sync(&m.doc, state, message).map_err(|e| {
-            SessionError::Protocol(format!("modifications refusées pour {} : {e}", m.doc))
-        })?;
+        match docs.receive_sync(&m.doc, state, &m.data, &sigs) {
+            Ok(_) => {}
+            Err(ReceiveError::Refused(Refusal::Withheld(reason))) => {
+                warn!(peer = %peer, doc = %m.doc, %reason, "modifications écartées");
+                self.fed.withheld_messages.fetch_add(1, Ordering::Relaxed);
+                self.fed
+                    .update_peer(&self.status_key, |p| p.last_error = reason.clone());
+                self.withheld.insert(m.doc.clone());
+                return Ok(());
+            }
+            Err(ReceiveError::Refused(Refusal::Forged(reason))) => {
+                return Err(SessionError::Protocol(format!(
+                    "modifications refusées pour {} : {reason}",
+                    m.doc
+                )));
+            }
+            Err(ReceiveError::Invalid(reason)) => {
+                return Err(SessionError::Protocol(format!(
+                    "modifications refusées pour {} : {reason}",
+                    m.doc
+                )));
+            }
+            Err(ReceiveError::Local(e)) => {
+                return Err(SessionError::Transport(format!(
+                    "enregistrement de {} impossible : {e}",
+                    m.doc
+                )));
+            }
+        }
+        let state = self.state(&m.doc);
         let _ = docs.save_sync_state(&peer, &m.doc, state);
         self.mark_synced();
         self.push(&m.doc).await

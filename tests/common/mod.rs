@@ -30,9 +30,11 @@ pub fn network_ca() -> &'static std::path::Path {
 pub fn client_tls(site: &str, ca: Option<&std::path::Path>) -> tonic::transport::ClientTlsConfig {
     let ca = ca.unwrap_or_else(|| network_ca());
     let dir = tempfile::tempdir().unwrap().keep();
-    maillage::tls::node_request(&dir, site).unwrap();
+    maillage::tls::site_key_init(&dir).unwrap();
+    let public_key = maillage::tls::site_public_key(&dir).unwrap();
+    maillage::tls::node_request(&dir, site, "site", &public_key).unwrap();
     let csr = std::fs::read_to_string(dir.join(maillage::tls::NODE_CSR)).unwrap();
-    let cert = maillage::tls::ca_sign(ca, &csr).unwrap();
+    let cert = maillage::tls::ca_sign(ca, &csr, false).unwrap().pem;
     let key = std::fs::read_to_string(dir.join(maillage::tls::NODE_KEY)).unwrap();
     let network = std::fs::read_to_string(network_ca().join(maillage::tls::CA_CERT)).unwrap();
     tonic::transport::ClientTlsConfig::new()
