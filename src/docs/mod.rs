@@ -69,7 +69,7 @@ fn decode_chunk<'a>(
     let len = u32::from_be_bytes(v.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
     let bytes = v.get(4..4 + len).ok_or_else(bad)?;
     let rest = &v[4 + len..];
-    if rest.len() % 96 != 0 {
+    if !rest.len().is_multiple_of(96) {
         return Err(bad());
     }
     for pair in rest.chunks_exact(96) {
@@ -93,6 +93,9 @@ struct Inner {
 pub struct Docs {
     inner: Arc<Inner>,
 }
+
+/// Change hashes and their authors' signatures.
+pub type Signatures = Vec<(ChangeHash, Sig)>;
 
 /// Why a peer's sync message was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -323,7 +326,7 @@ impl Docs {
         &self,
         id: &str,
         state: &mut sync::State,
-    ) -> Option<(Vec<u8>, Vec<(ChangeHash, Sig)>)> {
+    ) -> Option<(Vec<u8>, Signatures)> {
         let entry = self.entry_or_create(id);
         let mut guard = entry.lock().unwrap();
         let message = guard.doc.sync().generate_sync_message(state)?;
