@@ -45,6 +45,12 @@ async fn enrolled_sites_learn_each_other_from_the_registry() {
         connected(&b, "thionville") && connected(&c, "metz")
     })
     .await;
+    eventually("thionville holds the whole registry", || {
+        c.running().docs().read("network", |d| {
+            maillage::domain::registry::all(d).unwrap().len()
+        }) == Some(3)
+    })
+    .await;
     let list = NetworkClient::new(c.admin().await)
         .list_sites(pb::ListSitesRequest {})
         .await
@@ -136,4 +142,180 @@ async fn a_revoked_site_is_cut_off_and_keeps_its_history() {
     // Honest sites still converge.
     b.add_item("Après").await;
     converge(&[&r, &b]).await;
+}
+
+/// Whether document `id` on `node` has the root key `forged`.
+fn has_forgery(node: &TestNode, id: &str) -> bool {
+    node.running()
+        .docs()
+        .read(id, |d| {
+            automerge::ReadDoc::get(d, automerge::ROOT, "forged")
+                .unwrap()
+                .is_some()
+        })
+        .unwrap_or(false)
+}
+
+fn put_forged(d: &mut automerge::AutoCommit, text: &str) -> maillage::error::Result<()> {
+    use automerge::transaction::Transactable;
+    d.put(automerge::ROOT, "forged", text).unwrap();
+    Ok(())
+}
+
+/// A node with a valid certificate forges changes to another site's document
+/// (with that site's actor id, or its own) and to the academy's, and relays
+/// them: every honest node refuses them, none is applied anywhere, and the
+/// honest sites' own changes still converge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_changes_are_refused_by_every_honest_node() {
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    let c = TestNode::start("thionville", &[&r]).await;
+    let m = TestNode::start("intrus", &[&b, &c]).await;
+    for n in [&b, &c, &m] {
+        enrol(&r, n).await.unwrap();
+    }
+    b.add_item("Vidéoprojecteur").await;
+    converge(&[&r, &b, &c, &m]).await;
+    let honest = b.running().docs().heads("site/metz");
+
+    let key = maillage::tls::site_key(&m.dir).unwrap();
+    let docs = m.running().docs();
+    // Metz's actor id, no signature.
+    docs.forge("site/metz", b"metz.0badc0de", None, |d| {
+        put_forged(d, "sans signature")
+    })
+    .await
+    .unwrap();
+    // Metz's actor id, signed with the intruder's key.
+    docs.forge("site/metz", b"metz.0badc0df", Some(&key), |d| {
+        put_forged(d, "mauvaise clé")
+    })
+    .await
+    .unwrap();
+    // Its own actor id, correctly signed, in a document it may not write.
+    docs.forge("site/metz", b"intrus.0badc0e0", Some(&key), |d| {
+        put_forged(d, "document d'un autre site")
+    })
+    .await
+    .unwrap();
+    // The registry, which only the academy writes.
+    docs.forge("network", b"intrus.0badc0e1", Some(&key), |d| {
+        put_forged(d, "intrus académique")
+    })
+    .await
+    .unwrap();
+    assert!(has_forgery(&m, "site/metz"));
+
+    eventually("both honest peers of the intruder refuse it", || {
+        b.running().status().refused_sessions > 0 && c.running().status().refused_sessions > 0
+    })
+    .await;
+    let reasons: Vec<String> = b
+        .running()
+        .status()
+        .peers
+        .into_iter()
+        .map(|p| p.last_error)
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("falsifiée")),
+        "the reason is shown in status: {reasons:?}"
+    );
+
+    // Honest changes still arrive, through the other peers.
+    c.add_item("Malle robotique").await;
+    b.add_item("Imprimante 3D").await;
+    converge(&[&r, &b, &c]).await;
+    let now = b.running().docs().heads("site/metz");
+    assert_ne!(now, honest);
+    for n in [&r, &b, &c] {
+        assert!(!has_forgery(n, "site/metz"), "{} applied a forgery", n.site);
+        assert!(!has_forgery(n, "network"), "{} applied a forgery", n.site);
+        assert_eq!(n.running().docs().heads("site/metz"), now);
+        let names: Vec<String> = n.list().await.into_iter().map(|i| i.name).collect();
+        assert!(names.contains(&"Malle robotique".to_string()));
+    }
+}
+
+/// A revoked site keeps writing, and a compromised node relays what it writes:
+/// honest nodes set it aside, keep the history from before the revocation,
+/// and keep converging with each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_sites_later_writes_are_refused_even_when_relayed() {
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    let f = TestNode::start("forbach", &[&r]).await;
+    let m = TestNode::start("intrus", &[&b]).await;
+    for n in [&b, &f, &m] {
+        enrol(&r, n).await.unwrap();
+    }
+    f.add_item("Kit sport (avant révocation)").await;
+    converge(&[&r, &b, &f, &m]).await;
+
+    NetworkClient::new(r.admin().await)
+        .revoke(pb::SiteId {
+            id: "forbach".into(),
+        })
+        .await
+        .unwrap();
+    eventually("the revocation reaches every node", || {
+        [&b, &m].iter().all(|n| {
+            n.running()
+                .docs()
+                .read("network", |d| {
+                    maillage::domain::registry::get(d, "forbach")
+                        .unwrap()
+                        .is_some_and(|e| e.is_revoked())
+                })
+                .unwrap_or(false)
+        })
+    })
+    .await;
+
+    f.add_item("Écrit après révocation").await;
+    let (bytes, sigs) = f.running().docs().raw("site/forbach").unwrap();
+    m.running()
+        .docs()
+        .import_unverified("site/forbach", &bytes, &sigs)
+        .await
+        .unwrap();
+    eventually("metz sets the relayed writes aside", || {
+        b.running().status().withheld_messages > 0
+    })
+    .await;
+    for n in [&r, &b] {
+        let names: Vec<String> = n.list().await.into_iter().map(|i| i.name).collect();
+        assert!(names.contains(&"Kit sport (avant révocation)".to_string()));
+        assert!(
+            !names.iter().any(|x| x == "Écrit après révocation"),
+            "{} took a revoked site's later write",
+            n.site
+        );
+    }
+    b.add_item("Après").await;
+    converge(&[&r, &b]).await;
+}
+
+/// A site node's certificate does not let it write the registry, and a site
+/// cannot be certified as academy unless the CA's operator says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_academy_certificate_writes_the_network_document() {
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    converge(&[&r, &b]).await;
+    let key = maillage::tls::site_key(&b.dir).unwrap();
+    // Metz writes the registry with its own, valid, signature.
+    b.running()
+        .docs()
+        .forge("network", b"metz.0badc0de", Some(&key), |d| {
+            put_forged(d, "site qui se croit académie")
+        })
+        .await
+        .unwrap();
+    eventually("the academy refuses the session", || {
+        r.running().status().refused_sessions > 0
+    })
+    .await;
+    assert!(!has_forgery(&r, "network"));
 }

@@ -11,6 +11,7 @@
 //! older backup can never reuse an (actor, seq) pair that peers already hold.
 
 mod id;
+mod testing;
 mod verify;
 
 pub use id::*;

@@ -401,9 +401,9 @@ where
                 self.withheld.insert(m.doc.clone());
                 return Ok(());
             }
-            Err(ReceiveError::Refused(Refusal::Forged(reason))) => {
+            Err(ReceiveError::Refused(forged @ Refusal::Forged(_))) => {
                 return Err(SessionError::Protocol(format!(
-                    "modifications refusées pour {} : {reason}",
+                    "{} refusé : {forged}",
                     m.doc
                 )));
             }
