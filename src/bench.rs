@@ -17,6 +17,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::config::Config;
+use crate::docs::Signatures;
 use crate::domain::site::Role;
 use crate::node::RunningNode;
 use crate::pb;
@@ -211,27 +212,52 @@ async fn propagation(samples: usize) -> anyhow::Result<serde_json::Value> {
 }
 
 /// `documents` documents holding `changes` changes in all, as a site would write them.
-fn build_history(changes: usize, documents: usize) -> Vec<(String, AutoCommit)> {
+/// A history of `changes` changes over `documents` site documents, each
+/// written by its own site: actor `<site>.bench`, the site's certificate from
+/// `bench`'s CA published in the document, every change signed with the site's
+/// key (so that a node verifies it as it would a real site's).
+fn build_history(
+    bench: &Bench,
+    changes: usize,
+    documents: usize,
+) -> anyhow::Result<Vec<(String, AutoCommit, Signatures)>> {
     let per_doc = changes.div_ceil(documents);
+    let ca = bench.ca()?;
     (0..documents)
         .map(|d| {
-            let id = format!("site/s{d:03}");
+            let site = format!("s{d:03}");
+            let id = format!("site/{site}");
+            let key = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+            let dir = bench.dir(&format!("cle-{site}"));
+            std::fs::create_dir_all(&dir)?;
+            let public_key = hex::encode(key.verifying_key().to_bytes());
+            crate::tls::node_request(&dir, &site, "site", &public_key)?;
+            let csr = std::fs::read_to_string(dir.join(crate::tls::NODE_CSR))?;
+            let cert = crate::tls::ca_sign(&ca, &csr, false)?.pem;
             let mut doc = AutoCommit::new();
-            let items = doc
-                .put_object(ROOT, "equipment", automerge::ObjType::Map)
-                .unwrap();
+            doc.set_actor(automerge::ActorId::from(
+                format!("{site}.bench").into_bytes(),
+            ));
+            doc.put(ROOT, crate::trust::CERTIFICATE_KEY, cert)?;
+            let items = doc.put_object(ROOT, "equipment", automerge::ObjType::Map)?;
             doc.commit();
             for i in 1..per_doc {
-                let item = doc
-                    .put_object(&items, format!("eq-{i:06}"), automerge::ObjType::Map)
-                    .unwrap();
-                doc.put(&item, "name", format!("Objet {i} du site {d}"))
-                    .unwrap();
-                doc.put(&item, "category", "numérique").unwrap();
-                doc.put(&item, "status", "available").unwrap();
+                let item = doc.put_object(&items, format!("eq-{i:06}"), automerge::ObjType::Map)?;
+                doc.put(&item, "name", format!("Objet {i} du site {d}"))?;
+                doc.put(&item, "category", "numérique")?;
+                doc.put(&item, "status", "available")?;
                 doc.commit();
             }
-            (id, doc)
+            let sigs = doc
+                .get_changes_meta(&[])
+                .iter()
+                .map(|m| {
+                    let sig =
+                        ed25519_dalek::Signer::sign(&key, &crate::trust::payload(&id, &m.hash));
+                    (m.hash, sig.to_bytes())
+                })
+                .collect();
+            Ok((id, doc, sigs))
         })
         .collect()
 }
@@ -265,10 +291,10 @@ fn in_memory_sync(from: &mut [(String, AutoCommit)]) -> Duration {
 }
 
 /// Writes `docs` into the storage of the node directory `dir` as snapshots.
-fn seed_store(dir: &Path, docs: &mut [(String, AutoCommit)]) -> anyhow::Result<()> {
+fn seed_store(dir: &Path, docs: &mut [(String, AutoCommit, Signatures)]) -> anyhow::Result<()> {
     let store = SledStore::open(&dir.join(crate::config::DATA_DIR))?;
-    for (id, doc) in docs.iter_mut() {
-        store.compact(id, &doc.save(), 0)?;
+    for (id, doc, sigs) in docs.iter_mut() {
+        store.compact(id, &crate::docs::encode_chunk(&doc.save(), sigs), 0)?;
     }
     futures_lite_flush(&store)?;
     Ok(())
@@ -284,12 +310,12 @@ async fn catchup(
     documents: usize,
     rounds: usize,
 ) -> anyhow::Result<serde_json::Value> {
-    let mut history = build_history(changes, documents);
+    let bench = Bench::new()?;
+    let mut history = build_history(&bench, changes, documents)?;
     let total: usize = history
         .iter_mut()
-        .map(|(_, d)| d.get_changes(&[]).len())
+        .map(|(_, d, _)| d.get_changes(&[]).len())
         .sum();
-    let bench = Bench::new()?;
     let src_dir = bench.dir("source");
     bench.init("source").await?;
     seed_store(&src_dir, &mut history)?;
@@ -301,7 +327,7 @@ async fn catchup(
         // Automerge alone, in memory, same documents.
         let mut copy: Vec<(String, AutoCommit)> = history
             .iter_mut()
-            .map(|(id, d)| (id.clone(), AutoCommit::load(&d.save()).unwrap()))
+            .map(|(id, d, _)| (id.clone(), AutoCommit::load(&d.save()).unwrap()))
             .collect();
         let in_memory = in_memory_sync(&mut copy);
 
@@ -346,16 +372,67 @@ async fn catchup(
         ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
         disk as f64 / 1e6
     );
+    let (chain_ms, every_ms) = verification_cost(&bench, &mut history)?;
+    println!(
+        "  dont vérification des signatures : {chain_ms:.1} ms (seules les dernières modifications de chaque auteur, l'enchaînement des empreintes couvrant les autres) ; vérifier chaque signature une à une prendrait {every_ms:.0} ms"
+    );
     Ok(json!({
         "changes": total, "documents": documents, "rounds": rounds,
         "node_ms": node_ms, "in_memory_ms": mem_ms, "ratio": ratio, "ratios": ratios,
         "disk_bytes": disk,
+        "verify_ms": chain_ms, "verify_every_signature_ms": every_ms,
     }))
 }
 
+/// Time to verify the whole history as a node does (newest change of each
+/// author, the hash chain vouching for the rest), and, for comparison, to
+/// verify every change's signature one by one.
+fn verification_cost(
+    bench: &Bench,
+    history: &mut [(String, AutoCommit, Signatures)],
+) -> anyhow::Result<(f64, f64)> {
+    let ca_pem = std::fs::read_to_string(bench.ca()?.join(crate::tls::CA_CERT))?;
+    let ca_der = crate::tls::pem_der(&ca_pem)?;
+    let trust = crate::trust::Trust::new(
+        ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>()),
+        Some(ca_der.clone()),
+        crate::trust::MAX_CHANGES_PER_MESSAGE,
+    );
+    let docs = crate::docs::Docs::open(
+        std::sync::Arc::new(crate::storage::MemoryStore::default()),
+        "banc",
+        1024,
+        trust,
+    )?;
+    let mut chain = Duration::ZERO;
+    let mut every = Duration::ZERO;
+    for (id, doc, sigs) in history.iter_mut() {
+        let lookup: std::collections::HashMap<_, _> = sigs.iter().copied().collect();
+        let start = Instant::now();
+        docs.verify(id, doc, &[], &|h| lookup.get(h).copied())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        chain += start.elapsed();
+        let start = Instant::now();
+        let pem = automerge::ReadDoc::get(&*doc, ROOT, crate::trust::CERTIFICATE_KEY)?
+            .and_then(|(v, _)| v.into_string().ok())
+            .unwrap_or_default();
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(&crate::tls::certified(&ca_der, &pem)?.key)?;
+        for (h, s) in sigs.iter() {
+            ed25519_dalek::Verifier::verify(
+                &key,
+                &crate::trust::payload(id, h),
+                &ed25519_dalek::Signature::from_bytes(s),
+            )?;
+        }
+        every += start.elapsed();
+    }
+    Ok((ms(chain), ms(every)))
+}
+
 async fn reconnect(documents: usize) -> anyhow::Result<serde_json::Value> {
-    let mut history = build_history(documents * 20, documents);
     let bench = Bench::new()?;
+    let mut history = build_history(&bench, documents * 20, documents)?;
     let src_dir = bench.dir("source");
     bench.init("source").await?;
     seed_store(&src_dir, &mut history)?;

@@ -620,3 +620,33 @@ async fn loan_action_and_calendar_commands_keep_their_json_contract() {
     let text = std::fs::read_to_string(file.path()).unwrap();
     assert!(text.starts_with("BEGIN:VCALENDAR\r\n"));
 }
+
+/// The catch-up benchmark runs end to end on a small history (real nodes,
+/// signed changes) and reports its figures, verification included.
+#[test]
+fn catchup_benchmark_reports_its_figures() {
+    let out = maillage(&[
+        "--json",
+        "bench",
+        "catchup",
+        "--changes",
+        "300",
+        "--documents",
+        "3",
+        "--rounds",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let start = text.find('{').expect("JSON figures");
+    let v: serde_json::Value = serde_json::from_str(&text[start..]).unwrap();
+    let c = &v["catchup"];
+    assert_eq!(c["changes"], 300);
+    assert!(c["ratio"].as_f64().unwrap() > 0.0);
+    assert!(c["verify_ms"].as_f64().is_some());
+    assert!(c["verify_every_signature_ms"].as_f64().is_some());
+}

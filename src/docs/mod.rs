@@ -50,7 +50,7 @@ const PENDING_CAP: usize = 200_000;
 
 /// Stored chunk and snapshot values: `u32` length of the Automerge bytes, the
 /// bytes, then (hash, signature) pairs of the changes they hold.
-fn encode_chunk(bytes: &[u8], sigs: &[(ChangeHash, Sig)]) -> Vec<u8> {
+pub(crate) fn encode_chunk(bytes: &[u8], sigs: &[(ChangeHash, Sig)]) -> Vec<u8> {
     let mut v = Vec::with_capacity(4 + bytes.len() + sigs.len() * 96);
     v.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
     v.extend_from_slice(bytes);

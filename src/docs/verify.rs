@@ -19,7 +19,7 @@ struct NewChange {
 impl Docs {
     /// Verifies the changes of `doc` (a copy with a peer's message applied)
     /// that are not below `before`. Returns the signatures to store with them.
-    pub(super) fn verify(
+    pub(crate) fn verify(
         &self,
         id: &str,
         doc: &mut AutoCommit,
