@@ -169,6 +169,17 @@ async fn protocol_violations_close_the_session() {
         x.protocol = 99;
     }
     assert_refused(&a, vec![h], "version").await;
+    // Signatures that are not whole (hash, signature) pairs.
+    let mut bad = sync("site/alpha", vec![0x42, 0, 0]);
+    if let Some(Body::Sync(m)) = bad.body.as_mut() {
+        m.signatures = vec![0; 95];
+    }
+    assert_refused(
+        &a,
+        vec![hello("intrus"), no_digests(), bad],
+        "signatures mal formées",
+    )
+    .await;
     // Silence after hello: the handshake times out.
     assert_refused(&a, vec![hello("intrus")], "temps").await;
 }

@@ -330,13 +330,11 @@ where
         let docs = self.fed.docs.clone();
         let state = self.state(id);
         if let Some((data, sigs)) = docs.generate_sync(id, state) {
-            let signatures = sigs
-                .into_iter()
-                .map(|(h, s)| pb::ChangeSignature {
-                    hash: h.0.to_vec(),
-                    signature: s.to_vec(),
-                })
-                .collect();
+            let mut signatures = Vec::with_capacity(sigs.len() * 96);
+            for (h, s) in sigs {
+                signatures.extend_from_slice(&h.0);
+                signatures.extend_from_slice(&s);
+            }
             self.send(Body::Sync(pb::SyncMessage {
                 doc: id.to_string(),
                 data,
@@ -368,26 +366,29 @@ where
             return Ok(());
         }
         let limit = self.fed.cfg.max_changes_per_message;
-        if m.signatures.len() > limit {
+        if !m.signatures.len().is_multiple_of(96) {
             return Err(SessionError::Protocol(format!(
-                "{} signatures dans un message pour {}, au plus {limit} acceptées",
-                m.signatures.len(),
+                "signatures mal formées dans un message pour {} (96 octets chacune)",
                 m.doc
             )));
         }
-        let mut sigs = Vec::with_capacity(m.signatures.len());
-        for s in &m.signatures {
-            let (Ok(hash), Ok(sig)) = (
-                <[u8; 32]>::try_from(s.hash.as_slice()),
-                <[u8; 64]>::try_from(s.signature.as_slice()),
-            ) else {
-                return Err(SessionError::Protocol(format!(
-                    "signature mal formée dans un message pour {}",
-                    m.doc
-                )));
-            };
-            sigs.push((automerge::ChangeHash(hash), sig));
+        if m.signatures.len() / 96 > limit {
+            return Err(SessionError::Protocol(format!(
+                "{} signatures dans un message pour {}, au plus {limit} acceptées",
+                m.signatures.len() / 96,
+                m.doc
+            )));
         }
+        let sigs: Vec<_> = m
+            .signatures
+            .chunks_exact(96)
+            .map(|c| {
+                (
+                    automerge::ChangeHash(c[..32].try_into().unwrap()),
+                    <[u8; 64]>::try_from(&c[32..]).unwrap(),
+                )
+            })
+            .collect();
         let docs = self.fed.docs.clone();
         let peer = self.peer.clone();
         let state = self.state(&m.doc);
