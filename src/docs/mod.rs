@@ -774,6 +774,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_message_with_too_many_changes_is_refused() {
+        let a = node("a").await;
+        for i in 0..5i64 {
+            a.change("site/a", "t", |d| {
+                d.put(ROOT, "n", i).unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        let small = Docs::open(
+            Arc::new(MemoryStore::default()),
+            "b",
+            10,
+            Trust::new(ed25519_dalek::SigningKey::from_bytes(&[9; 32]), None, 3),
+        )
+        .unwrap();
+        match sync_pair(&a, &small, "site/a") {
+            Err(ReceiveError::Refused(Refusal::Forged(r))) => {
+                assert!(r.contains("au plus 3"), "{r}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(small.ids().is_empty(), "nothing applied");
+    }
+
+    #[tokio::test]
     async fn newest_signature_vouches_for_the_changes_beneath() {
         let a = node("a").await;
         for i in 0..50i64 {
