@@ -27,7 +27,8 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
     let mut l = loans_client::LoansClient::new(conn.clone());
     let mut a = actions_client::ActionsClient::new(conn.clone());
     let mut c = calendar_client::CalendarClient::new(conn.clone());
-    let mut t = tokens_client::TokensClient::new(conn);
+    let mut t = tokens_client::TokensClient::new(conn.clone());
+    let mut w = network_client::NetworkClient::new(conn);
     let unknown = || pb::LoanAction {
         id: "ln-inconnu".into(),
         note: "x".into(),
@@ -37,7 +38,7 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
     } else {
         Need::Academy
     };
-    vec![
+    let mut calls = vec![
         (
             "Node.Status",
             Need::Read,
@@ -332,7 +333,38 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
                 .map(|_| ()),
             ),
         ),
-    ]
+        (
+            "Network.ListSites",
+            Need::Read,
+            code(w.list_sites(ListSitesRequest {}).await.map(|_| ())),
+        ),
+        (
+            "Network.Health",
+            Need::Read,
+            code(w.health(NetworkHealthRequest {}).await.map(|_| ())),
+        ),
+    ];
+    // The registry is written on academy nodes only (a site node refuses
+    // every token, so these calls are in the academy node's matrix).
+    if !site_node {
+        calls.push((
+            "Network.Enrol",
+            Need::Academy,
+            code(w.enrol(EnrolSiteRequest::default()).await.map(|_| ())),
+        ));
+        calls.push((
+            "Network.Revoke",
+            Need::Academy,
+            code(
+                w.revoke(SiteId {
+                    id: "site-inconnu".into(),
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ));
+    }
+    calls
 }
 
 fn allowed(role: &str, need: Need) -> bool {

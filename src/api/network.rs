@@ -112,8 +112,79 @@ pub async fn revoke(ctx: &NodeContext, id: &str) -> Result<pb::RegisteredSite> {
     Ok(to_pb(id, &entry))
 }
 
+/// The network's health as this node sees it: for every registered site, its
+/// sessions with this node and, document by document, what it is known to lack.
+pub fn health(ctx: &NodeContext) -> Result<pb::NetworkHealth> {
+    let peers = ctx.fed.peer_statuses();
+    let docs = ctx.docs.ids();
+    let mut out = Vec::new();
+    for (id, e) in sites(ctx)? {
+        if id == ctx.site {
+            continue;
+        }
+        let seen: Vec<_> = peers.iter().filter(|p| p.site == id).collect();
+        let connected = seen.iter().any(|p| p.connected);
+        let last_contact = seen
+            .iter()
+            .filter_map(|p| p.last_sync)
+            .max()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let last_change_at = ctx
+            .docs
+            .newest_change_time(&crate::docs::site_doc(&id))
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        let mut differing = Vec::new();
+        let mut never_synced = 0;
+        for doc in &docs {
+            match ctx.docs.lag(&id, doc) {
+                Some(0) => {}
+                Some(n) => differing.push(pb::DocumentLag {
+                    doc: doc.clone(),
+                    changes_behind: n as u64,
+                }),
+                None => never_synced += 1,
+            }
+        }
+        out.push(pb::SiteHealth {
+            name: e.name.clone(),
+            role: e.role.clone(),
+            revoked_at: e.revoked_at.clone(),
+            connected,
+            last_contact,
+            last_change_at,
+            changes_behind: differing.iter().map(|d| d.changes_behind).sum(),
+            differing,
+            never_synced,
+            id,
+        });
+    }
+    Ok(pb::NetworkHealth {
+        site: ctx.site.clone(),
+        generated_at: now_rfc3339(),
+        sites: out,
+        loan_conflicts: super::loans::all_loans(ctx)
+            .map(|all| super::loans::network_conflicts(&all))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(equipment, loans)| pb::LoanConflict { equipment, loans })
+            .collect(),
+        digest: hex::encode(ctx.docs.network_digest()),
+    })
+}
+
 #[tonic::async_trait]
 impl pb::network_server::Network for NetworkApi {
+    async fn health(
+        &self,
+        r: Request<pb::NetworkHealthRequest>,
+    ) -> std::result::Result<Response<pb::NetworkHealth>, Status> {
+        require(&r, Need::Read)?;
+        Ok(Response::new(health(&self.ctx)?))
+    }
+
     async fn enrol(
         &self,
         r: Request<pb::EnrolSiteRequest>,

@@ -440,6 +440,67 @@ pub async fn token(t: &Target, json_out: bool, cmd: TokenCmd) -> anyhow::Result<
     Ok(())
 }
 
+pub async fn network_status(t: &Target, json_out: bool) -> anyhow::Result<()> {
+    let mut c = crate::pb::network_client::NetworkClient::new(connect(t).await?);
+    let h = c
+        .health(pb::NetworkHealthRequest {})
+        .await
+        .map_err(api_error)?
+        .into_inner();
+    if json_out {
+        print_json(&h);
+        return Ok(());
+    }
+    println!("État du réseau vu de {} ({}) :", h.site, h.generated_at);
+    if h.sites.is_empty() {
+        println!("Aucun autre site inscrit au registre.");
+    }
+    for s in &h.sites {
+        let state = if !s.revoked_at.is_empty() {
+            format!("révoqué le {}", s.revoked_at)
+        } else if s.connected {
+            "connecté".to_string()
+        } else {
+            "non connecté".to_string()
+        };
+        println!("{}  {} ({}) — {state}", s.id, s.name, s.role);
+        let or_never = |v: &str| {
+            if v.is_empty() {
+                "jamais".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        println!("  dernier contact direct  : {}", or_never(&s.last_contact));
+        println!(
+            "  dernière écriture reçue : {}",
+            or_never(&s.last_change_at)
+        );
+        if s.differing.is_empty() {
+            println!("  documents en retard     : aucun");
+        } else {
+            println!(
+                "  documents en retard     : {} ({} modifications)",
+                s.differing.len(),
+                s.changes_behind
+            );
+            for d in &s.differing {
+                println!("    {} : {} modifications", d.doc, d.changes_behind);
+            }
+        }
+        if s.never_synced > 0 {
+            println!(
+                "  documents jamais échangés directement : {}",
+                s.never_synced
+            );
+        }
+    }
+    for c in &h.loan_conflicts {
+        super::output::print_conflict(&c.equipment, &c.loans);
+    }
+    Ok(())
+}
+
 pub async fn site(t: &Target, json_out: bool, cmd: SiteCmd) -> anyhow::Result<()> {
     let mut c = crate::pb::network_client::NetworkClient::new(connect(t).await?);
     let print_site = |s: &pb::RegisteredSite| {

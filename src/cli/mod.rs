@@ -77,6 +77,9 @@ pub enum Command {
     /// Le registre des sites (inscrire, révoquer : nœud académique seulement).
     #[command(subcommand)]
     Site(SiteCmd),
+    /// L'état du réseau vu de ce nœud : sites joints, documents en retard, conflits.
+    #[command(subcommand)]
+    Network(NetworkCmd),
     /// Les documents tels que stockés.
     #[command(subcommand)]
     Doc(DocCmd),
@@ -222,6 +225,13 @@ pub enum SiteCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum NetworkCmd {
+    /// Pour chaque site inscrit : dernier contact, documents qui diffèrent,
+    /// modifications de retard ; et les conflits de prêts.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TokenCmd {
     /// Créer un jeton (affiché une seule fois).
     Create {
@@ -302,6 +312,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(args) => calendar::calendar(t, json, args).await,
         Command::Token(cmd) => client::token(t, json, cmd).await,
         Command::Site(cmd) => client::site(t, json, cmd).await,
+        Command::Network(NetworkCmd::Status) => client::network_status(t, json).await,
         Command::Doc(DocCmd::Export { id, out }) => client::export(t, json, &id, &out).await,
         Command::Init(_)
         | Command::Serve

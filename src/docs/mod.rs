@@ -471,6 +471,39 @@ impl Docs {
         Ok(())
     }
 
+    /// Changes of `id` this node holds that `peer` is not known to have, from
+    /// the heads they last agreed on in a sync session; `None` if they never
+    /// synced this document directly.
+    pub fn lag(&self, peer: &str, id: &str) -> Option<usize> {
+        let stored = self.inner.store.get_sync_state(peer, id).ok().flatten()?;
+        let state = sync::State::decode(&stored).ok()?;
+        let entry = self.entry(id)?;
+        let mut guard = entry.lock().unwrap();
+        if guard.doc.get_heads() == state.shared_heads {
+            return Some(0);
+        }
+        let known = state
+            .shared_heads
+            .iter()
+            .all(|h| guard.doc.get_change_by_hash(h).is_some());
+        if !known {
+            return None;
+        }
+        Some(guard.doc.get_changes_meta(&state.shared_heads).len())
+    }
+
+    /// Time (seconds since the epoch, the author's clock) of the newest change
+    /// at the heads of `id`.
+    pub fn newest_change_time(&self, id: &str) -> Option<i64> {
+        let entry = self.entry(id)?;
+        let mut guard = entry.lock().unwrap();
+        let heads = guard.doc.get_heads();
+        heads
+            .iter()
+            .filter_map(|h| guard.doc.get_change_meta_by_hash(h).map(|m| m.timestamp))
+            .max()
+    }
+
     /// Heads of a document, as hex strings (empty if unknown).
     pub fn heads(&self, id: &str) -> Vec<String> {
         match self.entry(id) {

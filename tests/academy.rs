@@ -1,0 +1,159 @@
+//! The academic team's view of the network, over real nodes.
+
+mod common;
+
+use common::*;
+use maillage::domain::site::Role;
+use maillage::pb::{self, network_client::NetworkClient};
+
+async fn enrol(academy: &TestNode, node: &TestNode) {
+    NetworkClient::new(academy.admin().await)
+        .enrol(pb::EnrolSiteRequest {
+            id: node.site.clone(),
+            name: format!("Tiers-lieu {}", node.site),
+            endpoint: node.fed_url.clone(),
+            key: node.running().status().public_key,
+            role: "site".into(),
+        })
+        .await
+        .unwrap();
+}
+
+async fn health(node: &TestNode) -> pb::NetworkHealth {
+    NetworkClient::new(node.admin().await)
+        .health(pb::NetworkHealthRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn site<'a>(h: &'a pb::NetworkHealth, id: &str) -> &'a pb::SiteHealth {
+    h.sites.iter().find(|s| s.id == id).unwrap()
+}
+
+/// `network status` tells, for every enrolled site, whether it is connected,
+/// when it was last heard from, and which documents it lags on (by how many
+/// changes), from the academy node's replica alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_status_shows_who_lags_and_by_how_much() {
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    let mut c = TestNode::start("thionville", &[&r]).await;
+    enrol(&r, &b).await;
+    enrol(&r, &c).await;
+    b.add_item("Vidéoprojecteur").await;
+    converge(&[&r, &b, &c]).await;
+    eventually("the academy has agreed heads with both sites", || {
+        let d = r.running().docs();
+        ["metz", "thionville"]
+            .iter()
+            .all(|s| d.lag(s, "site/metz") == Some(0) && d.lag(s, "network") == Some(0))
+    })
+    .await;
+
+    let h = health(&r).await;
+    assert_eq!(h.site, "rectorat");
+    let ids: Vec<&str> = h.sites.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["metz", "thionville"],
+        "every enrolled site but itself"
+    );
+    for s in &h.sites {
+        assert!(s.connected, "{} connected", s.id);
+        assert!(!s.last_contact.is_empty());
+        assert!(!s.last_change_at.is_empty(), "{} has written", s.id);
+        assert!(s.revoked_at.is_empty());
+    }
+    assert!(
+        site(&h, "metz")
+            .differing
+            .iter()
+            .all(|d| d.changes_behind == 0),
+        "{h:?}"
+    );
+    assert_eq!(site(&h, "metz").changes_behind, 0);
+
+    // Thionville goes offline; Metz writes three items.
+    c.stop().await;
+    for name in ["Robot 1", "Robot 2", "Robot 3"] {
+        b.add_item(name).await;
+    }
+    converge(&[&r, &b]).await;
+    let h = health(&r).await;
+    let t = site(&h, "thionville");
+    assert!(!t.connected);
+    assert!(!t.last_contact.is_empty(), "heard from it before");
+    let lag: Vec<(&str, u64)> = t
+        .differing
+        .iter()
+        .map(|d| (d.doc.as_str(), d.changes_behind))
+        .collect();
+    assert_eq!(
+        lag,
+        vec![("site/metz", 3)],
+        "three changes of Metz it lacks"
+    );
+    assert_eq!(t.changes_behind, 3);
+    assert_eq!(site(&h, "metz").changes_behind, 0);
+    assert!(h.loan_conflicts.is_empty());
+
+    // It comes back and catches up: nothing lags any more.
+    c.restart().await;
+    converge(&[&r, &b, &c]).await;
+    eventually("thionville caught up in the academy's eyes", || {
+        r.running().docs().lag("thionville", "site/metz") == Some(0)
+    })
+    .await;
+    let h = health(&r).await;
+    assert_eq!(site(&h, "thionville").changes_behind, 0);
+
+    // The command and its JSON contract.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
+        .args([
+            "--dir",
+            r.dir.to_str().unwrap(),
+            "network",
+            "status",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["site"], "rectorat");
+    assert!(v["loan_conflicts"].is_array());
+    let t = v["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "thionville")
+        .unwrap();
+    for field in [
+        "name",
+        "role",
+        "revoked_at",
+        "connected",
+        "last_contact",
+        "last_change_at",
+        "differing",
+        "changes_behind",
+        "never_synced",
+    ] {
+        assert!(t.get(field).is_some(), "field {field} in {t}");
+    }
+    assert_eq!(t["changes_behind"], 0);
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
+        .args(["--dir", r.dir.to_str().unwrap(), "network", "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("thionville") && text.contains("dernier contact"),
+        "{text}"
+    );
+}
