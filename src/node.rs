@@ -333,6 +333,13 @@ impl RunningNode {
                 ctx.clone(),
             ))
             .max_decoding_message_size(max_api),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::partners_server::PartnersServer::new(crate::api::partners::PartnersApi::new(
+                ctx.clone(),
+            ))
+            .max_decoding_message_size(max_api),
             auth,
         ))
         .add_service(health_service)

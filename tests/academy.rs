@@ -157,3 +157,101 @@ async fn network_status_shows_who_lags_and_by_how_much() {
         "{text}"
     );
 }
+
+/// Partners: written by their site only, read everywhere, validated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_are_kept_by_their_site_and_read_everywhere() {
+    use maillage::pb::partners_client::PartnersClient;
+    use tonic::Code;
+    let b = TestNode::start("metz", &[]).await;
+    let c = TestNode::start("thionville", &[&b]).await;
+    let mut pb_ = PartnersClient::new(b.admin().await);
+    let added = pb_
+        .add(pb::AddPartnerRequest {
+            name: "Ville de Metz".into(),
+            kind: "collectivité".into(),
+            contact: "service éducation".into(),
+            agreement: "Convention 2026-014".into(),
+            contribution_eur: "1500,5".into(),
+            contribution_in_kind: "prêt d'une salle".into(),
+            actions: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(added.kind, "local_authority");
+    assert_eq!(added.contribution_eur, "1500.50");
+    assert_eq!(added.site, "metz");
+    let before = b.digest();
+    for (bad, code) in [
+        (
+            pb::AddPartnerRequest {
+                name: "X".into(),
+                kind: "club".into(),
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+        ),
+        (
+            pb::AddPartnerRequest {
+                name: "X".into(),
+                contribution_eur: "-10".into(),
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+        ),
+        (
+            pb::AddPartnerRequest {
+                name: "X".into(),
+                actions: vec!["act-inconnue".into()],
+                ..Default::default()
+            },
+            Code::NotFound,
+        ),
+    ] {
+        assert_eq!(pb_.add(bad).await.unwrap_err().code(), code);
+    }
+    assert_eq!(b.digest(), before, "refused input changes nothing");
+    let updated = pb_
+        .update(pb::UpdatePartnerRequest {
+            id: added.id.clone(),
+            contribution_eur: Some("2000".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.contribution_eur, "2000.00");
+    assert_eq!(updated.name, "Ville de Metz", "unset fields are kept");
+
+    converge(&[&b, &c]).await;
+    let mut pc = PartnersClient::new(c.admin().await);
+    let seen = pc
+        .list(pb::ListPartnersRequest {
+            kind: "collectivite".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .partners;
+    assert_eq!(seen, vec![updated]);
+    // Thionville may not change Metz's partner.
+    let denied = pc
+        .update(pb::UpdatePartnerRequest {
+            id: added.id.clone(),
+            name: Some("Autre".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let unknown_site = pc
+        .list(pb::ListPartnersRequest {
+            site: "nancy".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_site.code(), Code::NotFound);
+}

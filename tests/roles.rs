@@ -28,7 +28,8 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
     let mut a = actions_client::ActionsClient::new(conn.clone());
     let mut c = calendar_client::CalendarClient::new(conn.clone());
     let mut t = tokens_client::TokensClient::new(conn.clone());
-    let mut w = network_client::NetworkClient::new(conn);
+    let mut w = network_client::NetworkClient::new(conn.clone());
+    let mut p = partners_client::PartnersClient::new(conn);
     let unknown = || pb::LoanAction {
         id: "ln-inconnu".into(),
         note: "x".into(),
@@ -342,6 +343,35 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
             "Network.Health",
             Need::Read,
             code(w.health(NetworkHealthRequest {}).await.map(|_| ())),
+        ),
+        (
+            "Partners.Add",
+            Need::Director,
+            code(p.add(AddPartnerRequest::default()).await.map(|_| ())),
+        ),
+        (
+            "Partners.Update",
+            Need::Director,
+            code(
+                p.update(UpdatePartnerRequest {
+                    id: "pa-inconnu".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "Partners.List",
+            Need::Read,
+            code(
+                p.list(ListPartnersRequest {
+                    kind: "club".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
         ),
     ];
     // The registry is written on academy nodes only (a site node refuses

@@ -9,6 +9,7 @@ pub mod equipment;
 pub mod loans;
 pub mod network;
 pub mod node;
+pub mod partners;
 pub mod tokens;
 
 use std::sync::Arc;

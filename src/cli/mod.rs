@@ -7,6 +7,7 @@ pub mod client;
 pub mod demo;
 mod loans;
 mod output;
+mod partners;
 
 use std::path::PathBuf;
 
@@ -77,6 +78,9 @@ pub enum Command {
     /// Le registre des sites (inscrire, révoquer : nœud académique seulement).
     #[command(subcommand)]
     Site(SiteCmd),
+    /// Les partenaires des sites (collectivités, associations, entreprises…).
+    #[command(subcommand)]
+    Partner(partners::PartnerCmd),
     /// L'état du réseau vu de ce nœud : sites joints, documents en retard, conflits.
     #[command(subcommand)]
     Network(NetworkCmd),
@@ -313,6 +317,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => client::token(t, json, cmd).await,
         Command::Site(cmd) => client::site(t, json, cmd).await,
         Command::Network(NetworkCmd::Status) => client::network_status(t, json).await,
+        Command::Partner(cmd) => partners::run(t, json, cmd).await,
         Command::Doc(DocCmd::Export { id, out }) => client::export(t, json, &id, &out).await,
         Command::Init(_)
         | Command::Serve

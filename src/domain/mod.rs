@@ -5,6 +5,7 @@ pub mod actions;
 pub mod calendar;
 pub mod equipment;
 pub mod loans;
+pub mod partners;
 pub mod registry;
 pub mod site;
 pub mod time;

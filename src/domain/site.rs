@@ -48,6 +48,7 @@ pub const SITE_COLLECTIONS: &[&str] = &[
     super::loans::REQUESTS,
     super::loans::DECISIONS,
     "events",
+    super::partners::MAP,
 ];
 
 pub fn write_profile(doc: &mut AutoCommit, profile: &Profile) -> Result<()> {

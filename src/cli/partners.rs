@@ -1,0 +1,153 @@
+//! `maillage partner add|update|list`.
+
+use clap::{Args, Subcommand};
+
+use super::client::{api_error, connect, Target};
+use super::output::{print_json, print_table};
+use crate::pb::{self, partners_client::PartnersClient};
+
+#[derive(Debug, Args)]
+pub struct PartnerFields {
+    /// Nom du partenaire.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Type : collectivité, association, entreprise, université ou autre.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Contact (personne, courriel, téléphone).
+    #[arg(long)]
+    pub contact: Option<String>,
+    /// Convention (référence, dates).
+    #[arg(long)]
+    pub agreement: Option<String>,
+    /// Contribution financière en euros (par exemple 1500.00).
+    #[arg(long)]
+    pub contribution_eur: Option<String>,
+    /// Contribution en nature, décrite.
+    #[arg(long)]
+    pub contribution_in_kind: Option<String>,
+    /// Action commune liée (répétable).
+    #[arg(long = "action")]
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PartnerCmd {
+    /// Ajouter un partenaire du site.
+    Add(PartnerFields),
+    /// Modifier un partenaire du site (les champs non donnés sont gardés ;
+    /// --action remplace la liste des actions liées).
+    Update {
+        id: String,
+        #[command(flatten)]
+        fields: PartnerFields,
+    },
+    /// Lister les partenaires du réseau.
+    List {
+        #[arg(long, default_value = "")]
+        site: String,
+        #[arg(long, default_value = "")]
+        kind: String,
+        #[arg(long, default_value = "")]
+        action: String,
+    },
+}
+
+fn show(p: &pb::Partner) {
+    println!("{}  {} ({}, {})", p.id, p.name, p.kind, p.site);
+    if !p.contact.is_empty() {
+        println!("  contact     : {}", p.contact);
+    }
+    if !p.agreement.is_empty() {
+        println!("  convention  : {}", p.agreement);
+    }
+    if !p.contribution_eur.is_empty() {
+        println!("  contribution : {} €", p.contribution_eur);
+    }
+    if !p.contribution_in_kind.is_empty() {
+        println!("  en nature   : {}", p.contribution_in_kind);
+    }
+    if !p.actions.is_empty() {
+        println!("  actions     : {}", p.actions.join(", "));
+    }
+}
+
+pub async fn run(t: &Target, json_out: bool, cmd: PartnerCmd) -> anyhow::Result<()> {
+    let mut c = PartnersClient::new(connect(t).await?);
+    match cmd {
+        PartnerCmd::Add(f) => {
+            let p = c
+                .add(pb::AddPartnerRequest {
+                    name: f.name.unwrap_or_default(),
+                    kind: f.kind.unwrap_or_default(),
+                    contact: f.contact.unwrap_or_default(),
+                    agreement: f.agreement.unwrap_or_default(),
+                    contribution_eur: f.contribution_eur.unwrap_or_default(),
+                    contribution_in_kind: f.contribution_in_kind.unwrap_or_default(),
+                    actions: f.actions,
+                })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json_out {
+                print_json(&p);
+            } else {
+                show(&p);
+            }
+        }
+        PartnerCmd::Update { id, fields: f } => {
+            let p = c
+                .update(pb::UpdatePartnerRequest {
+                    id,
+                    name: f.name,
+                    kind: f.kind,
+                    contact: f.contact,
+                    agreement: f.agreement,
+                    contribution_eur: f.contribution_eur,
+                    contribution_in_kind: f.contribution_in_kind,
+                    set_actions: !f.actions.is_empty(),
+                    actions: f.actions,
+                })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json_out {
+                print_json(&p);
+            } else {
+                show(&p);
+            }
+        }
+        PartnerCmd::List { site, kind, action } => {
+            let list = c
+                .list(pb::ListPartnersRequest { site, kind, action })
+                .await
+                .map_err(api_error)?
+                .into_inner()
+                .partners;
+            if json_out {
+                print_json(&list);
+            } else if list.is_empty() {
+                println!("Aucun partenaire.");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.id.clone(),
+                            p.site.clone(),
+                            p.name.clone(),
+                            p.kind.clone(),
+                            p.contribution_eur.clone(),
+                            p.actions.join(", "),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["id", "site", "nom", "type", "contribution €", "actions"],
+                    &rows,
+                );
+            }
+        }
+    }
+    Ok(())
+}
