@@ -587,6 +587,7 @@ pub async fn run(args: DemoArgs, dir: Option<PathBuf>) -> anyhow::Result<()> {
         (&academy, "action list"),
         (&metz, "calendar"),
         (&academy, "calendar export --out reseau.ics"),
+        (&academy, "network status"),
     ] {
         println!("  cargo run --release -- --dir {d} {cmd}");
     }
