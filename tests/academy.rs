@@ -6,19 +6,6 @@ use common::*;
 use maillage::domain::site::Role;
 use maillage::pb::{self, network_client::NetworkClient};
 
-async fn enrol(academy: &TestNode, node: &TestNode) {
-    NetworkClient::new(academy.admin().await)
-        .enrol(pb::EnrolSiteRequest {
-            id: node.site.clone(),
-            name: format!("Tiers-lieu {}", node.site),
-            endpoint: node.fed_url.clone(),
-            key: node.running().status().public_key,
-            role: "site".into(),
-        })
-        .await
-        .unwrap();
-}
-
 async fn health(node: &TestNode) -> pb::NetworkHealth {
     NetworkClient::new(node.admin().await)
         .health(pb::NetworkHealthRequest {})
@@ -39,8 +26,8 @@ async fn network_status_shows_who_lags_and_by_how_much() {
     let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
     let b = TestNode::start("metz", &[&r]).await;
     let mut c = TestNode::start("thionville", &[&r]).await;
-    enrol(&r, &b).await;
-    enrol(&r, &c).await;
+    enrol(&r, &b).await.unwrap();
+    enrol(&r, &c).await.unwrap();
     b.add_item("Vidéoprojecteur").await;
     converge(&[&r, &b, &c]).await;
     eventually("the academy has agreed heads with both sites", || {

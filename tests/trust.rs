@@ -7,19 +7,6 @@ use maillage::domain::site::Role;
 use maillage::pb::{self, network_client::NetworkClient};
 use tonic::Code;
 
-async fn enrol(academy: &TestNode, node: &TestNode) -> Result<pb::RegisteredSite, tonic::Status> {
-    NetworkClient::new(academy.admin().await)
-        .enrol(pb::EnrolSiteRequest {
-            id: node.site.clone(),
-            name: format!("Tiers-lieu {}", node.site),
-            endpoint: node.fed_url.clone(),
-            key: node.running().status().public_key,
-            role: "site".into(),
-        })
-        .await
-        .map(|r| r.into_inner())
-}
-
 fn connected(node: &TestNode, site: &str) -> bool {
     node.running()
         .status()

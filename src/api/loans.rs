@@ -55,6 +55,17 @@ pub fn find_loan(ctx: &NodeContext, id: &str) -> Result<Loan> {
         .ok_or_else(|| Error::not_found(format!("prêt {id} introuvable")))
 }
 
+/// The network's loan conflicts, as the API reports them (empty if the loans
+/// cannot be read).
+pub fn conflicts_pb(ctx: &NodeContext) -> Vec<pb::LoanConflict> {
+    all_loans(ctx)
+        .map(|all| network_conflicts(&all))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(equipment, loans)| pb::LoanConflict { equipment, loans })
+        .collect()
+}
+
 /// Active bookings of the whole network, and the conflicts among them.
 pub fn network_conflicts(loans: &[Loan]) -> Vec<(String, Vec<String>)> {
     let active: Vec<loans::Booking> = loans

@@ -165,12 +165,7 @@ pub fn health(ctx: &NodeContext) -> Result<pb::NetworkHealth> {
         site: ctx.site.clone(),
         generated_at: now_rfc3339(),
         sites: out,
-        loan_conflicts: super::loans::all_loans(ctx)
-            .map(|all| super::loans::network_conflicts(&all))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(equipment, loans)| pb::LoanConflict { equipment, loans })
-            .collect(),
+        loan_conflicts: super::loans::conflicts_pb(ctx),
         digest: hex::encode(ctx.docs.network_digest()),
     })
 }

@@ -59,12 +59,7 @@ pub fn status(ctx: &NodeContext) -> pb::StatusReply {
         api_listen: ctx.api_listen.clone(),
         public_key: ctx.public_key.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        loan_conflicts: super::loans::all_loans(ctx)
-            .map(|all| super::loans::network_conflicts(&all))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(equipment, loans)| pb::LoanConflict { equipment, loans })
-            .collect(),
+        loan_conflicts: super::loans::conflicts_pb(ctx),
         refused_sessions: ctx
             .fed
             .refused_sessions

@@ -283,3 +283,20 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Enrols `node` in the registry of the academy node `academy`.
+pub async fn enrol(
+    academy: &TestNode,
+    node: &TestNode,
+) -> Result<maillage::pb::RegisteredSite, tonic::Status> {
+    maillage::pb::network_client::NetworkClient::new(academy.admin().await)
+        .enrol(maillage::pb::EnrolSiteRequest {
+            id: node.site.clone(),
+            name: format!("Tiers-lieu {}", node.site),
+            endpoint: node.fed_url.clone(),
+            key: node.running().status().public_key,
+            role: "site".into(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
