@@ -120,6 +120,17 @@ fn heads_hash(heads: &mut [ChangeHash]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The network digest of documents given with their heads' hash, in id order.
+pub fn network_digest_of<'a>(docs: impl Iterator<Item = (&'a String, &'a [u8; 32])>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for (id, hash) in docs {
+        h.update((id.len() as u32).to_be_bytes());
+        h.update(id.as_bytes());
+        h.update(hash);
+    }
+    h.finalize().into()
+}
+
 impl Docs {
     /// Loads every stored document.
     pub fn open(
@@ -532,16 +543,25 @@ impl Docs {
         out
     }
 
+    /// Heads of every non-empty document, with their hash as in [`Docs::digests`].
+    pub fn heads_and_digests(&self) -> BTreeMap<String, (Vec<ChangeHash>, [u8; 32])> {
+        let docs = self.entries();
+        let mut out = BTreeMap::new();
+        for (id, e) in docs {
+            let heads = e.lock().unwrap().doc.get_heads();
+            if !heads.is_empty() {
+                let mut sorted = heads.clone();
+                let hash = heads_hash(&mut sorted);
+                out.insert(id, (heads, hash));
+            }
+        }
+        out
+    }
+
     /// One hash over every non-empty document and its heads: equal on two nodes
     /// if and only if they hold the same state of every document.
     pub fn network_digest(&self) -> [u8; 32] {
-        let mut h = Sha256::new();
-        for (id, hash) in self.digests() {
-            h.update((id.len() as u32).to_be_bytes());
-            h.update(id.as_bytes());
-            h.update(hash);
-        }
-        h.finalize().into()
+        network_digest_of(self.digests().iter().map(|(id, h)| (id, h)))
     }
 
     /// The whole document as a standard Automerge file.

@@ -147,6 +147,21 @@ impl Federation {
         Some((id, cancel))
     }
 
+    /// Persists the sync state of `doc` with `peer`, unless session `id` was
+    /// replaced by another one with that peer meanwhile.
+    pub(crate) fn save_sync_state_if_live(
+        &self,
+        peer: &str,
+        id: u64,
+        doc: &str,
+        state: &automerge::sync::State,
+    ) {
+        let live = self.live.lock().unwrap();
+        if live.get(peer).is_some_and(|l| l.id == id) {
+            let _ = self.docs.save_sync_state(peer, doc, state);
+        }
+    }
+
     fn unregister(&self, peer: &str, id: u64) {
         let mut live = self.live.lock().unwrap();
         if live.get(peer).is_some_and(|l| l.id == id) {

@@ -52,6 +52,8 @@ struct Session<S> {
     incoming: S,
     out: mpsc::Sender<pb::Frame>,
     states: HashMap<String, sync::State>,
+    /// Id of this session once registered as the live one with `peer`.
+    session_id: Option<u64>,
     /// Documents whose last message from this peer could not be accepted yet
     /// (see [`Refusal::Withheld`]); retried when a site or the network changes.
     withheld: std::collections::BTreeSet<String>,
@@ -84,6 +86,7 @@ where
             incoming,
             out,
             states: HashMap::new(),
+            session_id: None,
             withheld: Default::default(),
             bytes_sent: 0,
             bytes_received: 0,
@@ -193,6 +196,7 @@ where
         let Some((session_id, cancel)) = fed.register(&self.peer, direction) else {
             return Err(SessionError::Duplicate);
         };
+        self.session_id = Some(session_id);
         let result = self
             .run_registered(direction, hello, our_digest, &mut changes, cancel)
             .await;
@@ -217,7 +221,17 @@ where
         });
         info!(peer = %peer, "session ouverte");
 
-        if hello.digest.as_slice() != our_digest {
+        if hello.digest.as_slice() == our_digest {
+            // Same state everywhere: record it as shared, so that `network
+            // status` knows this peer holds every document as we do.
+            let now = fed.docs.heads_and_digests();
+            let digest = crate::docs::network_digest_of(now.iter().map(|(id, (_, h))| (id, h)));
+            if digest == our_digest {
+                for (id, (heads, _)) in now {
+                    self.agree(&id, heads);
+                }
+            }
+        } else {
             let ours = fed.docs.digests();
             let docs = ours
                 .iter()
@@ -258,6 +272,12 @@ where
             for id in theirs_map.keys() {
                 if !ours.contains_key(id) {
                     differing.push(id.clone());
+                }
+            }
+            // Documents on which both sides agree: shared as they are now.
+            for (id, (heads, hash)) in fed.docs.heads_and_digests() {
+                if theirs_map.get(&id).map(|t| t.as_slice()) == Some(hash.as_slice()) {
+                    self.agree(&id, heads);
                 }
             }
             // Site documents first (they carry the sites' certificates), then the
@@ -320,6 +340,16 @@ where
             self.states.insert(id.to_string(), st);
         }
         self.states.get_mut(id).expect("inserted above")
+    }
+
+    /// Records that the peer holds `id` at `heads`, as we do.
+    fn agree(&mut self, id: &str, heads: Vec<automerge::ChangeHash>) {
+        let (fed, peer, session_id) = (self.fed.clone(), self.peer.clone(), self.session_id);
+        let state = self.state(id);
+        state.shared_heads = heads;
+        if let Some(sid) = session_id {
+            fed.save_sync_state_if_live(&peer, sid, id, state);
+        }
     }
 
     /// Sends the next sync message for `id`, if Automerge has one.
@@ -421,8 +451,14 @@ where
                 )));
             }
         }
+        let session_id = self.session_id;
+        let fed = self.fed.clone();
         let state = self.state(&m.doc);
-        let _ = docs.save_sync_state(&peer, &m.doc, state);
+        // A session replaced by a newer one with the same peer must not
+        // overwrite what the newer one learnt (`network status` reads it).
+        if let Some(id) = session_id {
+            fed.save_sync_state_if_live(&peer, id, &m.doc, state);
+        }
         self.mark_synced();
         self.push(&m.doc).await
     }
@@ -437,9 +473,8 @@ where
     }
 
     fn finish(&mut self, result: &SResult<()>) {
-        for (id, st) in &self.states {
-            let _ = self.fed.docs.save_sync_state(&self.peer, id, st);
-        }
+        // Sync states were saved on every message received: only receiving
+        // changes what they persist (the heads both sides share).
         let reason = match result {
             Ok(()) | Err(SessionError::Shutdown) => String::new(),
             Err(e) => e.to_string(),
