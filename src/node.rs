@@ -104,6 +104,7 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
         docs.change(NETWORK_DOC, "network init", |doc| {
             use automerge::transaction::Transactable;
             root_map_mut(doc, "sites")?;
+            root_map_mut(doc, crate::domain::purchases::DECISIONS)?;
             let list = doc
                 .put_object(automerge::ROOT, "categories", automerge::ObjType::List)
                 .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
@@ -337,6 +338,13 @@ impl RunningNode {
         ))
         .add_service(InterceptedService::new(
             pb::partners_server::PartnersServer::new(crate::api::partners::PartnersApi::new(
+                ctx.clone(),
+            ))
+            .max_decoding_message_size(max_api),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::purchases_server::PurchasesServer::new(crate::api::purchases::PurchasesApi::new(
                 ctx.clone(),
             ))
             .max_decoding_message_size(max_api),

@@ -247,3 +247,344 @@ async fn partners_are_kept_by_their_site_and_read_everywhere() {
         .unwrap_err();
     assert_eq!(unknown_site.code(), Code::NotFound);
 }
+
+fn line(designation: &str, quantity: i64, price: &str, vat: &str) -> pb::PurchaseLineInput {
+    pb::PurchaseLineInput {
+        designation: designation.into(),
+        quantity,
+        unit_price_ht: price.into(),
+        vat_rate: vat.into(),
+    }
+}
+
+/// Waits until `node` sees purchase `id` in `state`.
+async fn purchase_state(node: &TestNode, id: &str, state: &str) -> pb::Purchase {
+    use maillage::pb::purchases_client::PurchasesClient;
+    let mut c = PurchasesClient::new(node.admin().await);
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Ok(p) = c.get(pb::PurchaseId { id: id.into() }).await {
+            let p = p.into_inner();
+            if p.state == state {
+                return p;
+            }
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "{} never saw {id} in state {state}",
+            node.site
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The purchase workflow across a site node and an academy node: the site
+/// drafts, submits, orders and receives; only the academy decides; every
+/// transition not allowed is a clear error and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchase_requests_are_decided_by_the_academy_only() {
+    use maillage::pb::purchases_client::PurchasesClient;
+    use tonic::Code;
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    enrol(&r, &b).await.unwrap();
+    let mut site = PurchasesClient::new(b.admin().await);
+    let mut academy = PurchasesClient::new(r.admin().await);
+
+    let p = site
+        .create(pb::CreatePurchaseRequest {
+            object: "Robots pour l'atelier de programmation".into(),
+            lines: vec![
+                line("Robot Thymio", 3, "129,90", "20"),
+                line("Livre", 1, "10.01", "5.5"),
+            ],
+            supplier: "Fournisseur éducatif".into(),
+            funding: "France 2030".into(),
+            action: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.state, "draft");
+    assert_eq!(p.site, "metz");
+    // 3 × 129.90 = 389.70 + 77.94 of VAT; 10.01 + 0.55 (5.5 %, rounded on the line).
+    assert_eq!(
+        (
+            p.total_ht.as_str(),
+            p.total_vat.as_str(),
+            p.total_ttc.as_str()
+        ),
+        ("399.71", "78.49", "478.20")
+    );
+    assert_eq!(p.lines[0].total_ttc, "467.64");
+
+    let id = p.id.clone();
+    let pid = || pb::PurchaseId { id: id.clone() };
+    let verdict = |v: &str, reason: &str| pb::PurchaseDecision {
+        id: id.clone(),
+        verdict: v.into(),
+        reason: reason.into(),
+    };
+    let heads = || b.running().docs().heads("site/metz");
+
+    // Bad input changes nothing.
+    let before = heads();
+    for (bad, code) in [
+        (
+            pb::CreatePurchaseRequest {
+                object: "x".into(),
+                lines: vec![line("Robot", -2, "10", "20")],
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+        ),
+        (
+            pb::CreatePurchaseRequest {
+                object: "x".into(),
+                lines: vec![line("Robot", 1, "dix", "20")],
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+        ),
+        (
+            pb::CreatePurchaseRequest {
+                object: String::new(),
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+        ),
+        (
+            pb::CreatePurchaseRequest {
+                object: "x".into(),
+                action: "act-inconnue".into(),
+                ..Default::default()
+            },
+            Code::NotFound,
+        ),
+    ] {
+        let e = site.create(bad).await.unwrap_err();
+        assert_eq!(e.code(), code, "{}", e.message());
+    }
+    let e = site.create(pb::CreatePurchaseRequest {
+        object: "x".into(),
+        lines: vec![line("Robot", -2, "10", "20")],
+        ..Default::default()
+    });
+    assert!(e.await.unwrap_err().message().contains("négative"));
+    // Not submitted yet: nothing to order, nothing for the academy to decide.
+    assert_eq!(
+        site.ordered(pid()).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    // A site cannot decide, not even on its own request.
+    assert_eq!(
+        site.decide(verdict("validated", ""))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(heads(), before, "refused input changes nothing");
+
+    purchase_state(&r, &id, "draft").await;
+    assert_eq!(
+        academy
+            .decide(verdict("validated", ""))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition,
+        "a draft is not decided on"
+    );
+    // The academy node holds the request, but it is Metz's to submit.
+    assert_eq!(
+        academy.submit(pid()).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+
+    site.submit(pid()).await.unwrap();
+    purchase_state(&r, &id, "submitted").await;
+    assert_eq!(
+        academy
+            .decide(verdict("needs_info", ""))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument,
+        "asking for more needs a reason"
+    );
+    assert_eq!(
+        academy
+            .decide(verdict("approuvé", ""))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
+    let back = academy
+        .decide(verdict("needs_info", "Joindre le devis"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.state, "needs_info");
+    assert_eq!(back.decision_reason, "Joindre le devis");
+
+    // Metz sees the decision, corrects and submits again.
+    purchase_state(&b, &id, "needs_info").await;
+    assert_eq!(
+        site.ordered(pid()).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    let fixed = site
+        .update(pb::UpdatePurchaseRequest {
+            id: id.clone(),
+            supplier: Some("Fournisseur éducatif (devis 2026-118)".into()),
+            set_lines: true,
+            lines: vec![line("Robot Thymio", 4, "129.90", "20")],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fixed.total_ttc, "623.52");
+    let again = site.submit(pid()).await.unwrap().into_inner();
+    assert_eq!((again.state.as_str(), again.submissions), ("submitted", 2));
+
+    purchase_state(&r, &id, "submitted").await;
+    let ok = academy
+        .decide(verdict("validated", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.state, "validated");
+    assert_eq!(
+        academy
+            .decide(verdict("refused", "trop tard"))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition,
+        "a validated request is not decided on again"
+    );
+
+    let seen = purchase_state(&b, &id, "validated").await;
+    let steps: Vec<&str> = seen.history.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(
+        steps,
+        ["created", "submitted", "needs_info", "validated"],
+        "the latest submission and every decision"
+    );
+    assert_eq!(seen.history[2].site, "rectorat");
+    assert_eq!(
+        site.update(pb::UpdatePurchaseRequest {
+            id: id.clone(),
+            object: Some("autre chose".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err()
+        .code(),
+        Code::FailedPrecondition,
+        "a validated request is no longer edited"
+    );
+    assert_eq!(
+        site.delivered(pb::DeliverPurchase {
+            id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err()
+        .code(),
+        Code::FailedPrecondition,
+        "delivered before ordered"
+    );
+    site.ordered(pid()).await.unwrap();
+    let done = site
+        .delivered(pb::DeliverPurchase {
+            id: id.clone(),
+            create_items: true,
+            category: "robotique".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.state, "delivered");
+    assert_eq!(done.items.len(), 4, "one item per unit bought");
+    let items = b.list().await;
+    let bought: Vec<&pb::EquipmentItem> = items
+        .iter()
+        .filter(|i| done.items.contains(&i.id))
+        .collect();
+    assert_eq!(bought.len(), 4);
+    assert!(bought
+        .iter()
+        .all(|i| i.category == "robotique" && i.name.starts_with("Robot Thymio")));
+    assert_eq!(
+        site.cancel(pid()).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    purchase_state(&r, &id, "delivered").await;
+    let listed = academy
+        .list(pb::ListPurchasesRequest {
+            funding: "France 2030".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .purchases;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        academy
+            .list(pb::ListPurchasesRequest {
+                state: "perdu".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
+
+    // The command line: a malformed line is refused before anything is sent.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
+        .args([
+            "--dir",
+            b.dir.to_str().unwrap(),
+            "purchase",
+            "create",
+            "--object",
+            "Tablettes",
+            "--line",
+            "Tablette;2;300",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("4 champs"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
+        .args([
+            "--dir",
+            b.dir.to_str().unwrap(),
+            "--json",
+            "purchase",
+            "create",
+            "--object",
+            "Tablettes",
+            "--line",
+            "Tablette;2;300;20",
+            "--funding",
+            "Collectivité",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "draft");
+    assert_eq!(v["total_ttc"], "720.00");
+}

@@ -29,7 +29,11 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
     let mut c = calendar_client::CalendarClient::new(conn.clone());
     let mut t = tokens_client::TokensClient::new(conn.clone());
     let mut w = network_client::NetworkClient::new(conn.clone());
-    let mut p = partners_client::PartnersClient::new(conn);
+    let mut p = partners_client::PartnersClient::new(conn.clone());
+    let mut pu = purchases_client::PurchasesClient::new(conn);
+    let no_purchase = || PurchaseId {
+        id: "da-inconnue".into(),
+    };
     let unknown = || pb::LoanAction {
         id: "ln-inconnu".into(),
         note: "x".into(),
@@ -367,6 +371,84 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
             code(
                 p.list(ListPartnersRequest {
                     kind: "club".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "Purchases.Create",
+            Need::Director,
+            code(
+                pu.create(CreatePurchaseRequest::default())
+                    .await
+                    .map(|_| ()),
+            ),
+        ),
+        (
+            "Purchases.Update",
+            Need::Director,
+            code(
+                pu.update(UpdatePurchaseRequest {
+                    id: "da-inconnue".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "Purchases.Submit",
+            Need::Director,
+            code(pu.submit(no_purchase()).await.map(|_| ())),
+        ),
+        (
+            "Purchases.Decide",
+            Need::Academy,
+            code(
+                pu.decide(PurchaseDecision {
+                    id: "da-inconnue".into(),
+                    verdict: "validated".into(),
+                    reason: String::new(),
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "Purchases.Ordered",
+            Need::Director,
+            code(pu.ordered(no_purchase()).await.map(|_| ())),
+        ),
+        (
+            "Purchases.Delivered",
+            Need::Director,
+            code(
+                pu.delivered(DeliverPurchase {
+                    id: "da-inconnue".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "Purchases.Cancel",
+            Need::Director,
+            code(pu.cancel(no_purchase()).await.map(|_| ())),
+        ),
+        (
+            "Purchases.Get",
+            Need::Read,
+            code(pu.get(no_purchase()).await.map(|_| ())),
+        ),
+        (
+            "Purchases.List",
+            Need::Read,
+            code(
+                pu.list(ListPurchasesRequest {
+                    state: "perdu".into(),
                     ..Default::default()
                 })
                 .await

@@ -10,6 +10,7 @@ pub mod loans;
 pub mod network;
 pub mod node;
 pub mod partners;
+pub mod purchases;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@ pub mod demo;
 mod loans;
 mod output;
 mod partners;
+mod purchases;
 
 use std::path::PathBuf;
 
@@ -81,6 +82,9 @@ pub enum Command {
     /// Les partenaires des sites (collectivités, associations, entreprises…).
     #[command(subcommand)]
     Partner(partners::PartnerCmd),
+    /// Les demandes d'achat : rédaction et suivi par le site, décision par l'équipe académique.
+    #[command(subcommand)]
+    Purchase(purchases::PurchaseCmd),
     /// L'état du réseau vu de ce nœud : sites joints, documents en retard, conflits.
     #[command(subcommand)]
     Network(NetworkCmd),
@@ -318,6 +322,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Site(cmd) => client::site(t, json, cmd).await,
         Command::Network(NetworkCmd::Status) => client::network_status(t, json).await,
         Command::Partner(cmd) => partners::run(t, json, cmd).await,
+        Command::Purchase(cmd) => purchases::run(t, json, cmd).await,
         Command::Doc(DocCmd::Export { id, out }) => client::export(t, json, &id, &out).await,
         Command::Init(_)
         | Command::Serve

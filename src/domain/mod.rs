@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod equipment;
 pub mod loans;
 pub mod partners;
+pub mod purchases;
 pub mod registry;
 pub mod site;
 pub mod time;

@@ -49,6 +49,7 @@ pub const SITE_COLLECTIONS: &[&str] = &[
     super::loans::DECISIONS,
     "events",
     super::partners::MAP,
+    super::purchases::MAP,
 ];
 
 pub fn write_profile(doc: &mut AutoCommit, profile: &Profile) -> Result<()> {

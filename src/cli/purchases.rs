@@ -1,0 +1,269 @@
+//! `maillage purchase create|update|submit|validate|refuse|needs-info|ordered|delivered|cancel|show|list`.
+
+use clap::{Args, Subcommand};
+
+use super::client::{api_error, connect, Target};
+use super::output::{print_json, print_table};
+use crate::domain::purchases::parse_line;
+use crate::pb::{self, purchases_client::PurchasesClient};
+
+#[derive(Debug, Args)]
+pub struct PurchaseFields {
+    /// Objet de la demande.
+    #[arg(long)]
+    pub object: Option<String>,
+    /// Une ligne « désignation;quantité;prix unitaire HT;taux de TVA »,
+    /// par exemple "Robot Thymio;3;129.90;20" (répétable ; à la modification,
+    /// remplace toutes les lignes).
+    #[arg(long = "line")]
+    pub lines: Vec<String>,
+    /// Fournisseur.
+    #[arg(long)]
+    pub supplier: Option<String>,
+    /// Ligne de financement (par exemple « France 2030 »).
+    #[arg(long)]
+    pub funding: Option<String>,
+    /// Action commune liée.
+    #[arg(long)]
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PurchaseCmd {
+    /// Rédiger une demande d'achat du site (état draft).
+    Create(PurchaseFields),
+    /// Modifier une demande en brouillon ou renvoyée pour compléments.
+    Update {
+        id: String,
+        #[command(flatten)]
+        fields: PurchaseFields,
+    },
+    /// Soumettre la demande à l'équipe académique.
+    Submit { id: String },
+    /// Valider la demande (nœud académique).
+    Validate {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Refuser la demande, avec un motif (nœud académique).
+    Refuse {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Demander des compléments, avec un motif (nœud académique).
+    NeedsInfo {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Noter que la commande est passée (demande validée).
+    Ordered { id: String },
+    /// Noter la livraison ; --create-items ajoute au matériel du site un objet
+    /// par unité achetée.
+    Delivered {
+        id: String,
+        #[arg(long)]
+        create_items: bool,
+        /// Catégorie des objets créés.
+        #[arg(long, default_value = "")]
+        category: String,
+    },
+    /// Annuler la demande (avant la commande).
+    Cancel { id: String },
+    /// Afficher une demande et son historique.
+    Show { id: String },
+    /// Lister les demandes d'achat du réseau.
+    List {
+        #[arg(long, default_value = "")]
+        site: String,
+        /// draft, submitted, needs_info, validated, refused, ordered, delivered, cancelled.
+        #[arg(long, default_value = "")]
+        state: String,
+        #[arg(long, default_value = "")]
+        funding: String,
+        #[arg(long, default_value = "")]
+        action: String,
+    },
+}
+
+fn lines(texts: &[String]) -> anyhow::Result<Vec<pb::PurchaseLineInput>> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let l = parse_line(i + 1, t)?;
+            Ok(pb::PurchaseLineInput {
+                designation: l.designation,
+                quantity: l.quantity,
+                unit_price_ht: l.unit_price_ht,
+                vat_rate: l.vat_rate,
+            })
+        })
+        .collect()
+}
+
+fn state_fr(state: &str) -> &str {
+    match state {
+        "draft" => "brouillon",
+        "submitted" => "soumise",
+        "needs_info" => "compléments demandés",
+        "validated" => "validée",
+        "refused" => "refusée",
+        "ordered" => "commandée",
+        "delivered" => "livrée",
+        "cancelled" => "annulée",
+        other => other,
+    }
+}
+
+fn show(p: &pb::Purchase) {
+    println!(
+        "{}  {} ({}) : {}",
+        p.id,
+        p.object,
+        p.site,
+        state_fr(&p.state)
+    );
+    for l in &p.lines {
+        println!(
+            "  {} × {} à {} € HT, TVA {} % : {} € TTC",
+            l.quantity, l.designation, l.unit_price_ht, l.vat_rate, l.total_ttc
+        );
+    }
+    println!(
+        "  total : {} € HT, {} € de TVA, {} € TTC",
+        p.total_ht, p.total_vat, p.total_ttc
+    );
+    for (label, v) in [
+        ("fournisseur", &p.supplier),
+        ("financement", &p.funding),
+        ("action", &p.action),
+        ("motif", &p.decision_reason),
+    ] {
+        if !v.is_empty() {
+            println!("  {label} : {v}");
+        }
+    }
+    if !p.items.is_empty() {
+        println!("  matériel créé : {}", p.items.join(", "));
+    }
+    for s in &p.history {
+        let note = if s.note.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", s.note)
+        };
+        println!(
+            "  {}  {} ({}, {}){note}",
+            s.at,
+            state_fr(&s.step),
+            s.site,
+            s.role
+        );
+    }
+}
+
+pub async fn run(t: &Target, json_out: bool, cmd: PurchaseCmd) -> anyhow::Result<()> {
+    let mut c = PurchasesClient::new(connect(t).await?);
+    let decide = |id: String, verdict: &str, reason: String| pb::PurchaseDecision {
+        id,
+        verdict: verdict.into(),
+        reason,
+    };
+    let id = |id: String| pb::PurchaseId { id };
+    let p = match cmd {
+        PurchaseCmd::Create(f) => {
+            c.create(pb::CreatePurchaseRequest {
+                object: f.object.unwrap_or_default(),
+                lines: lines(&f.lines)?,
+                supplier: f.supplier.unwrap_or_default(),
+                funding: f.funding.unwrap_or_default(),
+                action: f.action.unwrap_or_default(),
+            })
+            .await
+        }
+        PurchaseCmd::Update { id, fields: f } => {
+            c.update(pb::UpdatePurchaseRequest {
+                id,
+                object: f.object,
+                set_lines: !f.lines.is_empty(),
+                lines: lines(&f.lines)?,
+                supplier: f.supplier,
+                funding: f.funding,
+                action: f.action,
+            })
+            .await
+        }
+        PurchaseCmd::Submit { id: i } => c.submit(id(i)).await,
+        PurchaseCmd::Validate { id, reason } => c.decide(decide(id, "validated", reason)).await,
+        PurchaseCmd::Refuse { id, reason } => c.decide(decide(id, "refused", reason)).await,
+        PurchaseCmd::NeedsInfo { id, reason } => c.decide(decide(id, "needs_info", reason)).await,
+        PurchaseCmd::Ordered { id: i } => c.ordered(id(i)).await,
+        PurchaseCmd::Delivered {
+            id,
+            create_items,
+            category,
+        } => {
+            c.delivered(pb::DeliverPurchase {
+                id,
+                create_items,
+                category,
+            })
+            .await
+        }
+        PurchaseCmd::Cancel { id: i } => c.cancel(id(i)).await,
+        PurchaseCmd::Show { id: i } => c.get(id(i)).await,
+        PurchaseCmd::List {
+            site,
+            state,
+            funding,
+            action,
+        } => {
+            let list = c
+                .list(pb::ListPurchasesRequest {
+                    site,
+                    state,
+                    funding,
+                    action,
+                })
+                .await
+                .map_err(api_error)?
+                .into_inner()
+                .purchases;
+            if json_out {
+                print_json(&list);
+            } else if list.is_empty() {
+                println!("Aucune demande d'achat.");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.id.clone(),
+                            p.site.clone(),
+                            p.object.clone(),
+                            state_fr(&p.state).to_string(),
+                            p.total_ttc.clone(),
+                            p.funding.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["id", "site", "objet", "état", "total TTC €", "financement"],
+                    &rows,
+                );
+            }
+            return Ok(());
+        }
+    }
+    .map_err(api_error)?
+    .into_inner();
+    if json_out {
+        print_json(&p);
+    } else {
+        show(&p);
+    }
+    Ok(())
+}
