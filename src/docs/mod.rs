@@ -561,7 +561,7 @@ impl Docs {
     /// One hash over every non-empty document and its heads: equal on two nodes
     /// if and only if they hold the same state of every document.
     pub fn network_digest(&self) -> [u8; 32] {
-        network_digest_of(self.digests().iter().map(|(id, h)| (id, h)))
+        network_digest_of(self.digests().iter())
     }
 
     /// The whole document as a standard Automerge file.
