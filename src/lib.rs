@@ -26,6 +26,7 @@ pub mod domain;
 pub mod error;
 pub mod federation;
 pub mod node;
+pub mod report;
 pub mod storage;
 pub mod tls;
 pub mod trust;

@@ -251,6 +251,30 @@ impl Docs {
         self.inner.changed.subscribe()
     }
 
+    /// Heads of a document (empty if unknown).
+    pub fn raw_heads(&self, id: &str) -> Vec<ChangeHash> {
+        match self.entry(id) {
+            Some(e) => e.lock().unwrap().doc.get_heads(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Reads a document with the heads of the state read; `None` if this
+    /// node has none of it.
+    pub fn read_at_heads<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&AutoCommit) -> T,
+    ) -> Option<(Vec<ChangeHash>, T)> {
+        let entry = self.entry(id)?;
+        let mut guard = entry.lock().unwrap();
+        if guard.doc.is_empty() {
+            return None;
+        }
+        let heads = guard.doc.get_heads();
+        Some((heads, f(&guard.doc)))
+    }
+
     /// Reads a document; `None` if this node has none of it.
     pub fn read<T>(&self, id: &str, f: impl FnOnce(&AutoCommit) -> T) -> Option<T> {
         let entry = self.entry(id)?;

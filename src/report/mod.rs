@@ -1,0 +1,764 @@
+//! Indicators of the network's activity, computed from what is recorded.
+//!
+//! Every figure is a sum over raw records ([`facts`]), in a period of whole
+//! days (Paris dates, both ends included) and optionally for one site or one
+//! axis, grouped by site, month, axis or equipment category. How each kind of
+//! record counts:
+//!
+//! - **loans** are in the period when their window (first to last day)
+//!   meets it. `loans.lent` and the count by state go to the lender,
+//!   `loans.borrowed` to the borrower. Item-days (items × days of the window
+//!   within the period) count for loans that went out (checked out or
+//!   returned): `loans.item_days_lent` for the lender, `…_borrowed` for the
+//!   borrower. By month, item-days are split by day and a loan counts in the
+//!   month its window starts (or the period's first month). By category, a
+//!   loan counts once in each category of its items.
+//! - **equipment use rate** = item-days lent ÷ (lendable items × days), in
+//!   percent: items that are loanable, not retired, created by the period's
+//!   end.
+//! - **events** count occurrences in the period (a weekly workshop counts
+//!   each week); cancelled events count only in `events.cancelled`.
+//!   Attendance is recorded once per event and counts on its first
+//!   occurrence's day.
+//! - **actions** are in the period when their dates meet it (an action
+//!   without dates always is). Each counts for its lead and every
+//!   participating site; budgets count for the lead only. Indicator targets
+//!   and actuals are summed by indicator name.
+//! - **partners** are a stock: those created by the period's end. A partner
+//!   counts in the axis of each action it is linked to.
+//! - **purchases** count by the day of their latest submission; amounts are
+//!   with tax (TTC). `validated` includes those since ordered or delivered.
+//!
+//! Records with no value for the grouping (events by category, partners by
+//! month…) count in the total only; the total counts each record once, so it
+//! is not always the sum of the groups (a loan between two sites is in both
+//! sites' groups).
+
+pub mod facts;
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use crate::domain::actions::STATUSES as ACTION_STATUSES;
+use crate::domain::calendar::{AUDIENCES, KINDS as EVENT_KINDS};
+use crate::domain::loans::STATES as LOAN_STATES;
+use crate::domain::partners::KINDS as PARTNER_KINDS;
+use crate::error::{Error, Result};
+pub use facts::{Facts, Index};
+
+/// The longest period a report covers.
+pub const MAX_DAYS: i64 = 366 * 20;
+/// English identifiers of the action statuses, in [`ACTION_STATUSES`] order.
+pub const ACTION_STATUS_IDS: &[&str] = &["idea", "preparing", "in_progress", "done", "cancelled"];
+pub const GROUPINGS: &[&str] = &["site", "month", "axis", "category"];
+
+/// What a report covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Only this site's records.
+    pub site: Option<String>,
+    /// Only records linked to an action of this axis.
+    pub axis: Option<i64>,
+    /// site, month, axis or category; none for the total alone.
+    pub by: Option<String>,
+}
+
+/// The school year containing `day`: 1 September to 31 August.
+pub fn school_year_of(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let start_year = if day.month() >= 9 {
+        day.year()
+    } else {
+        day.year() - 1
+    };
+    (
+        NaiveDate::from_ymd_opt(start_year, 9, 1).expect("valid date"),
+        NaiveDate::from_ymd_opt(start_year + 1, 8, 31).expect("valid date"),
+    )
+}
+
+/// Parses "2025-2026" into 1 September 2025 – 31 August 2026.
+pub fn parse_school_year(s: &str) -> Result<(NaiveDate, NaiveDate)> {
+    let bad = || {
+        Error::invalid(format!(
+            "année scolaire « {s} » illisible : attendu deux années qui se suivent, par exemple 2025-2026"
+        ))
+    };
+    let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
+    let a: i32 = a.trim().parse().map_err(|_| bad())?;
+    let b: i32 = b.trim().parse().map_err(|_| bad())?;
+    if b != a + 1 || !(2000..=2200).contains(&a) {
+        return Err(bad());
+    }
+    Ok(school_year_of(
+        NaiveDate::from_ymd_opt(a, 9, 1).ok_or_else(bad)?,
+    ))
+}
+
+fn parse_day(field: &str, s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        Error::invalid(format!(
+            "{field} « {s} » n'est pas une date : attendu AAAA-MM-JJ, par exemple 2026-03-15"
+        ))
+    })
+}
+
+impl Query {
+    /// Builds and checks a query from what a caller gave. Without dates, the
+    /// current school year.
+    pub fn new(
+        from: &str,
+        to: &str,
+        school_year: &str,
+        site: &str,
+        axis: u32,
+        by: &str,
+        today: NaiveDate,
+    ) -> Result<Query> {
+        let (from, to) = match (from.trim(), to.trim(), school_year.trim()) {
+            ("", "", "") => school_year_of(today),
+            ("", "", y) => parse_school_year(y)?,
+            (f, t, "") if !f.is_empty() && !t.is_empty() => {
+                (parse_day("from", f)?, parse_day("to", t)?)
+            }
+            (_, _, "") => {
+                return Err(Error::invalid(
+                    "donnez la période entière : --from et --to, ou --school-year",
+                ))
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "donnez --from et --to, ou --school-year, pas les deux",
+                ))
+            }
+        };
+        if to < from {
+            return Err(Error::invalid(format!(
+                "la fin de la période ({to}) précède son début ({from})"
+            )));
+        }
+        if (to - from).num_days() > MAX_DAYS {
+            return Err(Error::invalid(format!(
+                "période de {} jours : au plus {MAX_DAYS}",
+                (to - from).num_days() + 1
+            )));
+        }
+        let axis = match axis {
+            0 => None,
+            n => Some(crate::domain::actions::parse_axis(n)?),
+        };
+        let by = match by.trim() {
+            "" | "total" => None,
+            b if GROUPINGS.contains(&b) => Some(b.to_string()),
+            b => {
+                return Err(Error::invalid(format!(
+                    "regroupement « {b} » inconnu : site, month, axis ou category"
+                )))
+            }
+        };
+        let site = (!site.trim().is_empty()).then(|| site.trim().to_string());
+        Ok(Query {
+            from,
+            to,
+            site,
+            axis,
+            by,
+        })
+    }
+
+    fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    fn contains(&self, d: NaiveDate) -> bool {
+        self.from <= d && d <= self.to
+    }
+
+    /// Days of [a, b] within the period.
+    fn overlap(&self, a: NaiveDate, b: NaiveDate) -> i64 {
+        let (s, e) = (a.max(self.from), b.min(self.to));
+        if e < s {
+            0
+        } else {
+            (e - s).num_days() + 1
+        }
+    }
+
+    fn site_ok(&self, site: &str) -> bool {
+        self.site.as_deref().is_none_or(|s| s == site)
+    }
+
+    fn axis_ok(&self, axis: Option<i64>) -> bool {
+        self.axis.is_none_or(|a| axis == Some(a))
+    }
+
+    fn by(&self, what: &str) -> bool {
+        self.by.as_deref() == Some(what)
+    }
+}
+
+/// One figure: its name and its value; counts are integers, amounts and
+/// rates decimals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub name: String,
+    pub value: String,
+    pub integer: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub key: String,
+    pub label: String,
+    pub figures: Vec<Figure>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub query: Query,
+    pub groups: Vec<Group>,
+    pub total: Vec<Figure>,
+}
+
+impl Report {
+    /// The total's figure `name` (tests, bilans).
+    pub fn total(&self, name: &str) -> Option<&str> {
+        self.total
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value.as_str())
+    }
+
+    pub fn group(&self, key: &str, name: &str) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|g| g.key == key)?
+            .figures
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value.as_str())
+    }
+}
+
+/// Sums of one group.
+#[derive(Debug, Default, Clone)]
+struct Sums {
+    loans_lent: i64,
+    loans_borrowed: i64,
+    loan_states: [i64; 6],
+    loans_overdue: i64,
+    item_days_lent: i64,
+    item_days_borrowed: i64,
+    items: i64,
+    capacity: i64,
+    events: i64,
+    events_by_kind: [i64; 6],
+    events_cancelled: i64,
+    events_with_attendance: i64,
+    attendance: [i64; 4],
+    actions: i64,
+    actions_by_status: [i64; 5],
+    actions_by_axis: [i64; 3],
+    budget_planned: Decimal,
+    budget_spent: Decimal,
+    action_indicators: BTreeMap<String, (Decimal, Decimal)>,
+    partners: i64,
+    partners_by_kind: [i64; 5],
+    contributions: Decimal,
+    partners_in_kind: i64,
+    purchases: [i64; 3],
+    purchase_amounts: [Decimal; 3],
+    funding: BTreeMap<String, [Decimal; 3]>,
+}
+
+fn eur(d: Decimal) -> String {
+    crate::domain::purchases::eur(d)
+}
+
+fn measure(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+impl Sums {
+    fn figures(&self) -> Vec<Figure> {
+        let mut out = Vec::with_capacity(64);
+        let mut int = |name: &str, v: i64| {
+            out.push(Figure {
+                name: name.to_string(),
+                value: v.to_string(),
+                integer: true,
+            })
+        };
+        int("loans.lent", self.loans_lent);
+        int("loans.borrowed", self.loans_borrowed);
+        for (s, n) in LOAN_STATES.iter().zip(self.loan_states) {
+            int(&format!("loans.{s}"), n);
+        }
+        int("loans.overdue", self.loans_overdue);
+        int("loans.item_days_lent", self.item_days_lent);
+        int("loans.item_days_borrowed", self.item_days_borrowed);
+        int("equipment.items", self.items);
+        int("events.count", self.events);
+        for ((k, _), n) in EVENT_KINDS.iter().zip(self.events_by_kind) {
+            int(&format!("events.{k}"), n);
+        }
+        int("events.cancelled", self.events_cancelled);
+        int("events.with_attendance", self.events_with_attendance);
+        for ((a, _), n) in AUDIENCES.iter().zip(self.attendance) {
+            int(&format!("attendance.{a}"), n);
+        }
+        int("attendance.total", self.attendance.iter().sum());
+        int("actions.count", self.actions);
+        for (s, n) in ACTION_STATUS_IDS.iter().zip(self.actions_by_status) {
+            int(&format!("actions.{s}"), n);
+        }
+        for (i, n) in self.actions_by_axis.iter().enumerate() {
+            int(&format!("actions.axis_{}", i + 1), *n);
+        }
+        int("partners.count", self.partners);
+        for ((k, _), n) in PARTNER_KINDS.iter().zip(self.partners_by_kind) {
+            int(&format!("partners.{k}"), n);
+        }
+        int("partners.in_kind", self.partners_in_kind);
+        for (s, n) in ["requested", "validated", "delivered"]
+            .iter()
+            .zip(self.purchases)
+        {
+            int(&format!("purchases.{s}"), n);
+        }
+        let mut dec = |name: String, v: String| {
+            out.push(Figure {
+                name,
+                value: v,
+                integer: false,
+            })
+        };
+        dec(
+            "equipment.use_rate_pct".into(),
+            if self.capacity > 0 {
+                let r = Decimal::from(self.item_days_lent) * Decimal::from(100)
+                    / Decimal::from(self.capacity);
+                format!("{:.1}", r.round_dp(1))
+            } else {
+                String::new()
+            },
+        );
+        dec("actions.budget_planned_eur".into(), eur(self.budget_planned));
+        dec("actions.budget_spent_eur".into(), eur(self.budget_spent));
+        for (name, (t, a)) in &self.action_indicators {
+            dec(format!("actions.indicator.{name}.target"), measure(*t));
+            dec(format!("actions.indicator.{name}.actual"), measure(*a));
+        }
+        dec("partners.contribution_eur".into(), eur(self.contributions));
+        for (s, v) in ["requested", "validated", "delivered"]
+            .iter()
+            .zip(self.purchase_amounts)
+        {
+            dec(format!("purchases.{s}_eur"), eur(v));
+        }
+        for (line, v) in &self.funding {
+            let line = if line.is_empty() { "none" } else { line };
+            for (s, v) in ["requested", "validated", "delivered"].iter().zip(v) {
+                dec(format!("purchases.funding.{line}.{s}_eur"), eur(*v));
+            }
+        }
+        out
+    }
+}
+
+/// The sums of every group and of the total.
+struct Acc<'q> {
+    q: &'q Query,
+    groups: BTreeMap<String, Sums>,
+    total: Sums,
+}
+
+impl<'q> Acc<'q> {
+    /// Adds to the group `key` (if the report is grouped and the record has
+    /// a value for the grouping), and to the total if `total`.
+    fn add(&mut self, key: Option<&str>, total: bool, f: impl Fn(&mut Sums)) {
+        if let (Some(_), Some(k)) = (&self.q.by, key) {
+            f(self.groups.entry(k.to_string()).or_default());
+        }
+        if total {
+            f(&mut self.total);
+        }
+    }
+}
+
+fn month(d: NaiveDate) -> String {
+    format!("{:04}-{:02}", d.year(), d.month())
+}
+
+fn axis_key(a: Option<i64>) -> String {
+    a.map(|a| a.to_string()).unwrap_or_else(|| "none".into())
+}
+
+fn index_of(list: &[&str], v: &str) -> Option<usize> {
+    list.iter().position(|x| *x == v)
+}
+
+/// Months of the period, as (key, first day, last day) within it.
+fn months(q: &Query) -> Vec<(String, NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut d = q.from;
+    while d <= q.to {
+        let next = if d.month() == 12 {
+            NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1)
+        }
+        .expect("valid date");
+        let last = (next - chrono::Duration::days(1)).min(q.to);
+        out.push((month(d), d, last));
+        d = next;
+    }
+    out
+}
+
+/// Computes the report `q` over `facts`. Unknown site: NotFound.
+pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
+    if let Some(s) = &q.site {
+        if !facts.sites.contains_key(s) {
+            return Err(Error::not_found(format!(
+                "site {s} inconnu : aucun document de ce site sur ce nœud"
+            )));
+        }
+    }
+    let now = Utc::now();
+    let mut acc = Acc {
+        q,
+        groups: BTreeMap::new(),
+        total: Sums::default(),
+    };
+    let month_list = months(q);
+    // Groups that exist even when empty: every site, every month.
+    if q.by("site") {
+        for s in facts.sites.keys().filter(|s| q.site_ok(s)) {
+            acc.groups.entry(s.clone()).or_default();
+        }
+    }
+    if q.by("month") {
+        for (m, _, _) in &month_list {
+            acc.groups.entry(m.clone()).or_default();
+        }
+    }
+
+    // Loans.
+    for l in &facts.loans {
+        let axis = facts.axis(&l.action);
+        if !q.axis_ok(axis) || q.overlap(l.from, l.to) == 0 {
+            continue;
+        }
+        let state = index_of(LOAN_STATES, l.state).unwrap_or(0);
+        let went_out = matches!(l.state, "checked_out" | "returned");
+        let overdue = l.state == "checked_out" && now > l.end;
+        let start_month = month(l.from.max(q.from));
+        let n_items = l.items.len() as i64;
+        let days = q.overlap(l.from, l.to);
+        for (side, site) in [(true, &l.lender), (false, &l.borrower)] {
+            if !q.site_ok(site) {
+                continue;
+            }
+            let count = move |s: &mut Sums| {
+                if side {
+                    s.loans_lent += 1;
+                    s.loan_states[state] += 1;
+                    s.loans_overdue += overdue as i64;
+                } else {
+                    s.loans_borrowed += 1;
+                }
+            };
+            let item_days = move |s: &mut Sums, n: i64| {
+                if went_out {
+                    if side {
+                        s.item_days_lent += n;
+                    } else {
+                        s.item_days_borrowed += n;
+                    }
+                }
+            };
+            match q.by.as_deref() {
+                Some("month") => {
+                    acc.add(Some(&start_month), false, count);
+                    if went_out {
+                        for (m, a, b) in &month_list {
+                            let d = (l.to.min(*b) - l.from.max(*a)).num_days() + 1;
+                            if d > 0 {
+                                acc.add(Some(m), false, |s| item_days(s, n_items * d));
+                            }
+                        }
+                    }
+                }
+                Some("category") => {
+                    let mut per: BTreeMap<&str, i64> = BTreeMap::new();
+                    for c in &l.categories {
+                        *per.entry(c).or_default() += 1;
+                    }
+                    for (c, n) in per {
+                        acc.add(Some(c), false, |s| {
+                            count(s);
+                            item_days(s, n * days);
+                        });
+                    }
+                }
+                Some("site") => acc.add(Some(site), false, |s| {
+                    count(s);
+                    item_days(s, n_items * days);
+                }),
+                Some("axis") => acc.add(Some(&axis_key(axis)), false, |s| {
+                    count(s);
+                    item_days(s, n_items * days);
+                }),
+                _ => {}
+            }
+            acc.add(None, true, |s| {
+                count(s);
+                item_days(s, n_items * days);
+            });
+        }
+    }
+
+    // Lendable items and their capacity in item-days.
+    if q.axis.is_none() {
+        for it in &facts.items {
+            if !it.lendable || it.created > q.to || !q.site_ok(&it.site) {
+                continue;
+            }
+            let cap = q.overlap(it.created, q.to).min(q.days());
+            let cap = if it.created <= q.from { q.days() } else { cap };
+            let add = |s: &mut Sums| {
+                s.items += 1;
+                s.capacity += cap;
+            };
+            match q.by.as_deref() {
+                Some("site") => acc.add(Some(&it.site), false, add),
+                Some("category") => acc.add(Some(&it.category), false, add),
+                Some("month") => {
+                    for (m, a, b) in &month_list {
+                        if it.created <= *b {
+                            let c = (*b - it.created.max(*a)).num_days() + 1;
+                            acc.add(Some(m), false, |s| {
+                                s.items += 1;
+                                s.capacity += c;
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+            acc.add(None, true, add);
+        }
+    }
+
+    // Events.
+    for e in &facts.events {
+        let axis = facts.axis(&e.action);
+        if !q.site_ok(&e.site) || !q.axis_ok(axis) {
+            continue;
+        }
+        let kind = index_of(
+            &EVENT_KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            &e.kind,
+        );
+        let first = e.days.first().copied();
+        for d in e.days.iter().filter(|d| q.contains(**d)) {
+            let add = |s: &mut Sums| {
+                if e.cancelled {
+                    s.events_cancelled += 1;
+                } else {
+                    s.events += 1;
+                    if let Some(k) = kind {
+                        s.events_by_kind[k] += 1;
+                    }
+                }
+            };
+            let key = match q.by.as_deref() {
+                Some("site") => Some(e.site.clone()),
+                Some("month") => Some(month(*d)),
+                Some("axis") => Some(axis_key(axis)),
+                _ => None,
+            };
+            acc.add(key.as_deref(), true, add);
+        }
+        if let (Some(a), Some(d)) = (e.attendance, first) {
+            if !e.cancelled && q.contains(d) {
+                let key = match q.by.as_deref() {
+                    Some("site") => Some(e.site.clone()),
+                    Some("month") => Some(month(d)),
+                    Some("axis") => Some(axis_key(axis)),
+                    _ => None,
+                };
+                acc.add(key.as_deref(), true, |s| {
+                    s.events_with_attendance += 1;
+                    for i in 0..4 {
+                        s.attendance[i] += a[i];
+                    }
+                });
+            }
+        }
+    }
+
+    // Common actions.
+    for a in &facts.actions {
+        if !q.axis_ok(Some(a.axis)) {
+            continue;
+        }
+        let (s, e) = (a.start.unwrap_or(q.from), a.end.unwrap_or(q.to));
+        if q.overlap(s.min(e), e.max(s)) == 0 {
+            continue;
+        }
+        let status = index_of(ACTION_STATUSES, &a.status);
+        let axis = (1..=3).contains(&a.axis).then(|| a.axis as usize - 1);
+        let add = |with_money: bool| {
+            move |x: &mut Sums| {
+                x.actions += 1;
+                if let Some(i) = status {
+                    x.actions_by_status[i] += 1;
+                }
+                if let Some(i) = axis {
+                    x.actions_by_axis[i] += 1;
+                }
+                if with_money {
+                    x.budget_planned += a.budget_planned;
+                    x.budget_spent += a.budget_spent;
+                    for (n, t, v) in &a.indicators {
+                        let slot = x.action_indicators.entry(n.clone()).or_default();
+                        slot.0 += t;
+                        slot.1 += v;
+                    }
+                }
+            }
+        };
+        let in_site = |site: &str| q.site_ok(site);
+        // The total: once, if the action concerns the selected site.
+        if a.sites.iter().any(|s| in_site(s)) {
+            let money = q.site.is_none() || in_site(&a.lead);
+            acc.add(None, true, add(money));
+        }
+        match q.by.as_deref() {
+            Some("site") => {
+                for site in a.sites.iter().filter(|s| in_site(s)) {
+                    acc.add(Some(site), false, add(*site == a.lead));
+                }
+            }
+            Some("month") if a.sites.iter().any(|s| in_site(s)) => {
+                let money = q.site.is_none() || in_site(&a.lead);
+                acc.add(Some(&month(s.max(q.from))), false, add(money));
+            }
+            Some("axis") if a.sites.iter().any(|s| in_site(s)) => {
+                let money = q.site.is_none() || in_site(&a.lead);
+                acc.add(Some(&a.axis.to_string()), false, add(money));
+            }
+            _ => {}
+        }
+    }
+
+    // Partners: those known by the end of the period.
+    for p in &facts.partners {
+        if p.created > q.to || !q.site_ok(&p.site) {
+            continue;
+        }
+        let mut axes: Vec<Option<i64>> = p.actions.iter().map(|a| facts.axis(a)).collect();
+        axes.retain(|a| a.is_some());
+        axes.sort();
+        axes.dedup();
+        if axes.is_empty() {
+            axes.push(None);
+        }
+        if q.axis.is_some() && !axes.iter().any(|a| q.axis_ok(*a)) {
+            continue;
+        }
+        let kind = index_of(
+            &PARTNER_KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            &p.kind,
+        );
+        let add = |s: &mut Sums| {
+            s.partners += 1;
+            if let Some(k) = kind {
+                s.partners_by_kind[k] += 1;
+            }
+            s.contributions += p.contribution;
+            s.partners_in_kind += p.in_kind as i64;
+        };
+        match q.by.as_deref() {
+            Some("site") => acc.add(Some(&p.site), false, add),
+            Some("axis") => {
+                for a in axes.iter().filter(|a| q.axis_ok(**a)) {
+                    acc.add(Some(&axis_key(*a)), false, add);
+                }
+            }
+            _ => {}
+        }
+        acc.add(None, true, add);
+    }
+
+    // Purchases, by the day of their latest submission.
+    for p in &facts.purchases {
+        let Some(day) = p.submitted else { continue };
+        let axis = facts.axis(&p.action);
+        if !q.contains(day) || !q.site_ok(&p.site) || !q.axis_ok(axis) {
+            continue;
+        }
+        if matches!(p.state, "draft" | "cancelled") {
+            continue;
+        }
+        let validated = matches!(p.state, "validated" | "ordered" | "delivered");
+        let delivered = p.state == "delivered";
+        let add = |s: &mut Sums| {
+            let flags = [true, validated, delivered];
+            let line = s.funding.entry(p.funding.clone()).or_default();
+            for (i, on) in flags.iter().enumerate() {
+                if *on {
+                    line[i] += p.ttc;
+                }
+            }
+            for (i, on) in flags.iter().enumerate() {
+                if *on {
+                    s.purchases[i] += 1;
+                    s.purchase_amounts[i] += p.ttc;
+                }
+            }
+        };
+        let key = match q.by.as_deref() {
+            Some("site") => Some(p.site.clone()),
+            Some("month") => Some(month(day)),
+            Some("axis") => Some(axis_key(axis)),
+            _ => None,
+        };
+        acc.add(key.as_deref(), true, add);
+    }
+
+    let label = |key: &str| -> String {
+        match q.by.as_deref() {
+            Some("site") => facts
+                .sites
+                .get(key)
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .unwrap_or_else(|| key.to_string()),
+            Some("axis") if key == "none" => "sans axe".into(),
+            Some("axis") => format!("axe {key}"),
+            _ => key.to_string(),
+        }
+    };
+    Ok(Report {
+        query: q.clone(),
+        groups: acc
+            .groups
+            .iter()
+            .map(|(k, s)| Group {
+                key: k.clone(),
+                label: label(k),
+                figures: s.figures(),
+            })
+            .collect(),
+        total: acc.total.figures(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
