@@ -278,6 +278,7 @@ impl RunningNode {
             fed: fed.clone(),
             public_key: crate::tls::site_public_key(dir)?,
             api_listen: api_addr.to_string(),
+            reports: crate::report::Index::new(),
         });
 
         let (_health, health_service) = tonic_health::server::health_reporter();
@@ -348,6 +349,14 @@ impl RunningNode {
                 ctx.clone(),
             ))
             .max_decoding_message_size(max_api),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::reports_server::ReportsServer::new(crate::api::reports::ReportsApi::new(
+                ctx.clone(),
+            ))
+            .max_decoding_message_size(max_api)
+            .max_encoding_message_size(64 * 1024 * 1024),
             auth,
         ))
         .add_service(health_service)

@@ -30,7 +30,8 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
     let mut t = tokens_client::TokensClient::new(conn.clone());
     let mut w = network_client::NetworkClient::new(conn.clone());
     let mut p = partners_client::PartnersClient::new(conn.clone());
-    let mut pu = purchases_client::PurchasesClient::new(conn);
+    let mut pu = purchases_client::PurchasesClient::new(conn.clone());
+    let mut rp = reports_client::ReportsClient::new(conn);
     let no_purchase = || PurchaseId {
         id: "da-inconnue".into(),
     };
@@ -454,6 +455,23 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
                 .await
                 .map(|_| ()),
             ),
+        ),
+        (
+            "Reports.Indicators",
+            Need::Read,
+            code(
+                rp.indicators(IndicatorsRequest {
+                    by: "semaine".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "Reports.Bilan",
+            Need::Read,
+            code(rp.bilan(BilanRequest::default()).await.map(|_| ())),
         ),
     ];
     // The registry is written on academy nodes only (a site node refuses

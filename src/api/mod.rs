@@ -11,6 +11,7 @@ pub mod network;
 pub mod node;
 pub mod partners;
 pub mod purchases;
+pub mod reports;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct NodeContext {
     pub public_key: String,
     /// Address of the public API.
     pub api_listen: String,
+    /// Facts for indicators, kept up to date as documents change.
+    pub reports: crate::report::Index,
 }
 
 impl NodeContext {

@@ -9,6 +9,7 @@ mod loans;
 mod output;
 mod partners;
 mod purchases;
+pub mod report;
 
 use std::path::PathBuf;
 
@@ -85,6 +86,9 @@ pub enum Command {
     /// Les demandes d'achat : rédaction et suivi par le site, décision par l'équipe académique.
     #[command(subcommand)]
     Purchase(purchases::PurchaseCmd),
+    /// Indicateurs et bilans, calculés sur la copie locale du réseau.
+    #[command(subcommand)]
+    Report(report::ReportCmd),
     /// L'état du réseau vu de ce nœud : sites joints, documents en retard, conflits.
     #[command(subcommand)]
     Network(NetworkCmd),
@@ -323,6 +327,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Network(NetworkCmd::Status) => client::network_status(t, json).await,
         Command::Partner(cmd) => partners::run(t, json, cmd).await,
         Command::Purchase(cmd) => purchases::run(t, json, cmd).await,
+        Command::Report(cmd) => report::run(t, json, cmd).await,
         Command::Doc(DocCmd::Export { id, out }) => client::export(t, json, &id, &out).await,
         Command::Init(_)
         | Command::Serve

@@ -228,7 +228,10 @@ fn join(records: &BTreeMap<String, (Vec<ChangeHash>, Arc<DocRecords>)>) -> Facts
             });
         }
         for d in r.purchase_decisions.values() {
-            decisions.entry(d.purchase.clone()).or_default().push(d.clone());
+            decisions
+                .entry(d.purchase.clone())
+                .or_default()
+                .push(d.clone());
         }
         if !id.starts_with("site/") && id != NETWORK_DOC {
             continue;

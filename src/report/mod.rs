@@ -173,12 +173,12 @@ impl Query {
         (self.to - self.from).num_days() + 1
     }
 
-    fn contains(&self, d: NaiveDate) -> bool {
+    pub fn contains(&self, d: NaiveDate) -> bool {
         self.from <= d && d <= self.to
     }
 
     /// Days of [a, b] within the period.
-    fn overlap(&self, a: NaiveDate, b: NaiveDate) -> i64 {
+    pub fn overlap(&self, a: NaiveDate, b: NaiveDate) -> i64 {
         let (s, e) = (a.max(self.from), b.min(self.to));
         if e < s {
             0
@@ -346,7 +346,10 @@ impl Sums {
                 String::new()
             },
         );
-        dec("actions.budget_planned_eur".into(), eur(self.budget_planned));
+        dec(
+            "actions.budget_planned_eur".into(),
+            eur(self.budget_planned),
+        );
         dec("actions.budget_spent_eur".into(), eur(self.budget_spent));
         for (name, (t, a)) in &self.action_indicators {
             dec(format!("actions.indicator.{name}.target"), measure(*t));
@@ -594,8 +597,8 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                 };
                 acc.add(key.as_deref(), true, |s| {
                     s.events_with_attendance += 1;
-                    for i in 0..4 {
-                        s.attendance[i] += a[i];
+                    for (sum, n) in s.attendance.iter_mut().zip(a) {
+                        *sum += n;
                     }
                 });
             }

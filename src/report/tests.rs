@@ -100,7 +100,14 @@ fn action(
     }
 }
 
-fn partner(site: &str, kind: &str, created: &str, eur: &str, in_kind: bool, actions: &[&str]) -> PartnerFact {
+fn partner(
+    site: &str,
+    kind: &str,
+    created: &str,
+    eur: &str,
+    in_kind: bool,
+    actions: &[&str],
+) -> PartnerFact {
     PartnerFact {
         site: site.into(),
         kind: kind.into(),
@@ -182,33 +189,138 @@ fn fixture() -> Facts {
     ];
     f.loans = vec![
         // 4 days × 2 items = 8 item-days: 4 in September, 4 in October.
-        loan("l1", "metz", "nancy", "returned", "2025-09-29", "2025-10-02", &["robotique", "robotique"], "act-a"),
+        loan(
+            "l1",
+            "metz",
+            "nancy",
+            "returned",
+            "2025-09-29",
+            "2025-10-02",
+            &["robotique", "robotique"],
+            "act-a",
+        ),
         // Out since January: overdue; 3 item-days.
-        loan("l2", "nancy", "metz", "checked_out", "2026-01-10", "2026-01-12", &["audio"], ""),
+        loan(
+            "l2",
+            "nancy",
+            "metz",
+            "checked_out",
+            "2026-01-10",
+            "2026-01-12",
+            &["audio"],
+            "",
+        ),
         // Not out: no item-days.
-        loan("l3", "metz", "nancy", "requested", "2026-05-04", "2026-05-05", &["robotique"], ""),
+        loan(
+            "l3",
+            "metz",
+            "nancy",
+            "requested",
+            "2026-05-04",
+            "2026-05-05",
+            &["robotique"],
+            "",
+        ),
         // Before the period.
-        loan("l4", "metz", "nancy", "cancelled", "2024-05-01", "2024-05-03", &["robotique"], ""),
+        loan(
+            "l4",
+            "metz",
+            "nancy",
+            "cancelled",
+            "2024-05-01",
+            "2024-05-03",
+            &["robotique"],
+            "",
+        ),
         // Starts before the period: 2 of its days are in it.
-        loan("l5", "metz", "nancy", "returned", "2025-08-30", "2025-09-02", &["robotique"], ""),
+        loan(
+            "l5",
+            "metz",
+            "nancy",
+            "returned",
+            "2025-08-30",
+            "2025-09-02",
+            &["robotique"],
+            "",
+        ),
     ];
     f.events = vec![
-        event("metz", "workshop", &["2025-09-10", "2025-09-17", "2025-09-24"], false, Some([20, 2, 0, 1]), "act-a"),
-        event("nancy", "seminar", &["2026-02-05"], false, Some([0, 15, 0, 3]), ""),
+        event(
+            "metz",
+            "workshop",
+            &["2025-09-10", "2025-09-17", "2025-09-24"],
+            false,
+            Some([20, 2, 0, 1]),
+            "act-a",
+        ),
+        event(
+            "nancy",
+            "seminar",
+            &["2026-02-05"],
+            false,
+            Some([0, 15, 0, 3]),
+            "",
+        ),
         event("nancy", "exhibition", &["2026-03-01"], true, None, ""),
-        event("metz", "meeting", &["2025-06-01"], false, Some([5, 5, 5, 5]), ""),
+        event(
+            "metz",
+            "meeting",
+            &["2025-06-01"],
+            false,
+            Some([5, 5, 5, 5]),
+            "",
+        ),
     ];
     f.partners = vec![
-        partner("metz", "local_authority", "2025-03-01", "1500", false, &["act-a"]),
+        partner(
+            "metz",
+            "local_authority",
+            "2025-03-01",
+            "1500",
+            false,
+            &["act-a"],
+        ),
         partner("nancy", "company", "2026-01-15", "0", true, &[]),
         partner("nancy", "association", "2026-10-01", "200", false, &[]),
     ];
     f.purchases = vec![
-        purchase("u1", "metz", "France 2030", "delivered", Some("2025-11-03"), "478.20", "act-a"),
-        purchase("u2", "nancy", "France 2030", "validated", Some("2026-02-10"), "100.00", ""),
-        purchase("u3", "nancy", "Collectivité", "refused", Some("2026-02-11"), "50.00", ""),
+        purchase(
+            "u1",
+            "metz",
+            "France 2030",
+            "delivered",
+            Some("2025-11-03"),
+            "478.20",
+            "act-a",
+        ),
+        purchase(
+            "u2",
+            "nancy",
+            "France 2030",
+            "validated",
+            Some("2026-02-10"),
+            "100.00",
+            "",
+        ),
+        purchase(
+            "u3",
+            "nancy",
+            "Collectivité",
+            "refused",
+            Some("2026-02-11"),
+            "50.00",
+            "",
+        ),
         purchase("u4", "metz", "France 2030", "draft", None, "999.00", ""),
-        purchase("u5", "metz", "France 2030", "submitted", Some("2026-04-01"), "20.00", ""),
+        purchase(
+            "u5",
+            "metz",
+            "France 2030",
+            "submitted",
+            Some("2026-04-01"),
+            "20.00",
+            "",
+        ),
     ];
     f
 }
@@ -430,7 +542,11 @@ fn by_month() {
         ],
     );
     check(&r, "2025-11", &[("purchases.delivered_eur", "478.20")]);
-    check(&r, "2026-05", &[("loans.requested", "1"), ("loans.item_days_lent", "0")]);
+    check(
+        &r,
+        "2026-05",
+        &[("loans.requested", "1"), ("loans.item_days_lent", "0")],
+    );
     // Partners are a stock: in the total only.
     check(&r, "", &[("partners.count", "2")]);
     check(&r, "2026-01", &[("partners.count", "0")]);
@@ -487,7 +603,11 @@ fn by_category() {
     check(
         &r,
         "audio",
-        &[("loans.lent", "1"), ("equipment.items", "1"), ("equipment.use_rate_pct", "1.6")],
+        &[
+            ("loans.lent", "1"),
+            ("equipment.items", "1"),
+            ("equipment.use_rate_pct", "1.6"),
+        ],
     );
     // Events have no category: total only.
     check(&r, "", &[("events.count", "4")]);
@@ -552,7 +672,16 @@ fn bad_queries_say_what_to_fix() {
     let e = |r: Result<Query>| r.unwrap_err().to_string();
     assert!(e(Query::new("2026-03-01", "2026-02-01", "", "", 0, "", today)).contains("précède"));
     assert!(e(Query::new("2026-03-01", "", "", "", 0, "", today)).contains("--from et --to"));
-    assert!(e(Query::new("2026-03-01", "2026-04-01", "2025-2026", "", 0, "", today)).contains("pas les deux"));
+    assert!(e(Query::new(
+        "2026-03-01",
+        "2026-04-01",
+        "2025-2026",
+        "",
+        0,
+        "",
+        today
+    ))
+    .contains("pas les deux"));
     assert!(e(Query::new("", "", "2025-2027", "", 0, "", today)).contains("2025-2026"));
     assert!(e(Query::new("1er mars", "2026-04-01", "", "", 0, "", today)).contains("AAAA-MM-JJ"));
     assert!(e(Query::new("", "", "", "", 4, "", today)).contains("axe"));
