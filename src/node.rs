@@ -406,6 +406,7 @@ impl RunningNode {
             dial::spawn(fed.clone(), peer.clone());
         }
         Federation::watch_registry(fed.clone());
+        crate::report::keep_index(ctx.clone(), shutdown.clone(), &tracker);
         info!(site = %config.site, %addr, api = %api_addr, tls = tls.is_some(), "nœud démarré");
         Ok(RunningNode {
             addr,

@@ -650,3 +650,39 @@ fn catchup_benchmark_reports_its_figures() {
     assert!(c["verify_ms"].as_f64().is_some());
     assert!(c["verify_every_signature_ms"].as_f64().is_some());
 }
+
+/// The report benchmark runs end to end on a small network (a node process
+/// over a generated sled directory) and prints its figures; every generated
+/// loan is found in the report.
+#[test]
+fn report_benchmark_reports_its_figures() {
+    let out = maillage(&[
+        "--json",
+        "bench",
+        "report",
+        "--sites",
+        "3",
+        "--years",
+        "2",
+        "--activity",
+        "20",
+        "--rounds",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rapport complet par site"), "{text}");
+    let start = text.find("{\n").expect("JSON figures");
+    let v: serde_json::Value = serde_json::from_str(&text[start..]).unwrap();
+    let r = &v["report"];
+    assert_eq!(r["records"]["loans"], 60, "3 sites × 2 years × 10 loans");
+    assert_eq!(r["loans_and_events"], 120);
+    assert_eq!(r["loans_lent"], "60", "every loan is in the report");
+    assert!(r["disk_mib"].as_f64().unwrap() > 0.0);
+    assert!(r["rss_mib"].as_f64().unwrap() > 0.0);
+    assert!(r["report_ms"]["site"]["median_ms"].as_f64().is_some());
+}

@@ -244,6 +244,26 @@ async fn the_demo_network_starts_and_converges() {
     assert!(events.len() >= 5, "{events:?}");
     assert!(events.iter().any(|(_, _, e)| !e.rrule.is_empty()));
     assert!(events.iter().any(|(_, site, _)| site == "network"));
+    let purchases = maillage::api::purchases::all(&nodes[0].ctx).unwrap();
+    let states: Vec<&str> = purchases.iter().map(|p| p.state()).collect();
+    assert!(
+        states.contains(&"validated") && states.contains(&"submitted"),
+        "{states:?}"
+    );
+    let report = maillage::api::reports::indicators(
+        &nodes[0].ctx,
+        &maillage::pb::IndicatorsRequest::default(),
+    )
+    .unwrap();
+    let figure = |name: &str| {
+        report
+            .total
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value.clone())
+    };
+    assert_eq!(figure("partners.count").as_deref(), Some("1"));
+    assert_eq!(figure("purchases.requested").as_deref(), Some("2"));
     for n in nodes {
         n.shutdown().await;
     }

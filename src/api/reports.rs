@@ -85,8 +85,7 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::Bilan> {
     let facts = facts(ctx)?;
     let indicators = report::compute(&facts, &q)?;
     let mut events: Vec<pb::BilanEvent> = facts
-        .events
-        .iter()
+        .events()
         .filter(|e| e.site == site)
         .filter_map(|e| {
             let occurrences = e.days.iter().filter(|d| q.contains(**d)).count() as i64;
@@ -114,20 +113,20 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::Bilan> {
         .collect();
     events.sort_by(|a, b| a.start.cmp(&b.start).then(a.id.cmp(&b.id)));
     let loan = |l: &report::facts::LoanFact| pb::BilanLoan {
-        id: l.id.clone(),
-        lender: l.lender.clone(),
-        borrower: l.borrower.clone(),
+        id: l.id.to_string(),
+        lender: l.lender.to_string(),
+        borrower: l.borrower.to_string(),
         state: l.state.to_string(),
-        from: l.window.0.clone(),
-        to: l.window.1.clone(),
-        items: l.items.clone(),
+        from: l.window.0.to_string(),
+        to: l.window.1.to_string(),
+        items: l.items.to_vec(),
         item_days: if matches!(l.state, "checked_out" | "returned") {
             l.items.len() as i64 * q.overlap(l.from, l.to)
         } else {
             0
         },
-        purpose: l.purpose.clone(),
-        action: l.action.clone(),
+        purpose: l.purpose.to_string(),
+        action: l.action.to_string(),
     };
     let in_period: Vec<&report::facts::LoanFact> = facts
         .loans
@@ -136,12 +135,12 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::Bilan> {
         .collect();
     let mut loans_given: Vec<pb::BilanLoan> = in_period
         .iter()
-        .filter(|l| l.lender == site)
+        .filter(|l| &*l.lender == site)
         .map(|l| loan(l))
         .collect();
     let mut loans_received: Vec<pb::BilanLoan> = in_period
         .iter()
-        .filter(|l| l.borrower == site)
+        .filter(|l| &*l.borrower == site)
         .map(|l| loan(l))
         .collect();
     loans_given.sort_by(|a, b| a.from.cmp(&b.from).then(a.id.cmp(&b.id)));

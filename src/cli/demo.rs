@@ -377,7 +377,67 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
         .await?;
     }
     seed_events(nodes, &fablab.id, &sciences.id).await?;
+    seed_purchases(nodes, &fablab.id).await?;
     wait_for("synchronisation finale", || converged(nodes)).await
+}
+
+/// A partner of Metz, and two purchase requests: one validated by the
+/// academic team, one waiting for its decision.
+async fn seed_purchases(nodes: &[RunningNode], fablab: &str) -> anyhow::Result<()> {
+    use crate::api::purchases as p;
+    use crate::domain::purchases::{parse_line, Patch};
+    let (academy, metz, thionville) = (&nodes[0], &nodes[1], &nodes[2]);
+    wait_for("action reçue à Metz", || {
+        !metz.ctx.docs.heads(&format!("action/{fablab}")).is_empty()
+    })
+    .await?;
+    crate::api::partners::add(
+        &metz.ctx,
+        crate::domain::partners::Patch {
+            name: Some("Ville de Metz".into()),
+            kind: Some("collectivité".into()),
+            contact: Some("Service éducation".into()),
+            agreement: Some("Convention 2026-014".into()),
+            contribution_eur: Some("1500".into()),
+            contribution_in_kind: Some("Prêt d'une salle le mercredi".into()),
+            actions: Some(vec![fablab.to_string()]),
+        },
+    )
+    .await?;
+    let robots = p::create(
+        &metz.ctx,
+        Patch {
+            object: Some("Robots pour le fablab itinérant".into()),
+            lines: Some(vec![
+                parse_line(1, "Robot Thymio;4;129.90;20")?,
+                parse_line(2, "Câbles USB;4;6.50;20")?,
+            ]),
+            supplier: Some("Fournisseur éducatif".into()),
+            funding: Some("France 2030".into()),
+            action: Some(fablab.to_string()),
+        },
+        "director",
+    )
+    .await?;
+    p::submit(&metz.ctx, &robots.id, "director").await?;
+    let micros = p::create(
+        &thionville.ctx,
+        Patch {
+            object: Some("Micros pour la webradio".into()),
+            lines: Some(vec![parse_line(1, "Micro USB;2;89;20")?]),
+            funding: Some("Collectivité".into()),
+            ..Default::default()
+        },
+        "director",
+    )
+    .await?;
+    p::submit(&thionville.ctx, &micros.id, "director").await?;
+    wait_for("demande d'achat reçue par l'équipe académique", || {
+        p::find(&academy.ctx, &robots.id).is_ok_and(|r| r.state() == "submitted")
+    })
+    .await?;
+    p::decide(&academy.ctx, &robots.id, "validated", "", "academy").await?;
+    Ok(())
 }
 
 /// A month of events: one weekly, one network-wide, one past with attendance.
@@ -588,6 +648,9 @@ pub async fn run(args: DemoArgs, dir: Option<PathBuf>) -> anyhow::Result<()> {
         (&metz, "calendar"),
         (&academy, "calendar export --out reseau.ics"),
         (&academy, "network status"),
+        (&academy, "purchase list"),
+        (&academy, "report indicators --by site"),
+        (&metz, "report bilan --site metz --format md"),
     ] {
         println!("  cargo run --release -- --dir {d} {cmd}");
     }

@@ -48,6 +48,42 @@ use crate::domain::partners::KINDS as PARTNER_KINDS;
 use crate::error::{Error, Result};
 pub use facts::{Facts, Index};
 
+/// Quiet time after a document change before the index is brought up to
+/// date (a sync burst changes many documents at once).
+pub const INDEX_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Builds the node's report index at start, then brings it up to date in the
+/// background after documents change, so that reports find it ready.
+pub fn keep_index(
+    ctx: std::sync::Arc<crate::api::NodeContext>,
+    shutdown: tokio_util::sync::CancellationToken,
+    tracker: &tokio_util::task::TaskTracker,
+) {
+    let mut changes = ctx.docs.subscribe();
+    tracker.spawn(async move {
+        loop {
+            let c = ctx.clone();
+            let built = tokio::task::spawn_blocking(move || c.reports.facts(&c.docs)).await;
+            if let Ok(Err(e)) = built {
+                tracing::warn!(cause = %e, "index des indicateurs : lecture impossible");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = changes.recv() => {
+                    if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(INDEX_SETTLE) => {}
+            }
+            while changes.try_recv().is_ok() {}
+        }
+    });
+}
+
 /// The longest period a report covers.
 pub const MAX_DAYS: i64 = 366 * 20;
 /// English identifiers of the action statuses, in [`ACTION_STATUSES`] order.
@@ -527,7 +563,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
 
     // Lendable items and their capacity in item-days.
     if q.axis.is_none() {
-        for it in &facts.items {
+        for it in facts.items() {
             if !it.lendable || it.created > q.to || !q.site_ok(&it.site) {
                 continue;
             }
@@ -558,7 +594,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
     }
 
     // Events.
-    for e in &facts.events {
+    for e in facts.events() {
         let axis = facts.axis(&e.action);
         if !q.site_ok(&e.site) || !q.axis_ok(axis) {
             continue;
@@ -661,7 +697,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
     }
 
     // Partners: those known by the end of the period.
-    for p in &facts.partners {
+    for p in facts.partners() {
         if p.created > q.to || !q.site_ok(&p.site) {
             continue;
         }

@@ -34,10 +34,10 @@ fn loan(
         from: d(from),
         to: d(to),
         window: (from.into(), to.into()),
-        categories: categories.iter().map(|c| c.to_string()).collect(),
-        items: (0..categories.len()).map(|i| format!("eq-{i}")).collect(),
+        categories: categories.iter().map(|c| (*c).into()).collect(),
+        items: std::sync::Arc::new((0..categories.len()).map(|i| format!("eq-{i}")).collect()),
         action: action.into(),
-        purpose: String::new(),
+        purpose: "".into(),
     }
 }
 
@@ -139,6 +139,7 @@ fn purchase(
     }
 }
 
+#[allow(clippy::field_reassign_with_default)]
 fn fixture() -> Facts {
     let mut f = Facts::default();
     f.sites.insert("metz".into(), "Tiers-lieu de Metz".into());
@@ -180,7 +181,8 @@ fn fixture() -> Facts {
     for a in &f.actions {
         f.axis_of.insert(a.id.clone(), a.axis);
     }
-    f.items = vec![
+    let mut doc = DocFacts::default();
+    doc.items = vec![
         item("metz", "robotique", true, "2025-01-01"),
         item("metz", "robotique", true, "2025-01-01"),
         item("metz", "robotique", false, "2025-01-01"),
@@ -244,7 +246,7 @@ fn fixture() -> Facts {
             "",
         ),
     ];
-    f.events = vec![
+    doc.events = vec![
         event(
             "metz",
             "workshop",
@@ -271,7 +273,7 @@ fn fixture() -> Facts {
             "",
         ),
     ];
-    f.partners = vec![
+    doc.partners = vec![
         partner(
             "metz",
             "local_authority",
@@ -283,6 +285,7 @@ fn fixture() -> Facts {
         partner("nancy", "company", "2026-01-15", "0", true, &[]),
         partner("nancy", "association", "2026-10-01", "200", false, &[]),
     ];
+    f.docs.push(std::sync::Arc::new(doc));
     f.purchases = vec![
         purchase(
             "u1",

@@ -6,6 +6,9 @@
 //!   documents, against Automerge's sync protocol alone in memory (ratio).
 //! - `reconnect`: bytes exchanged when a peer reconnects and nothing changed.
 //! - `writes`: acknowledged durable writes per second through the API.
+//! - `report`: indicator reports over 50 sites × 5 school years ([`report`]).
+
+pub mod report;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -28,7 +31,7 @@ pub const BENCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// all, propagation, catchup, reconnect ou writes.
+    /// all, propagation, catchup, reconnect, writes ou report.
     #[arg(default_value = "all")]
     pub which: String,
     /// Écritures chronométrées par `propagation`.
@@ -46,11 +49,27 @@ pub struct BenchArgs {
     /// Écritures chronométrées par `writes`.
     #[arg(long, default_value_t = 2_000)]
     pub writes: usize,
+    /// Sites du réseau généré par `report`.
+    #[arg(long, default_value_t = 50)]
+    pub sites: usize,
+    /// Années scolaires générées par `report`.
+    #[arg(long, default_value_t = 5)]
+    pub years: usize,
+    /// Prêts et événements par site et par année, pour `report`.
+    #[arg(long, default_value_t = 400)]
+    pub activity: usize,
 }
 
 pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
     let which = args.which.as_str();
-    let known = ["all", "propagation", "catchup", "reconnect", "writes"];
+    let known = [
+        "all",
+        "propagation",
+        "catchup",
+        "reconnect",
+        "writes",
+        "report",
+    ];
     if !known.contains(&which) {
         anyhow::bail!("banc d'essai inconnu « {which} » : {}", known.join(", "));
     }
@@ -70,18 +89,29 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
     if matches!(which, "all" | "writes") {
         results.insert("writes".into(), writes(args.writes).await?);
     }
+    if matches!(which, "all" | "report") {
+        let shape = report::Shape {
+            sites: args.sites.max(1),
+            years: args.years.clamp(1, 20),
+            activity: args.activity,
+        };
+        results.insert(
+            "report".into(),
+            report::run(shape, args.rounds.max(1) * 4).await?,
+        );
+    }
     if json_out {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
     Ok(())
 }
 
-struct Bench {
+pub(crate) struct Bench {
     _tmp: tempfile::TempDir,
 }
 
 impl Bench {
-    fn new() -> anyhow::Result<Bench> {
+    pub(crate) fn new() -> anyhow::Result<Bench> {
         Ok(Bench {
             _tmp: tempfile::Builder::new()
                 .prefix("maillage-bench-")
@@ -89,12 +119,12 @@ impl Bench {
         })
     }
 
-    fn dir(&self, site: &str) -> std::path::PathBuf {
+    pub(crate) fn dir(&self, site: &str) -> std::path::PathBuf {
         self._tmp.path().join(site)
     }
 
     /// The bench network's CA, created on first use.
-    fn ca(&self) -> anyhow::Result<std::path::PathBuf> {
+    pub(crate) fn ca(&self) -> anyhow::Result<std::path::PathBuf> {
         let ca = self._tmp.path().join("ca");
         if !ca.join(crate::tls::CA_CERT).exists() {
             crate::tls::ca_init(&ca)?;
