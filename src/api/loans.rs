@@ -56,10 +56,10 @@ pub fn find_loan(ctx: &NodeContext, id: &str) -> Result<Loan> {
 }
 
 /// The network's loan conflicts, as the API reports them (empty if the loans
-/// cannot be read).
+/// cannot be read), from the report index.
 pub fn conflicts_pb(ctx: &NodeContext) -> Vec<pb::LoanConflict> {
-    all_loans(ctx)
-        .map(|all| network_conflicts(&all))
+    crate::api::reports::facts(ctx)
+        .map(|f| f.loan_conflicts())
         .unwrap_or_default()
         .into_iter()
         .map(|(equipment, loans)| pb::LoanConflict { equipment, loans })

@@ -593,6 +593,25 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
         let key = if by.is_empty() { "total" } else { by };
         timings.insert(key.into(), json!({"median_ms": median, "max_ms": max}));
     }
+    // The academy's other network-wide views: status and network health
+    // (loan conflicts come from the same index).
+    let conn = crate::cli::client::connect(&target).await?;
+    let mut node = pb::node_client::NodeClient::new(conn.clone());
+    let mut network = pb::network_client::NetworkClient::new(conn);
+    let (mut status_t, mut health_t) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        std::hint::black_box(node.status(pb::StatusRequest {}).await?);
+        status_t.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(network.health(pb::NetworkHealthRequest {}).await?);
+        health_t.push(t.elapsed());
+    }
+    status_t.sort();
+    health_t.sort();
+    let status_ms = ms(status_t[status_t.len() / 2]);
+    let health_ms = ms(health_t[health_t.len() / 2]);
+
     // A write, then at once a report: the index reads the changed document
     // again and joins (in the request, or in the background just before).
     let mut after_write = Vec::new();
@@ -638,6 +657,7 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
             v["max_ms"].as_f64().unwrap_or(0.0)
         );
     }
+    println!("  status : médiane {status_ms:.1} ms ; network status : médiane {health_ms:.1} ms");
     println!(
         "  rapport par site juste après une écriture : médiane {after_write_ms:.1} ms, max {after_write_max_ms:.1} ms"
     );
@@ -669,6 +689,8 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
         "compute_year_ms": compute_ms,
         "report_ms": timings,
         "worst_median_ms": worst,
+        "status_ms": status_ms,
+        "network_status_ms": health_ms,
         "report_after_write_ms": {"median_ms": after_write_ms, "max_ms": after_write_max_ms},
         "loans_lent": figure("loans.lent"),
         "events": figure("events.count"),

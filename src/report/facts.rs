@@ -36,14 +36,15 @@ pub type Text = Arc<str>;
 pub struct Window {
     pub from: Text,
     pub to: Text,
-    pub at: Option<(DateTime<Utc>, NaiveDate, NaiveDate)>,
+    /// Start, end, first day, last day.
+    pub at: Option<(DateTime<Utc>, DateTime<Utc>, NaiveDate, NaiveDate)>,
 }
 
 impl Window {
     fn new(from: String, to: String) -> Window {
         let at = loans::parse_stored(&from)
             .zip(loans::parse_stored(&to))
-            .map(|(start, end)| (end, day(start), last_day(end).max(day(start))));
+            .map(|(start, end)| (start, end, day(start), last_day(end).max(day(start))));
         Window {
             from: from.into(),
             to: to.into(),
@@ -99,6 +100,7 @@ pub struct LoanFact {
     pub lender: Text,
     pub borrower: Text,
     pub state: &'static str,
+    pub start: DateTime<Utc>,
     /// End of the window: a loan still out after it is overdue.
     pub end: DateTime<Utc>,
     /// First and last day of the window (Paris dates).
@@ -209,6 +211,23 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// Items booked by overlapping active loans (approved or checked out),
+    /// with those loans: what [`loans::conflicts`] finds in the joined loans.
+    pub fn loan_conflicts(&self) -> Vec<(String, Vec<String>)> {
+        let active: Vec<loans::Booking> = self
+            .loans
+            .iter()
+            .filter(|l| matches!(l.state, "approved" | "checked_out"))
+            .map(|l| loans::Booking {
+                loan: l.id.to_string(),
+                items: l.items.to_vec(),
+                from: l.start,
+                to: l.end,
+            })
+            .collect();
+        loans::conflicts(&active)
+    }
+
     /// The axis of the action a record is linked to.
     pub fn axis(&self, action: &str) -> Option<i64> {
         if action.is_empty() {
@@ -609,7 +628,7 @@ pub fn join(docs: Vec<Arc<DocFacts>>) -> Facts {
             (None, Some((_, r))) => &r.window,
             _ => continue,
         };
-        let Some((end, first, last)) = window.at else {
+        let Some((start, end, first, last)) = window.at else {
             continue;
         };
         let items = match (req, dec) {
@@ -621,6 +640,7 @@ pub fn join(docs: Vec<Arc<DocFacts>>) -> Facts {
         f.loans.push(LoanFact {
             id: id.clone(),
             state: loan_state(req.map(|(_, r)| *r), dec.map(|(_, d)| *d)),
+            start,
             end,
             from: first,
             to: last,

@@ -30,6 +30,7 @@ fn loan(
         lender: lender.into(),
         borrower: borrower.into(),
         state,
+        start: format!("{from}T08:00:00Z").parse().unwrap(),
         end: format!("{to}T18:00:00Z").parse().unwrap(),
         from: d(from),
         to: d(to),
