@@ -96,16 +96,7 @@ async fn network_status_shows_who_lags_and_by_how_much() {
     assert_eq!(site(&h, "thionville").changes_behind, 0);
 
     // The command and its JSON contract.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
-        .args([
-            "--dir",
-            r.dir.to_str().unwrap(),
-            "network",
-            "status",
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let out = r.cli(&["network", "status", "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -134,10 +125,7 @@ async fn network_status_shows_who_lags_and_by_how_much() {
         assert!(t.get(field).is_some(), "field {field} in {t}");
     }
     assert_eq!(t["changes_behind"], 0);
-    let text = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
-        .args(["--dir", r.dir.to_str().unwrap(), "network", "status"])
-        .output()
-        .unwrap();
+    let text = r.cli(&["network", "status"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
         text.contains("thionville") && text.contains("dernier contact"),
@@ -471,10 +459,17 @@ async fn purchase_requests_are_decided_by_the_academy_only() {
     let steps: Vec<&str> = seen.history.iter().map(|s| s.step.as_str()).collect();
     assert_eq!(
         steps,
-        ["created", "submitted", "needs_info", "validated"],
-        "the latest submission and every decision"
+        [
+            "created",
+            "submitted",
+            "needs_info",
+            "submitted",
+            "validated"
+        ],
+        "every submission, each followed by its decision"
     );
     assert_eq!(seen.history[2].site, "rectorat");
+    assert_eq!(seen.history[2].note, "Joindre le devis");
     assert_eq!(
         site.update(pb::UpdatePurchaseRequest {
             id: id.clone(),
@@ -547,38 +542,28 @@ async fn purchase_requests_are_decided_by_the_academy_only() {
     );
 
     // The command line: a malformed line is refused before anything is sent.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
-        .args([
-            "--dir",
-            b.dir.to_str().unwrap(),
-            "purchase",
-            "create",
-            "--object",
-            "Tablettes",
-            "--line",
-            "Tablette;2;300",
-        ])
-        .output()
-        .unwrap();
+    let out = b.cli(&[
+        "purchase",
+        "create",
+        "--object",
+        "Tablettes",
+        "--line",
+        "Tablette;2;300",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("4 champs"), "{err}");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
-        .args([
-            "--dir",
-            b.dir.to_str().unwrap(),
-            "--json",
-            "purchase",
-            "create",
-            "--object",
-            "Tablettes",
-            "--line",
-            "Tablette;2;300;20",
-            "--funding",
-            "Collectivité",
-        ])
-        .output()
-        .unwrap();
+    let out = b.cli(&[
+        "--json",
+        "purchase",
+        "create",
+        "--object",
+        "Tablettes",
+        "--line",
+        "Tablette;2;300;20",
+        "--funding",
+        "Collectivité",
+    ]);
     assert!(
         out.status.success(),
         "{}",

@@ -8,23 +8,6 @@ use std::collections::BTreeMap;
 use common::*;
 use maillage::pb;
 
-fn cli(node: &TestNode, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
-        .args(["--dir", node.dir.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
 /// The value of a JSON figure as text (numbers for counts, strings otherwise).
 fn text(v: &serde_json::Value) -> String {
     match v {
@@ -139,7 +122,7 @@ async fn indicators_and_bilans_come_from_the_recorded_activity() {
     let period = ["--from", "2025-09-01", "--to", "2027-08-31"];
     let mut args = vec!["report", "indicators", "--by", "site", "--format", "json"];
     args.extend(period);
-    let json: serde_json::Value = serde_json::from_str(&ok(&cli(&thio, &args))).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&ok(&thio.cli(&args))).unwrap();
     assert_eq!(json["from"], "2025-09-01");
     assert_eq!(json["by"], "site");
     let total = &json["total"];
@@ -180,7 +163,7 @@ async fn indicators_and_bilans_come_from_the_recorded_activity() {
     // The CSV holds the same figures.
     let mut args = vec!["report", "indicators", "--by", "site", "--format", "csv"];
     args.extend(period);
-    let csv_text = ok(&cli(&thio, &args));
+    let csv_text = ok(&thio.cli(&args));
     let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
     assert_eq!(
         rd.headers().unwrap().iter().collect::<Vec<_>>(),
@@ -207,7 +190,7 @@ async fn indicators_and_bilans_come_from_the_recorded_activity() {
     // The table, for people.
     let mut args = vec!["report", "indicators", "--by", "month"];
     args.extend(period);
-    let table = ok(&cli(&metz, &args));
+    let table = ok(&metz.cli(&args));
     assert!(
         table.contains("Indicateurs du 2025-09-01 au 2027-08-31"),
         "{table}"
@@ -230,7 +213,7 @@ async fn indicators_and_bilans_come_from_the_recorded_activity() {
             format,
         ];
         args.extend(period);
-        ok(&cli(&thio, &args));
+        ok(&thio.cli(&args));
     }
     let bilan: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
@@ -292,7 +275,7 @@ async fn indicators_and_bilans_come_from_the_recorded_activity() {
     }
     let mut args = vec!["report", "bilan", "--site", "metz", "--format", "md"];
     args.extend(period);
-    let md = ok(&cli(&metz, &args));
+    let md = ok(&metz.cli(&args));
     assert!(
         md.contains("# Bilan de") && md.contains("Atelier programmation"),
         "{md}"
@@ -331,7 +314,7 @@ async fn indicators_and_bilans_come_from_the_recorded_activity() {
             "inconnu",
         ),
     ] {
-        let out = cli(&thio, &args);
+        let out = thio.cli(&args);
         assert!(!out.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expect), "{args:?}: {err}");

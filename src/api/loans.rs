@@ -76,7 +76,8 @@ pub fn network_conflicts(loans: &[Loan]) -> Vec<(String, Vec<String>)> {
     loans::conflicts(&active)
 }
 
-fn transition(ctx: &NodeContext, role: &str, note: String) -> Transition {
+/// A transition made now by this node's site, with the caller's role.
+pub(crate) fn transition(ctx: &NodeContext, role: &str, note: String) -> Transition {
     Transition {
         at: now_rfc3339(),
         site: ctx.site.clone(),

@@ -55,7 +55,7 @@ pub fn all(ctx: &NodeContext) -> Result<Vec<pb::Partner>> {
 }
 
 /// Linked actions must exist on this node.
-fn check_actions(ctx: &NodeContext, actions: &[String]) -> Result<()> {
+pub(crate) fn check_actions(ctx: &NodeContext, actions: &[String]) -> Result<()> {
     for a in actions {
         let a = a.trim();
         if a.is_empty() {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::loans::transition;
 use super::NodeContext;
 use crate::auth::{require, Need};
-use crate::docs::{is_slug, new_id, NETWORK_DOC};
+use crate::docs::{new_id, NETWORK_DOC};
 use crate::domain::equipment;
 use crate::domain::loans::{note, Transition};
 use crate::domain::now_rfc3339;
@@ -44,20 +45,11 @@ impl Record {
         self.decisions
             .iter()
             .rev()
-            .find(|d| d.submission == self.purchase.submissions)
+            .find(|d| d.submission == self.purchase.submissions())
     }
 
     pub fn state(&self) -> &'static str {
         self.purchase.state(self.latest_decision())
-    }
-}
-
-fn transition(ctx: &NodeContext, role: &str, note: String) -> Transition {
-    Transition {
-        at: now_rfc3339(),
-        site: ctx.site.clone(),
-        role: role.to_string(),
-        note,
     }
 }
 
@@ -74,12 +66,14 @@ fn step(name: &str, t: &Transition) -> pb::PurchaseStep {
 pub fn to_pb(r: &Record) -> pb::Purchase {
     let p = &r.purchase;
     let totals = p.totals();
+    // In the order things happened: each submission followed by the
+    // decisions that answered it, then the site's last steps.
     let mut history = vec![step("created", &p.created)];
-    if let Some(t) = &p.submitted {
+    for (n, t) in (1..).zip(&p.submitted) {
         history.push(step("submitted", t));
-    }
-    for d in &r.decisions {
-        history.push(step(&d.verdict, &d.decided));
+        for d in r.decisions.iter().filter(|d| d.submission == n) {
+            history.push(step(&d.verdict, &d.decided));
+        }
     }
     for (name, t) in [
         ("ordered", &p.ordered),
@@ -90,7 +84,6 @@ pub fn to_pb(r: &Record) -> pb::Purchase {
             history.push(step(name, t));
         }
     }
-    history.sort_by(|a, b| a.at.cmp(&b.at));
     pb::Purchase {
         id: r.id.clone(),
         site: r.site.clone(),
@@ -118,7 +111,7 @@ pub fn to_pb(r: &Record) -> pb::Purchase {
         total_ht: eur(totals.ht),
         total_vat: eur(totals.vat),
         total_ttc: eur(totals.ttc),
-        submissions: p.submissions,
+        submissions: p.submissions(),
         decision_reason: r
             .latest_decision()
             .map(|d| d.decided.note.clone())
@@ -192,16 +185,9 @@ fn own(ctx: &NodeContext, id: &str) -> Result<Record> {
     Ok(r)
 }
 
+/// A linked action must exist on this node.
 fn check_action(ctx: &NodeContext, action: Option<&String>) -> Result<()> {
-    let Some(a) = action.map(|a| a.trim()).filter(|a| !a.is_empty()) else {
-        return Ok(());
-    };
-    if !is_slug(a) || ctx.docs.heads(&format!("action/{a}")).is_empty() {
-        return Err(Error::not_found(format!(
-            "action {a} introuvable : donnez l'identifiant d'une action commune"
-        )));
-    }
-    Ok(())
+    super::partners::check_actions(ctx, action.map(std::slice::from_ref).unwrap_or_default())
 }
 
 fn lines(input: Vec<pb::PurchaseLineInput>) -> Vec<Line> {
@@ -284,9 +270,8 @@ pub async fn submit(ctx: &NodeContext, id: &str, role: &str) -> Result<Record> {
                 "la demande d'achat {id} n'a aucune ligne : ajoutez ce qu'il faut acheter avant de la soumettre"
             )));
         }
-        p.submissions += 1;
         p.updated_at = t.at.clone();
-        p.submitted = Some(t);
+        p.submitted.push(t);
         Ok(Vec::new())
     })
     .await
@@ -396,7 +381,7 @@ pub async fn decide(
     let d = Decision {
         site: r.site.clone(),
         purchase: id.to_string(),
-        submission: r.purchase.submissions,
+        submission: r.purchase.submissions(),
         verdict: verdict.to_string(),
         decided: transition(ctx, role, reason),
     };

@@ -58,10 +58,9 @@ pub struct Purchase {
     pub supplier: String,
     pub funding: String,
     pub action: String,
-    /// How many times it was submitted; decisions name the one they answer.
-    pub submissions: i64,
     pub created: Transition,
-    pub submitted: Option<Transition>,
+    /// Each submission, in order; a decision names the one it answers (1…).
+    pub submitted: Vec<Transition>,
     pub ordered: Option<Transition>,
     pub delivered: Option<Transition>,
     pub cancelled: Option<Transition>,
@@ -129,6 +128,11 @@ impl Line {
 }
 
 impl Purchase {
+    /// How many times it was submitted.
+    pub fn submissions(&self) -> i64 {
+        self.submitted.len() as i64
+    }
+
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for l in &self.lines {
@@ -145,11 +149,11 @@ impl Purchase {
             "ordered"
         } else if self.cancelled.is_some() {
             "cancelled"
-        } else if self.submissions == 0 {
+        } else if self.submitted.is_empty() {
             "draft"
         } else {
             match decision
-                .filter(|d| d.submission == self.submissions)
+                .filter(|d| d.submission == self.submissions())
                 .map(|d| d.verdict.as_str())
             {
                 Some("validated") => "validated",
@@ -301,10 +305,9 @@ pub fn new_purchase(patch: &Patch, created: Transition) -> Result<Purchase> {
         supplier: String::new(),
         funding: String::new(),
         action: String::new(),
-        submissions: 0,
         updated_at: created.at.clone(),
         created: created.clone(),
-        submitted: None,
+        submitted: Vec::new(),
         ordered: None,
         delivered: None,
         cancelled: None,
@@ -423,7 +426,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.state(None), "draft");
-        p.submissions = 1;
+        p.submitted.push(t("t1"));
         assert_eq!(p.state(None), "submitted");
         let mut d = Decision {
             site: "metz".into(),
@@ -433,7 +436,7 @@ mod tests {
             decided: t("t1"),
         };
         assert_eq!(p.state(Some(&d)), "needs_info");
-        p.submissions = 2;
+        p.submitted.push(t("t2"));
         assert_eq!(p.state(Some(&d)), "submitted", "an older decision");
         d.submission = 2;
         d.verdict = "validated".into();

@@ -485,8 +485,7 @@ fn action_fact(a: &ActionDoc) -> ActionFact {
 /// Reads what reports use of the document `id`.
 pub fn read_doc(id: &str, doc: &AutoCommit) -> Result<DocFacts> {
     let mut r = DocFacts::default();
-    if let Some(a) = id.strip_prefix("action/") {
-        let _ = a;
+    if id.starts_with("action/") {
         r.action = Some(action_fact(&actions::load(doc)?));
         return Ok(r);
     }
@@ -596,7 +595,7 @@ pub fn join(docs: Vec<Arc<DocFacts>>) -> Facts {
             let latest = ds
                 .iter()
                 .rev()
-                .find(|d| d.submission == p.submissions)
+                .find(|d| d.submission == p.submissions())
                 .copied();
             f.purchases.push(PurchaseFact {
                 id: pid.clone(),
@@ -604,7 +603,7 @@ pub fn join(docs: Vec<Arc<DocFacts>>) -> Facts {
                 object: p.object.clone(),
                 funding: p.funding.clone(),
                 state: p.state(latest),
-                submitted: p.submitted.as_ref().and_then(|t| date_of(&t.at)),
+                submitted: p.submitted.last().and_then(|t| date_of(&t.at)),
                 ttc: p.totals().ttc,
                 action: p.action.clone(),
             });

@@ -205,10 +205,6 @@ impl Query {
         })
     }
 
-    fn days(&self) -> i64 {
-        (self.to - self.from).num_days() + 1
-    }
-
     pub fn contains(&self, d: NaiveDate) -> bool {
         self.from <= d && d <= self.to
     }
@@ -440,6 +436,11 @@ fn index_of(list: &[&str], v: &str) -> Option<usize> {
     list.iter().position(|x| *x == v)
 }
 
+/// The position of `v` among the identifiers of `pairs` (id, label).
+fn pair_index(pairs: &[(&str, impl Sized)], v: &str) -> Option<usize> {
+    pairs.iter().position(|(id, _)| *id == v)
+}
+
 /// Months of the period, as (key, first day, last day) within it.
 fn months(q: &Query) -> Vec<(String, NaiveDate, NaiveDate)> {
     let mut out = Vec::new();
@@ -567,8 +568,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
             if !it.lendable || it.created > q.to || !q.site_ok(&it.site) {
                 continue;
             }
-            let cap = q.overlap(it.created, q.to).min(q.days());
-            let cap = if it.created <= q.from { q.days() } else { cap };
+            let cap = q.overlap(it.created, q.to);
             let add = |s: &mut Sums| {
                 s.items += 1;
                 s.capacity += cap;
@@ -599,10 +599,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
         if !q.site_ok(&e.site) || !q.axis_ok(axis) {
             continue;
         }
-        let kind = index_of(
-            &EVENT_KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-            &e.kind,
-        );
+        let kind = pair_index(EVENT_KINDS, &e.kind);
         let first = e.days.first().copied();
         for d in e.days.iter().filter(|d| q.contains(**d)) {
             let add = |s: &mut Sums| {
@@ -711,10 +708,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
         if q.axis.is_some() && !axes.iter().any(|a| q.axis_ok(*a)) {
             continue;
         }
-        let kind = index_of(
-            &PARTNER_KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-            &p.kind,
-        );
+        let kind = pair_index(PARTNER_KINDS, &p.kind);
         let add = |s: &mut Sums| {
             s.partners += 1;
             if let Some(k) = kind {

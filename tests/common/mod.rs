@@ -227,6 +227,15 @@ impl TestNode {
         NodeClient::new(self.admin().await)
     }
 
+    /// Runs the `maillage` command line against this node (`--dir`).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
+            .args(["--dir", self.dir.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     pub async fn add_item(&self, name: &str) -> pb::EquipmentItem {
         self.equipment()
             .await
@@ -299,4 +308,14 @@ pub async fn enrol(
         })
         .await
         .map(|r| r.into_inner())
+}
+
+/// The standard output of a command that must have succeeded.
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
 }
