@@ -496,7 +496,6 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
         let state = index_of(LOAN_STATES, l.state).unwrap_or(0);
         let went_out = matches!(l.state, "checked_out" | "returned");
         let overdue = l.state == "checked_out" && now > l.end;
-        let start_month = month(l.from.max(q.from));
         let n_items = l.items.len() as i64;
         let days = q.overlap(l.from, l.to);
         for (side, site) in [(true, &l.lender), (false, &l.borrower)] {
@@ -523,9 +522,14 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
             };
             match q.by.as_deref() {
                 Some("month") => {
-                    acc.add(Some(&start_month), false, count);
+                    acc.add(Some(&month(l.from.max(q.from))), false, count);
                     if went_out {
-                        for (m, a, b) in &month_list {
+                        // Only the months the window meets.
+                        let first = month_list.partition_point(|(_, _, b)| *b < l.from);
+                        for (m, a, b) in month_list[first..]
+                            .iter()
+                            .take_while(|(_, a, _)| *a <= l.to)
+                        {
                             let d = (l.to.min(*b) - l.from.max(*a)).num_days() + 1;
                             if d > 0 {
                                 acc.add(Some(m), false, |s| item_days(s, n_items * d));
