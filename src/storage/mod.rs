@@ -159,7 +159,18 @@ mod tests {
             let s = SledStore::open(dir.path()).unwrap();
             exercise(&s);
         }
-        let s = SledStore::open(dir.path()).unwrap();
+        // sled's background thread may hold the file lock a moment after
+        // the drop, as a node restarting in place waits for it.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let s = rt
+            .block_on(SledStore::open_waiting(
+                dir.path(),
+                std::time::Duration::from_secs(10),
+            ))
+            .unwrap();
         let d = s.load_doc("site/a").unwrap();
         assert_eq!(d.snapshot.as_deref(), Some(&b"snap"[..]));
         assert_eq!(d.chunks.len(), 1);
