@@ -226,11 +226,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
         };
         let booked: Vec<crate::domain::loans::Booking> = match window {
             None => Vec::new(),
-            Some(_) => super::loans::all_loans(&self.ctx)?
-                .iter()
-                .filter(|l| l.is_active())
-                .filter_map(|l| l.booking())
-                .collect(),
+            Some(_) => super::reports::facts(&self.ctx)?.bookings(),
         };
         let items = list_all(&self.ctx)?
             .into_iter()

@@ -45,35 +45,48 @@ pub fn all_loans(ctx: &NodeContext) -> Result<Vec<Loan>> {
     Ok(loans::join(inputs))
 }
 
+/// One loan: its request and decisions, read by key in each site document
+/// (not every loan of the network).
 pub fn find_loan(ctx: &NodeContext, id: &str) -> Result<Loan> {
     if id.trim().is_empty() {
         return Err(Error::invalid("identifiant de prêt manquant"));
     }
-    all_loans(ctx)?
+    let mut halves = Vec::new();
+    for doc_id in ctx.docs.ids_with_prefix("site/") {
+        let site = doc_id.trim_start_matches("site/").to_string();
+        let found = ctx
+            .docs
+            .read(&doc_id, |d| -> Result<_> {
+                Ok((loans::get_request(d, id)?, loans::get_decision(d, id)?))
+            })
+            .transpose()?;
+        if let Some((r, d)) = found {
+            if r.is_some() || d.is_some() {
+                let requests = r.map(|r| (id.to_string(), r)).into_iter().collect();
+                let decisions = d.map(|d| (id.to_string(), d)).into_iter().collect();
+                halves.push((site, requests, decisions));
+            }
+        }
+    }
+    loans::join(halves)
         .into_iter()
-        .find(|l| l.id == id)
+        .next()
         .ok_or_else(|| Error::not_found(format!("prêt {id} introuvable")))
 }
 
+/// The network's loan conflicts, from the report index.
+pub fn conflicts(ctx: &NodeContext) -> Result<Vec<(String, Vec<String>)>> {
+    Ok(crate::api::reports::facts(ctx)?.loan_conflicts())
+}
+
 /// The network's loan conflicts, as the API reports them (empty if the loans
-/// cannot be read), from the report index.
+/// cannot be read).
 pub fn conflicts_pb(ctx: &NodeContext) -> Vec<pb::LoanConflict> {
-    crate::api::reports::facts(ctx)
-        .map(|f| f.loan_conflicts())
+    conflicts(ctx)
         .unwrap_or_default()
         .into_iter()
         .map(|(equipment, loans)| pb::LoanConflict { equipment, loans })
         .collect()
-}
-
-/// Active bookings of the whole network, and the conflicts among them.
-pub fn network_conflicts(loans: &[Loan]) -> Vec<(String, Vec<String>)> {
-    let active: Vec<loans::Booking> = loans
-        .iter()
-        .filter(|l| l.is_active())
-        .filter_map(|l| l.booking())
-        .collect();
-    loans::conflicts(&active)
 }
 
 /// A transition made now by this node's site, with the caller's role.
@@ -144,13 +157,8 @@ fn conflict_index(list: &[(String, Vec<String>)]) -> BTreeMap<String, BTreeSet<S
 }
 
 fn loan_reply(ctx: &NodeContext, id: &str) -> Result<pb::Loan> {
-    let all = all_loans(ctx)?;
-    let idx = conflict_index(&network_conflicts(&all));
-    let loan = all
-        .iter()
-        .find(|l| l.id == id)
-        .ok_or_else(|| Error::not_found(format!("prêt {id} introuvable")))?;
-    Ok(to_pb(loan, &idx))
+    let loan = find_loan(ctx, id)?;
+    Ok(to_pb(&loan, &conflict_index(&conflicts(ctx)?)))
 }
 
 pub async fn request(
@@ -274,12 +282,7 @@ pub async fn decide(
     incident: &str,
     role: &str,
 ) -> Result<pb::Loan> {
-    let all = all_loans(ctx)?;
-    let loan = all
-        .iter()
-        .find(|l| l.id == id)
-        .ok_or_else(|| Error::not_found(format!("prêt {id} introuvable")))?
-        .clone();
+    let loan = find_loan(ctx, id)?;
     if loan.lender != ctx.site {
         return Err(Error::denied(format!(
             "seul le site prêteur {} peut {} le prêt {id}",
@@ -293,10 +296,8 @@ pub async fn decide(
         return Err(Error::invalid("indiquez le motif du refus (--reason)"));
     }
     // Cancellations live in borrowers' documents: read them before taking the lock.
-    let cancelled: BTreeSet<String> = all
-        .iter()
-        .filter(|l| l.request.as_ref().is_some_and(|r| r.cancelled.is_some()))
-        .map(|l| l.id.clone())
+    let cancelled: BTreeSet<String> = crate::api::reports::facts(ctx)?
+        .cancelled_requests(&ctx.site)
         .collect();
     let t = transition(ctx, role, note);
     let request = loan.request.clone();
@@ -435,7 +436,7 @@ pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList>
         r.site.clone()
     };
     let all = all_loans(ctx)?;
-    let conflicts = network_conflicts(&all);
+    let conflicts = conflicts(ctx)?;
     let idx = conflict_index(&conflicts);
     let now = Utc::now();
     let loans = all

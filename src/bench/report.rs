@@ -593,9 +593,29 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
     // (loan conflicts come from the same index).
     let conn = crate::cli::client::connect(&target).await?;
     let mut node = pb::node_client::NodeClient::new(conn.clone());
-    let mut network = pb::network_client::NetworkClient::new(conn);
-    let (mut status_t, mut health_t) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
+    let mut network = pb::network_client::NetworkClient::new(conn.clone());
+    let mut loans_api = pb::loans_client::LoansClient::new(conn.clone());
+    let mut catalogue = pb::equipment_client::EquipmentClient::new(conn);
+    let (mut status_t, mut health_t, mut loan_t, mut free_t) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..rounds {
+        let t = Instant::now();
+        let total = records.get("loans").copied().unwrap_or(1).max(1);
+        let id = format!("ln-{:06}", 1 + (i * 997) % total);
+        std::hint::black_box(loans_api.get(pb::LoanId { id }).await?);
+        loan_t.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(
+            catalogue
+                .list(pb::ListEquipmentRequest {
+                    site: "s001".into(),
+                    available_from: format!("{last}-10-06"),
+                    available_to: format!("{last}-10-10"),
+                    ..Default::default()
+                })
+                .await?,
+        );
+        free_t.push(t.elapsed());
         let t = Instant::now();
         std::hint::black_box(node.status(pb::StatusRequest {}).await?);
         status_t.push(t.elapsed());
@@ -603,10 +623,14 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
         std::hint::black_box(network.health(pb::NetworkHealthRequest {}).await?);
         health_t.push(t.elapsed());
     }
-    status_t.sort();
-    health_t.sort();
-    let status_ms = ms(status_t[status_t.len() / 2]);
-    let health_ms = ms(health_t[health_t.len() / 2]);
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        ms(v[v.len() / 2])
+    };
+    let status_ms = median(status_t);
+    let health_ms = median(health_t);
+    let loan_ms = median(loan_t);
+    let free_ms = median(free_t);
 
     // A write, then at once a report: the index reads the changed document
     // again and joins (in the request, or in the background just before).
@@ -655,6 +679,9 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
     }
     println!("  status : médiane {status_ms:.1} ms ; network status : médiane {health_ms:.1} ms");
     println!(
+        "  loan show : médiane {loan_ms:.1} ms ; matériel libre d'un site sur une semaine : médiane {free_ms:.1} ms"
+    );
+    println!(
         "  rapport par site juste après une écriture : médiane {after_write_ms:.1} ms, max {after_write_max_ms:.1} ms"
     );
     println!(
@@ -687,6 +714,8 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
         "worst_median_ms": worst,
         "status_ms": status_ms,
         "network_status_ms": health_ms,
+        "loan_show_ms": loan_ms,
+        "equipment_available_ms": free_ms,
         "report_after_write_ms": {"median_ms": after_write_ms, "max_ms": after_write_max_ms},
         "loans_lent": figure("loans.lent"),
         "events": figure("events.count"),

@@ -214,8 +214,21 @@ impl Facts {
     /// Items booked by overlapping active loans (approved or checked out),
     /// with those loans: what [`loans::conflicts`] finds in the joined loans.
     pub fn loan_conflicts(&self) -> Vec<(String, Vec<String>)> {
-        let active: Vec<loans::Booking> = self
-            .loans
+        loans::conflicts(&self.bookings())
+    }
+
+    /// Ids of the loans of `lender` whose borrower cancelled the request.
+    pub fn cancelled_requests<'a>(&'a self, lender: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.docs
+            .iter()
+            .flat_map(|d| d.requests.iter())
+            .filter(move |(_, r)| r.cancelled && &*r.lender == lender)
+            .map(|(id, _)| id.to_string())
+    }
+
+    /// Active bookings (approved or checked out) of the whole network.
+    pub fn bookings(&self) -> Vec<loans::Booking> {
+        self.loans
             .iter()
             .filter(|l| matches!(l.state, "approved" | "checked_out"))
             .map(|l| loans::Booking {
@@ -224,8 +237,7 @@ impl Facts {
                 from: l.start,
                 to: l.end,
             })
-            .collect();
-        loans::conflicts(&active)
+            .collect()
     }
 
     /// The axis of the action a record is linked to.
