@@ -176,6 +176,37 @@ mod tests {
         assert_eq!(d.chunks.len(), 1);
     }
 
+    /// A node restarting in place waits for the previous handle's lock
+    /// instead of failing, and says so when it is held too long.
+    #[test]
+    fn opening_waits_for_the_lock_of_a_closing_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let held = SledStore::open(dir.path()).unwrap();
+        let short = rt.block_on(SledStore::open_waiting(
+            dir.path(),
+            std::time::Duration::from_millis(100),
+        ));
+        assert!(
+            matches!(short, Err(StorageError::Locked(_))),
+            "held: {:?}",
+            short.err()
+        );
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(held);
+        });
+        let waited = rt.block_on(SledStore::open_waiting(
+            dir.path(),
+            std::time::Duration::from_secs(10),
+        ));
+        release.join().unwrap();
+        assert!(waited.is_ok(), "{:?}", waited.err());
+    }
+
     #[test]
     fn refuses_unknown_format() {
         assert!(unversioned(b"k", &[9, 1, 2]).is_err());

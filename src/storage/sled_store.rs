@@ -56,15 +56,11 @@ impl SledStore {
         let start = tokio::time::Instant::now();
         loop {
             match Self::open(path) {
-                Err(StorageError::Sled(sled::Error::Io(e)))
-                    if e.kind() == std::io::ErrorKind::WouldBlock && start.elapsed() < wait =>
-                {
+                Err(StorageError::Sled(sled::Error::Io(e))) if is_lock_error(&e) => {
+                    if start.elapsed() >= wait {
+                        return Err(StorageError::Locked(path.display().to_string()));
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                Err(StorageError::Sled(sled::Error::Io(e)))
-                    if e.kind() == std::io::ErrorKind::WouldBlock =>
-                {
-                    return Err(StorageError::Locked(path.display().to_string()));
                 }
                 other => return other,
             }
@@ -74,6 +70,13 @@ impl SledStore {
     fn wrote(&self) {
         self.written.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// Whether sled failed to open because another handle holds the database's
+/// file lock. sled reports it as `Other` with the OS error (WouldBlock) in
+/// its message, so the kind alone does not tell.
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
 }
 
 impl Store for SledStore {
