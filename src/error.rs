@@ -89,3 +89,19 @@ impl From<Error> for tonic::Status {
         }
     }
 }
+
+/// An error and its sources, on one line: tonic's transport errors say only
+/// "transport error" at the top.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(" : ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

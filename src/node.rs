@@ -268,7 +268,7 @@ impl RunningNode {
             tls.clone(),
             shutdown.clone(),
             tracker.clone(),
-        );
+        )?;
         let ctx = Arc::new(NodeContext {
             site: config.site.clone(),
             name: config.name.clone(),

@@ -208,6 +208,7 @@ pub fn certified(ca_der: &[u8], cert_pem: &str) -> anyhow::Result<Certified> {
         .map_err(|e| anyhow::anyhow!("certificat de l'autorité illisible : {e}"))?;
     cert.verify_signature(Some(ca.public_key()))
         .map_err(|_| anyhow::anyhow!("certificat non signé par l'autorité du réseau"))?;
+    check_node_certificate(&cert)?;
     let site = cert
         .subject()
         .iter_common_name()
@@ -230,6 +231,70 @@ pub fn certified(ca_der: &[u8], cert_pem: &str) -> anyhow::Result<Certified> {
     }
     let key = key.ok_or_else(|| anyhow::anyhow!("certificat sans clé de site"))?;
     Ok(Certified { site, academy, key })
+}
+
+/// What a node certificate must be, beyond the CA's signature: valid now,
+/// not a CA, for signatures, and for both ends of a TLS session.
+fn check_node_certificate(
+    cert: &x509_parser::certificate::X509Certificate<'_>,
+) -> anyhow::Result<()> {
+    let validity = cert.validity();
+    if !validity.is_valid() {
+        bail!(
+            "certificat hors de sa période de validité ({} – {})",
+            validity.not_before,
+            validity.not_after
+        );
+    }
+    if let Ok(Some(bc)) = cert.basic_constraints() {
+        if bc.value.ca {
+            bail!("un certificat d'autorité n'est pas un certificat de nœud");
+        }
+    }
+    match cert.key_usage() {
+        Ok(Some(ku)) if ku.value.digital_signature() => {}
+        _ => bail!("certificat sans l'usage « signature numérique »"),
+    }
+    match cert.extended_key_usage() {
+        Ok(Some(eku)) if eku.value.client_auth && eku.value.server_auth => {}
+        _ => bail!("certificat sans les usages client et serveur TLS"),
+    }
+    Ok(())
+}
+
+/// What the certificate a peer presented in the TLS handshake says: its
+/// site, role and site key. The handshake already checked it against the CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerIdentity {
+    pub site: String,
+    pub academy: bool,
+    pub key: Option<[u8; 32]>,
+}
+
+/// The identity a DER certificate names.
+pub fn peer_identity(der: &[u8]) -> Option<PeerIdentity> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let site = cert
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
+    let mut key = None;
+    let mut academy = false;
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::URI(uri) = name {
+                if let Some(k) = uri.strip_prefix(KEY_URI) {
+                    key = hex::decode(k).ok().and_then(|b| b.try_into().ok());
+                } else if let Some(r) = uri.strip_prefix(ROLE_URI) {
+                    academy = r == "academy";
+                }
+            }
+        }
+    }
+    Some(PeerIdentity { site, academy, key })
 }
 
 /// The DER of the first certificate in a PEM text.
@@ -323,6 +388,78 @@ impl NodeTls {
                 &self.key_pem,
             ))
             .domain_name(NODE_NAME)
+    }
+}
+
+/// A connector for dialing peers over mutual TLS that keeps the certificate
+/// the peer presented, so that the session checks who answered before any
+/// document is exchanged. (tonic's own TLS connector does not expose it.)
+#[derive(Clone)]
+pub struct Dialer {
+    connector: tokio_rustls::TlsConnector,
+}
+
+/// The certificate the dialed peer presented, once connected.
+pub type DialedCert = std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>;
+
+impl Dialer {
+    pub fn new(tls: &NodeTls) -> anyhow::Result<Dialer> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
+            roots
+                .add(c.context("certificat de l'autorité illisible")?)
+                .context("certificat de l'autorité refusé")?;
+        }
+        let certs = CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .context("certificat du nœud illisible")?;
+        let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())
+            .context("clé TLS du nœud illisible")?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(certs, key)?;
+        cfg.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Dialer {
+            connector: tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg)),
+        })
+    }
+
+    /// Connects to `host:port` of `uri`, completes the TLS handshake (the
+    /// server's certificate must be of the network's CA, for the name every
+    /// node carries), and records the certificate in `seen`.
+    pub async fn connect(
+        &self,
+        uri: http::Uri,
+        seen: DialedCert,
+    ) -> Result<
+        hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+        std::io::Error,
+    > {
+        let host = uri
+            .host()
+            .ok_or_else(|| std::io::Error::other("adresse sans hôte"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(443);
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+        tcp.set_nodelay(true)?;
+        let name = rustls::pki_types::ServerName::try_from(NODE_NAME)
+            .map_err(std::io::Error::other)?
+            .to_owned();
+        let stream = self.connector.connect(name, tcp).await?;
+        let cert = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.to_vec());
+        *seen.lock().unwrap() = cert;
+        Ok(hyper_util::rt::TokioIo::new(stream))
     }
 }
 

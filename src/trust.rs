@@ -52,6 +52,11 @@ pub enum Refusal {
     /// yet. Nothing is applied; the peer is not accused.
     #[error("modification écartée : {0}")]
     Withheld(String),
+    /// A bound of this node exceeded (changes per message, queued changes):
+    /// honest peers may hit it too. Nothing is applied; the peer is not
+    /// accused, and the document is tried again in a later session.
+    #[error("message trop grand : {0}")]
+    Limit(String),
 }
 
 /// The bytes a site signs for a change of a document.

@@ -68,6 +68,10 @@ pub fn status(ctx: &NodeContext) -> pb::StatusReply {
             .fed
             .withheld_messages
             .load(std::sync::atomic::Ordering::Relaxed),
+        limited_messages: ctx
+            .fed
+            .limited_messages
+            .load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 

@@ -287,6 +287,7 @@ pub fn status_json(s: &pb::StatusReply) -> serde_json::Value {
         "peers": peers,
         "refused_sessions": s.refused_sessions,
         "withheld_messages": s.withheld_messages,
+        "limited_messages": s.limited_messages,
         "public_key": s.public_key,
         "api_listen": s.api_listen,
         "loan_conflicts": s.loan_conflicts,
@@ -344,6 +345,12 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
         println!(
             "Messages écartés (sites révoqués, certificats pas encore reçus) : {}",
             s.withheld_messages
+        );
+    }
+    if s.limited_messages > 0 {
+        println!(
+            "Messages mis de côté car trop grands (voir max_changes_per_message) : {}",
+            s.limited_messages
         );
     }
     for c in &s.loan_conflicts {

@@ -40,13 +40,19 @@ struct Entry {
     chunks: u64,
     /// The author's signature of every change of the document.
     sigs: HashMap<ChangeHash, Sig>,
-    /// Signatures received for changes not applied yet (waiting for their
-    /// dependencies), bounded by [`PENDING_CAP`].
-    pending: HashMap<ChangeHash, Sig>,
+    /// Changes waiting in the document's queue for a missing dependency,
+    /// verified when they arrived (bounded by [`verify::QUEUE_CAP`]).
+    queued: std::collections::HashSet<ChangeHash>,
 }
 
-/// Most signatures kept for changes whose dependencies have not arrived.
-const PENDING_CAP: usize = 200_000;
+/// How documents are saved for snapshots and exports: changes still waiting
+/// for their dependencies are left out (peers send them again).
+fn save_applied(doc: &mut AutoCommit) -> Vec<u8> {
+    doc.save_with_options(automerge::SaveOptions {
+        deflate: true,
+        retain_orphans: false,
+    })
+}
 
 /// Stored chunk and snapshot values: `u32` length of the Automerge bytes, the
 /// bytes, then (hash, signature) pairs of the changes they hold.
@@ -159,6 +165,12 @@ impl Docs {
                 doc.load_incremental(chunk)
                     .map_err(|source| Error::automerge(&id, source))?;
             }
+            // Changes stored while they waited for a dependency are dropped
+            // at start: peers send them again, and they are verified then.
+            if !doc.get_missing_deps(&[]).is_empty() {
+                doc = AutoCommit::load(&save_applied(&mut doc))
+                    .map_err(|source| Error::automerge(&id, source))?;
+            }
             doc.set_actor(actor.clone());
             let next_seq = stored.chunks.last().map(|(s, _)| s + 1).unwrap_or(0);
             let entry = Entry {
@@ -166,7 +178,7 @@ impl Docs {
                 next_seq,
                 chunks: stored.chunks.len() as u64,
                 sigs,
-                pending: HashMap::new(),
+                queued: Default::default(),
             };
             docs.insert(id, Arc::new(Mutex::new(entry)));
         }
@@ -225,7 +237,7 @@ impl Docs {
                     next_seq: 0,
                     chunks: 0,
                     sigs: HashMap::new(),
-                    pending: HashMap::new(),
+                    queued: Default::default(),
                 }))
             })
             .clone()
@@ -346,7 +358,7 @@ impl Docs {
         e.next_seq += 1;
         e.chunks += 1;
         if e.chunks >= self.inner.compact_after {
-            let snapshot = e.doc.save();
+            let snapshot = save_applied(&mut e.doc);
             let all: Vec<(ChangeHash, Sig)> = e.sigs.iter().map(|(h, s)| (*h, *s)).collect();
             self.inner
                 .store
@@ -366,27 +378,39 @@ impl Docs {
         let entry = self.entry_or_create(id);
         let mut guard = entry.lock().unwrap();
         let message = guard.doc.sync().generate_sync_message(state)?;
-        // The signatures of exactly the changes the message carries: a V1
-        // message lists them one by one, a V2 message is the whole document.
+        // The signatures the receiver checks: each author's newest changes
+        // in the message (see [`verify::signatures_to_send`]). A V1 message
+        // lists its changes one by one; a V2 message is the whole document.
         let mut sigs = Vec::new();
         if !message.changes.is_empty() {
             let e = &mut *guard;
-            let mut hashes = Vec::with_capacity(message.changes.len());
+            let mut metas = Vec::with_capacity(message.changes.len());
             let one_by_one = message.version == sync::MessageVersion::V1
                 && message
                     .changes
                     .iter()
                     .all(|bytes| match automerge::Change::try_from(bytes) {
                         Ok(c) => {
-                            hashes.push(c.hash());
+                            metas.push((
+                                c.hash(),
+                                crate::trust::author_of(c.actor_id()),
+                                c.deps().to_vec(),
+                            ));
                             true
                         }
                         Err(_) => false,
                     });
             if !one_by_one {
-                hashes = e.doc.get_changes_meta(&[]).iter().map(|m| m.hash).collect();
+                metas = e
+                    .doc
+                    .get_changes_meta(&[])
+                    .into_iter()
+                    .map(|m| (m.hash, crate::trust::author_of(&m.actor), m.deps))
+                    .collect();
+            } else {
+                metas = verify::topological(metas);
             }
-            for h in hashes {
+            for h in verify::signatures_to_send(metas) {
                 if let Some(s) = e.sigs.get(&h) {
                     sigs.push((h, *s));
                 }
@@ -396,14 +420,17 @@ impl Docs {
     }
 
     /// Applies a peer's sync message, entirely or not at all, once every change
-    /// it brings is verified (see [`crate::trust`]). Returns whether the
-    /// document changed.
+    /// it brings is verified (see [`crate::trust`]), queued ones included.
+    /// `registry_required`: the peer holds the `network` document, so this
+    /// node, if it has none yet, takes only what verifies it first. Returns
+    /// whether the document changed.
     pub fn receive_sync(
         &self,
         id: &str,
         state: &mut sync::State,
         data: &[u8],
         sigs: &[(ChangeHash, Sig)],
+        registry_required: bool,
     ) -> Result<bool, ReceiveError> {
         let entry = self.entry_or_create(id);
         let decode = || {
@@ -425,15 +452,18 @@ impl Docs {
         }
         let raw: Vec<u8> = message.changes.iter().flatten().copied().collect();
         let mut message = Some(message);
+        let attached: HashMap<ChangeHash, Sig> = sigs.iter().copied().collect();
+        let lookup = |h: &ChangeHash| attached.get(h).copied();
         // A message carrying changes is applied to a copy, outside the lock, then
         // verified; the copy replaces the document only if the document did not
         // change meanwhile (else the whole is done again). A message that fails
         // leaves the document and the sync state as they were.
         for _ in 0..8 {
-            let (mut doc, before, pending) = {
+            let (mut doc, before, queued_before) = {
                 let mut g = entry.lock().unwrap();
-                (g.doc.clone(), g.doc.get_heads(), g.pending.clone())
+                (g.doc.clone(), g.doc.get_heads(), g.queued.clone())
             };
+            let ctx = self.verify_context(id, Some(&doc), registry_required);
             let mut next_state = state.clone();
             let m = match message.take() {
                 Some(m) => m,
@@ -442,10 +472,8 @@ impl Docs {
             doc.sync()
                 .receive_sync_message(&mut next_state, m)
                 .map_err(|e| ReceiveError::Invalid(e.to_string()))?;
-            let attached: HashMap<ChangeHash, Sig> = sigs.iter().copied().collect();
-            let lookup = |h: &ChangeHash| attached.get(h).or_else(|| pending.get(h)).copied();
-            let accepted = self
-                .verify(id, &mut doc, &before, &lookup)
+            let verified = self
+                .verify(id, &mut doc, &before, &queued_before, &ctx, &lookup)
                 .map_err(ReceiveError::Refused)?;
             let mut guard = entry.lock().unwrap();
             if guard.doc.get_heads() != before {
@@ -454,20 +482,12 @@ impl Docs {
             let changed = doc.get_heads() != before;
             guard.doc = doc;
             *state = next_state;
-            for (h, s) in &accepted {
+            for (h, s) in &verified.sigs {
                 guard.sigs.insert(*h, *s);
-                guard.pending.remove(h);
             }
-            for (h, s) in sigs {
-                if !guard.sigs.contains_key(h) {
-                    if guard.pending.len() >= PENDING_CAP {
-                        guard.pending.clear();
-                    }
-                    guard.pending.insert(*h, *s);
-                }
-            }
+            guard.queued = verified.queued;
             if changed {
-                self.persist(id, &mut guard, &raw, &accepted)
+                self.persist(id, &mut guard, &raw, &verified.sigs)
                     .map_err(ReceiveError::Local)?;
             }
             drop(guard);
@@ -595,7 +615,7 @@ impl Docs {
         if guard.doc.is_empty() {
             return None;
         }
-        Some(guard.doc.save())
+        Some(save_applied(&mut guard.doc))
     }
 
     /// Number of changes in each non-empty document.
@@ -673,7 +693,7 @@ mod tests {
             }
             let mut state = sync::State::new();
             let state_before = state.clone();
-            if docs.receive_sync("site/x", &mut state, &bytes, &[]).is_err() {
+            if docs.receive_sync("site/x", &mut state, &bytes, &[], false).is_err() {
                 prop_assert_eq!(docs.network_digest(), before);
                 prop_assert_eq!(state, state_before);
             }
@@ -728,10 +748,10 @@ mod tests {
         let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
         for _ in 0..10 {
             if let Some((m, sigs)) = a.generate_sync(id, &mut sa) {
-                b.receive_sync(id, &mut sb, &m, &sigs)?;
+                b.receive_sync(id, &mut sb, &m, &sigs, false)?;
             }
             if let Some((m, sigs)) = b.generate_sync(id, &mut sb) {
-                a.receive_sync(id, &mut sa, &m, &sigs)?;
+                a.receive_sync(id, &mut sa, &m, &sigs, false)?;
             }
         }
         Ok(())
@@ -796,7 +816,7 @@ mod tests {
         for _ in 0..5 {
             if let Some(m) = forged.sync().generate_sync_message(&mut sf) {
                 let has_changes = !m.changes.is_empty();
-                let r = to.receive_sync(id, &mut st, &m.encode(), sigs)?;
+                let r = to.receive_sync(id, &mut st, &m.encode(), sigs, false)?;
                 if has_changes {
                     return Ok(r);
                 }
@@ -821,9 +841,13 @@ mod tests {
             Err(ReceiveError::Refused(Refusal::Forged(reason))) => reason,
             other => panic!("expected a forgery refusal, got {other:?}"),
         };
-        // With a's actor and no signature.
+        // With a's actor and no signature: set aside (an honest relay may
+        // lack a signature), not applied.
         let mut f = forge(&b, "site/a", b"a.forger01");
-        forged_refusal(deliver(&mut f, &b, "site/a", &[]));
+        assert!(matches!(
+            deliver(&mut f, &b, "site/a", &[]),
+            Err(ReceiveError::Refused(Refusal::Withheld(_)))
+        ));
         // With a's actor, signed by another key.
         let mut f = forge(&b, "site/a", b"a.forger02");
         let h = f.get_heads()[0];
@@ -842,6 +866,11 @@ mod tests {
         // An actor that names no site.
         let mut f = forge(&b, "site/a", b"nodot");
         forged_refusal(deliver(&mut f, &b, "site/a", &[]));
+        assert!(b.inner.docs.read().unwrap()["site/a"]
+            .lock()
+            .unwrap()
+            .queued
+            .is_empty());
         assert_eq!(b.network_digest(), before, "nothing applied");
         // The honest author's own signature is accepted.
         let mut f = forge(&b, "site/a", b"a.genuine1");
@@ -869,7 +898,7 @@ mod tests {
         )
         .unwrap();
         match sync_pair(&a, &small, "site/a") {
-            Err(ReceiveError::Refused(Refusal::Forged(r))) => {
+            Err(ReceiveError::Refused(Refusal::Limit(r))) => {
                 assert!(r.contains("au plus 3"), "{r}")
             }
             other => panic!("expected a refusal, got {other:?}"),
@@ -899,15 +928,153 @@ mod tests {
                     .filter(|(h, _)| heads.contains(&h.to_string()))
                     .copied()
                     .collect();
-                if b.receive_sync("site/a", &mut sb, &m, &only_newest).unwrap() {
+                if b.receive_sync("site/a", &mut sb, &m, &only_newest, false)
+                    .unwrap()
+                {
                     delivered = true;
                 }
             }
             if let Some((m, sigs)) = b.generate_sync("site/a", &mut sb) {
-                a.receive_sync("site/a", &mut sa, &m, &sigs).unwrap();
+                a.receive_sync("site/a", &mut sa, &m, &sigs, false).unwrap();
             }
         }
         assert!(delivered);
         assert_eq!(a.heads("site/a"), b.heads("site/a"));
+    }
+
+    /// A sync message carrying exactly `changes`, as any peer may craft.
+    fn message_of(changes: Vec<Vec<u8>>, heads: Vec<ChangeHash>) -> Vec<u8> {
+        sync::Message {
+            heads,
+            need: vec![],
+            have: vec![],
+            changes: changes.into(),
+            flags: None,
+            version: sync::MessageVersion::V1,
+        }
+        .encode()
+    }
+
+    fn queue_len(docs: &Docs, id: &str) -> usize {
+        docs.entry(id)
+            .map(|e| e.lock().unwrap().doc.get_missing_deps(&[]).len())
+            .unwrap_or(0)
+    }
+
+    /// A forger who holds a genuine change G that this node lacks sends a
+    /// forged change F built on G: F waits for G in no queue, is neither
+    /// exported nor snapshotted, and G is accepted when it arrives.
+    #[tokio::test]
+    async fn a_forged_change_waiting_for_its_dependency_never_enters() {
+        let a = node("a").await;
+        let b = node("b").await;
+        sync_pair(&a, &b, "site/a").unwrap();
+        let before = b.heads("site/a");
+        a.change("site/a", "g", |d| {
+            d.put(ROOT, "g", 1).unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let mut f = AutoCommit::load(&a.export("site/a").unwrap()).unwrap();
+        f.set_actor(ActorId::from(b"a.forger99".to_vec()));
+        f.put(ROOT, "forged", true).unwrap();
+        let fh = f.commit().unwrap();
+        let fbytes = f.get_change_by_hash(&fh).unwrap().raw_bytes().to_vec();
+        let msg = message_of(vec![fbytes], vec![fh]);
+        let mut st = sync::State::new();
+        match b.receive_sync("site/a", &mut st, &msg, &[], false) {
+            Err(ReceiveError::Refused(Refusal::Withheld(r))) => {
+                assert!(r.contains("signature"), "{r}")
+            }
+            other => panic!("expected the unsigned change set aside, got {other:?}"),
+        }
+        let wrong = Trust::ephemeral().sign("site/a", &fh);
+        match b.receive_sync("site/a", &mut st, &msg, &[(fh, wrong)], false) {
+            Err(ReceiveError::Refused(Refusal::Forged(_))) => {}
+            other => panic!("expected a forgery, got {other:?}"),
+        }
+        assert_eq!(b.heads("site/a"), before);
+        assert_eq!(queue_len(&b, "site/a"), 0, "nothing waits in the queue");
+        let mut exported = AutoCommit::load(&b.export("site/a").unwrap()).unwrap();
+        assert!(exported.get_change_meta_by_hash(&fh).is_none());
+        // The honest change arrives: accepted; the forgery is nowhere.
+        sync_pair(&a, &b, "site/a").unwrap();
+        assert_eq!(a.heads("site/a"), b.heads("site/a"));
+        let forged = b.read("site/a", |d| d.get(ROOT, "forged").unwrap().is_some());
+        assert_eq!(forged, Some(false));
+    }
+
+    /// A genuine change whose dependency is missing is verified on arrival
+    /// and waits; its dependency then arrives without a signature (a relay
+    /// answering a request for it alone), vouched for by the waiting change:
+    /// the relay is not blamed and both are applied.
+    #[tokio::test]
+    async fn a_waiting_change_vouches_for_its_dependency() {
+        let a = node("a").await;
+        let b = node("b").await;
+        sync_pair(&a, &b, "site/a").unwrap();
+        let mut hashes = Vec::new();
+        for i in 0..2i64 {
+            a.change("site/a", "t", |d| {
+                d.put(ROOT, "n", i).unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+            hashes.push(a.raw_heads("site/a")[0]);
+        }
+        let bytes = |h: &ChangeHash| {
+            let e = a.entry("site/a").unwrap();
+            let g = e.lock().unwrap();
+            g.doc.get_change_by_hash(h).unwrap().raw_bytes().to_vec()
+        };
+        let sig = |h: &ChangeHash| {
+            let e = a.entry("site/a").unwrap();
+            let g = e.lock().unwrap();
+            (*h, g.sigs[h])
+        };
+        let before = b.heads("site/a");
+        let mut st = sync::State::new();
+        let second = message_of(vec![bytes(&hashes[1])], vec![hashes[1]]);
+        assert!(!b
+            .receive_sync("site/a", &mut st, &second, &[sig(&hashes[1])], false)
+            .unwrap());
+        assert_eq!(b.heads("site/a"), before, "waits for its dependency");
+        assert_eq!(queue_len(&b, "site/a"), 1);
+        let first = message_of(vec![bytes(&hashes[0])], vec![hashes[1]]);
+        assert!(b
+            .receive_sync("site/a", &mut st, &first, &[], false)
+            .unwrap());
+        assert_eq!(b.heads("site/a"), a.heads("site/a"));
+        assert_eq!(queue_len(&b, "site/a"), 0);
+    }
+
+    /// Only each author's newest changes of a message carry a signature.
+    #[tokio::test]
+    async fn messages_carry_the_signatures_the_receiver_checks() {
+        let a = node("a").await;
+        for i in 0..30i64 {
+            a.change("site/a", "t", |d| {
+                d.put(ROOT, "n", i).unwrap();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        let b = node("b").await;
+        let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+        let mut most = 0;
+        for _ in 0..10 {
+            if let Some((m, sigs)) = a.generate_sync("site/a", &mut sa) {
+                most = most.max(sigs.len());
+                b.receive_sync("site/a", &mut sb, &m, &sigs, false).unwrap();
+            }
+            if let Some((m, sigs)) = b.generate_sync("site/a", &mut sb) {
+                a.receive_sync("site/a", &mut sa, &m, &sigs, false).unwrap();
+            }
+        }
+        assert_eq!(a.heads("site/a"), b.heads("site/a"));
+        assert_eq!(most, 1, "one signature for a straight chain of 31 changes");
     }
 }

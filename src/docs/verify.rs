@@ -1,88 +1,314 @@
 //! Verification of the changes a sync message brings, before they are applied.
 //! The rules and their reasons are in [`crate::trust`].
+//!
+//! What is verified is every change the message makes this node hold: the
+//! changes it applies, and the changes Automerge keeps waiting for a missing
+//! dependency (its queue). A queued change is verified when it arrives, from
+//! what it carries (author, hash, signature), so that a forged change can
+//! never wait in the queue for the honest change it depends on.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::{AutoCommit, ChangeHash};
 
 use super::{parse_doc_id, site_doc, DocKind, Docs, NETWORK_DOC};
-use crate::domain::registry::{self, SiteEntry};
+use crate::domain::registry::{self, TrustRegistry};
 use crate::trust::{author_of, Anchor, Refusal, Sig, Trust};
 
-/// A new change, reduced to what verification needs.
-struct NewChange {
-    hash: ChangeHash,
-    author: usize,
-    deps: Vec<ChangeHash>,
+/// What verification accepted.
+pub(crate) struct Verified {
+    /// The signatures checked, to store with the changes and relay.
+    pub sigs: Vec<(ChangeHash, Sig)>,
+    /// Every change now waiting in the document's queue (its dependencies
+    /// have not arrived), verified.
+    pub queued: HashSet<ChangeHash>,
+}
+
+/// Most changes a document may keep waiting for their dependencies.
+pub const QUEUE_CAP: usize = 10_000;
+
+/// One change of the graph walked for vouching.
+pub(crate) struct Node {
+    pub hash: ChangeHash,
+    pub author: usize,
+    pub deps: Vec<ChangeHash>,
+}
+
+/// Hashes chain: a change's hash covers its dependencies, so a signed change
+/// vouches for everything beneath it. Given `nodes` in topological order
+/// (dependencies first), returns which ones must have their own signature
+/// checked: a change needs it unless a newer change of its own author, among
+/// `nodes`, has it beneath. `preverified` changes were checked before and
+/// vouch without being checked again.
+pub(crate) fn needs_signature(
+    nodes: &[Node],
+    preverified: &dyn Fn(&ChangeHash) -> bool,
+) -> Result<Vec<bool>, usize> {
+    let index: HashMap<ChangeHash, usize> =
+        nodes.iter().enumerate().map(|(i, c)| (c.hash, i)).collect();
+    let mut vouched: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    let mut out = vec![false; nodes.len()];
+    for i in (0..nodes.len()).rev() {
+        let c = &nodes[i];
+        let mut v = std::mem::take(&mut vouched[i]);
+        if !v.contains(&c.author) {
+            out[i] = !preverified(&c.hash);
+            v.push(c.author);
+        }
+        for d in &c.deps {
+            if let Some(&j) = index.get(d) {
+                if j >= i {
+                    return Err(i);
+                }
+                for a in &v {
+                    if !vouched[j].contains(a) {
+                        vouched[j].push(*a);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Splits concatenated Automerge chunks (magic, checksum, type, LEB128
+/// length, data) into single chunks.
+fn split_chunks(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let mut len: u64 = 0;
+        let mut shift = 0;
+        let mut pos = 9;
+        loop {
+            let b = *bytes.get(pos)?;
+            len |= u64::from(b & 0x7f).checked_shl(shift)?;
+            pos += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
+        let end = pos.checked_add(usize::try_from(len).ok()?)?;
+        out.push(bytes.get(..end)?);
+        bytes = &bytes[end..];
+    }
+    Some(out)
+}
+
+/// The changes waiting in `doc`'s queue, with their authors' actor and deps.
+fn queued_changes(
+    id: &str,
+    doc: &mut AutoCommit,
+) -> Result<Vec<(ChangeHash, automerge::ActorId, Vec<ChangeHash>)>, Refusal> {
+    if doc.get_missing_deps(&[]).is_empty() {
+        return Ok(Vec::new());
+    }
+    let without = doc
+        .save_with_options(automerge::SaveOptions {
+            deflate: false,
+            retain_orphans: false,
+        })
+        .len();
+    let with = doc.save_with_options(automerge::SaveOptions {
+        deflate: false,
+        retain_orphans: true,
+    });
+    let unreadable = || {
+        Refusal::Forged(format!(
+            "{id} : modifications en attente de dépendances illisibles"
+        ))
+    };
+    let tail = with.get(without..).ok_or_else(unreadable)?;
+    let mut out = Vec::new();
+    for chunk in split_chunks(tail).ok_or_else(unreadable)? {
+        let c = automerge::Change::try_from(chunk).map_err(|_| unreadable())?;
+        out.push((c.hash(), c.actor_id().clone(), c.deps().to_vec()));
+    }
+    Ok(out)
+}
+
+/// Orders changes so that each comes after those of its deps among them.
+pub(crate) fn topological<T>(
+    items: Vec<(ChangeHash, T, Vec<ChangeHash>)>,
+) -> Vec<(ChangeHash, T, Vec<ChangeHash>)> {
+    let set: HashSet<ChangeHash> = items.iter().map(|i| i.0).collect();
+    let mut by_hash: HashMap<ChangeHash, (T, Vec<ChangeHash>)> =
+        items.into_iter().map(|(h, a, d)| (h, (a, d))).collect();
+    let mut done: HashSet<ChangeHash> = HashSet::new();
+    let mut out = Vec::with_capacity(by_hash.len());
+    let mut keys: Vec<ChangeHash> = by_hash.keys().copied().collect();
+    keys.sort();
+    for start in keys {
+        let mut stack = vec![(start, false)];
+        while let Some((h, expanded)) = stack.pop() {
+            if done.contains(&h) {
+                continue;
+            }
+            if expanded {
+                done.insert(h);
+                if let Some((a, d)) = by_hash.remove(&h) {
+                    out.push((h, a, d));
+                }
+                continue;
+            }
+            stack.push((h, true));
+            if let Some((_, deps)) = by_hash.get(&h) {
+                for d in deps {
+                    if set.contains(d) && !done.contains(d) {
+                        stack.push((*d, false));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a message is checked against, read before it is applied.
+pub(crate) struct Context {
+    /// The registry before the message; `Err` if it cannot be read.
+    pub registry: Result<TrustRegistry, String>,
+    /// Whether this node holds a `network` document at all.
+    pub registry_known: bool,
+    /// Whether the peer holds the registry: then, until it has arrived here,
+    /// only what is needed to verify it is accepted (academy site documents).
+    pub registry_required: bool,
 }
 
 impl Docs {
-    /// Verifies the changes of `doc` (a copy with a peer's message applied)
-    /// that are not below `before`. Returns the signatures to store with them.
+    /// The context in which a message for `id` is checked.
+    pub(crate) fn verify_context(
+        &self,
+        id: &str,
+        before: Option<&AutoCommit>,
+        registry_required: bool,
+    ) -> Context {
+        let read = |d: &AutoCommit| registry::for_trust(d);
+        let (registry, known) = if id == NETWORK_DOC {
+            match before {
+                Some(d) if !d.is_empty() => (read(d), true),
+                _ => (Ok(TrustRegistry::default()), false),
+            }
+        } else {
+            match self.read(NETWORK_DOC, read) {
+                Some(r) => (r, true),
+                None => (Ok(TrustRegistry::default()), false),
+            }
+        };
+        Context {
+            registry,
+            registry_known: known,
+            registry_required,
+        }
+    }
+
+    /// Verifies the changes that `doc` (a copy with a peer's message applied)
+    /// holds beyond `before`, and those waiting in its queue that were not in
+    /// `queued_before`. Returns the checked signatures to store with them.
     pub(crate) fn verify(
         &self,
         id: &str,
         doc: &mut AutoCommit,
         before: &[ChangeHash],
+        queued_before: &HashSet<ChangeHash>,
+        ctx: &Context,
         sig_of: &dyn Fn(&ChangeHash) -> Option<Sig>,
-    ) -> Result<Vec<(ChangeHash, Sig)>, Refusal> {
+    ) -> Result<Verified, Refusal> {
         let trust = &self.inner.trust;
         let kind = parse_doc_id(id)
             .ok_or_else(|| Refusal::Forged(format!("document inconnu : « {id} »")))?;
-        let mut authors: Vec<String> = Vec::new();
-        let mut news: Vec<NewChange> = Vec::new();
-        {
-            let metas = doc.get_changes_meta(before);
-            if metas.len() > trust.max_changes {
-                return Err(Refusal::Forged(format!(
-                    "{} modifications dans un seul message pour {id}, au plus {} acceptées",
-                    metas.len(),
-                    trust.max_changes
-                )));
-            }
-            for m in metas {
-                let author = author_of(&m.actor).ok_or_else(|| {
-                    Refusal::Forged(format!(
-                        "modification {} de {id} sans site auteur (acteur {})",
-                        m.hash, m.actor
-                    ))
-                })?;
-                let a = match authors.iter().position(|x| *x == author) {
-                    Some(a) => a,
-                    None => {
-                        authors.push(author);
-                        authors.len() - 1
-                    }
-                };
-                news.push(NewChange {
-                    hash: m.hash,
-                    author: a,
-                    deps: m.deps,
-                });
-            }
-        }
-        if news.is_empty() {
-            return Ok(Vec::new());
-        }
-        let registry: BTreeMap<String, SiteEntry> = if kind == DocKind::Network {
-            registry::all(doc).unwrap_or_default()
-        } else {
-            self.read(NETWORK_DOC, registry::all)
-                .and_then(|r| r.ok())
-                .unwrap_or_default()
+        let no_author = |hash: &ChangeHash, actor: &automerge::ActorId| {
+            Refusal::Forged(format!(
+                "modification {hash} de {id} sans site auteur (acteur {actor})"
+            ))
         };
 
-        // Each author's right to write this document, and its key.
-        let mut anchors: Vec<Anchor> = Vec::with_capacity(authors.len());
+        // Every change the message makes this node hold: applied ones in
+        // Automerge's (topological) order, then queued ones.
+        let mut items: Vec<(ChangeHash, String, Vec<ChangeHash>)> = Vec::new();
+        let applied = doc.get_changes_meta(before);
+        if applied.len() > trust.max_changes {
+            return Err(Refusal::Limit(format!(
+                "{} modifications dans un seul message pour {id}, au plus {} acceptées (max_changes_per_message)",
+                applied.len(),
+                trust.max_changes
+            )));
+        }
+        for m in applied {
+            let author = author_of(&m.actor).ok_or_else(|| no_author(&m.hash, &m.actor))?;
+            items.push((m.hash, author, m.deps));
+        }
+        let mut queued_items = Vec::new();
+        for (hash, actor, deps) in queued_changes(id, doc)? {
+            let author = author_of(&actor).ok_or_else(|| no_author(&hash, &actor))?;
+            queued_items.push((hash, author, deps));
+        }
+        if queued_items.len() > QUEUE_CAP {
+            return Err(Refusal::Limit(format!(
+                "{} modifications de {id} attendent des dépendances absentes, au plus {QUEUE_CAP}",
+                queued_items.len()
+            )));
+        }
+        let queued_hashes: HashSet<ChangeHash> = queued_items.iter().map(|q| q.0).collect();
+        items.extend(topological(queued_items));
+        let preverified = |h: &ChangeHash| queued_before.contains(h);
+        if items.iter().all(|(h, _, _)| preverified(h)) {
+            return Ok(Verified {
+                sigs: Vec::new(),
+                queued: queued_hashes,
+            });
+        }
+
+        let mut authors: Vec<String> = Vec::new();
+        let mut nodes: Vec<Node> = Vec::with_capacity(items.len());
+        for (hash, author, deps) in &items {
+            let a = match authors.iter().position(|x| x == author) {
+                Some(a) => a,
+                None => {
+                    authors.push(author.clone());
+                    authors.len() - 1
+                }
+            };
+            nodes.push(Node {
+                hash: *hash,
+                author: a,
+                deps: deps.clone(),
+            });
+        }
+        let checks = needs_signature(&nodes, &preverified).map_err(|_| {
+            Refusal::Forged(format!("modifications de {id} dans un ordre impossible"))
+        })?;
+
+        // The registry that decides is the one before the message.
+        let registry = match &ctx.registry {
+            Ok(r) => Some(r),
+            Err(e) if kind == DocKind::Network => {
+                // Only academy certificates may then write it (below), so the
+                // academy can still repair it.
+                tracing::warn!(reason = %e, "registre illisible : seuls les certificats académiques écrivent network");
+                None
+            }
+            Err(e) => return Err(Refusal::Withheld(e.clone())),
+        };
+
+        // Each author of a change that is not preverified: its right to
+        // write this document, and its key.
+        let mut anchors: Vec<Option<Anchor>> = vec![None; authors.len()];
         let mut revoked: Vec<usize> = Vec::new();
-        for (a, author) in authors.iter().enumerate() {
+        for node in &nodes {
+            if preverified(&node.hash) || anchors[node.author].is_some() {
+                continue;
+            }
+            let a = node.author;
+            let author = &authors[a];
             let anchor = match &kind {
                 DocKind::Site(s) if s == author => trust.anchor(author, doc)?,
-                DocKind::Site(s) => {
-                    return Err(Refusal::Forged(format!(
+                DocKind::Site(s) => return Err(Refusal::Forged(format!(
                     "seul le site {s} écrit {id}, or une modification est signée du site {author}"
-                )))
-                }
+                ))),
                 _ => self
                     .read(&site_doc(author), |d| trust.anchor(author, d))
                     .unwrap_or_else(|| {
@@ -96,86 +322,190 @@ impl Docs {
                     "seule l'équipe académique écrit {id}, or {author} n'est pas un site académique"
                 )));
             }
-            if let Some(entry) = registry.get(author) {
-                if entry.public_key != hex::encode(anchor.key.to_bytes()) {
-                    return Err(Refusal::Forged(format!(
-                        "la clé du site {author} n'est pas celle que le registre du réseau a inscrite"
+            // A node that has never seen the registry, talking to a peer that
+            // holds it, takes nothing but what verifies the registry.
+            if ctx.registry_required && !ctx.registry_known && kind != DocKind::Network {
+                let academy_site = matches!(&kind, DocKind::Site(_)) && anchor.academy;
+                if !academy_site {
+                    return Err(Refusal::Withheld(format!(
+                        "le registre du réseau n'est pas encore arrivé ici : {id} attendra"
                     )));
                 }
-                if entry.is_revoked() {
-                    revoked.push(a);
+            }
+            if let Some(registry) = registry {
+                if let Some(reason) = registry.unreadable_reason(author) {
+                    return Err(Refusal::Withheld(reason));
                 }
-            }
-            anchors.push(anchor);
-        }
-
-        // Hashes chain: a change vouches for everything beneath it. Walking from
-        // the newest, a change is checked only if no newer change of its own
-        // author, already checked, has it beneath.
-        let index: HashMap<ChangeHash, usize> =
-            news.iter().enumerate().map(|(i, c)| (c.hash, i)).collect();
-        let mut vouched: Vec<Vec<usize>> = vec![Vec::new(); news.len()];
-        let mut out = Vec::with_capacity(news.len());
-        for i in (0..news.len()).rev() {
-            let c = &news[i];
-            let sig = sig_of(&c.hash);
-            let mut v = std::mem::take(&mut vouched[i]);
-            if !v.contains(&c.author) {
-                Trust::verify(
-                    &anchors[c.author],
-                    &authors[c.author],
-                    id,
-                    &c.hash,
-                    sig.as_ref(),
-                )?;
-                v.push(c.author);
-            }
-            if let Some(s) = sig {
-                out.push((c.hash, s));
-            }
-            for d in &c.deps {
-                if let Some(&j) = index.get(d) {
-                    if j >= i {
-                        return Err(Refusal::Forged(format!(
-                            "modifications de {id} dans un ordre impossible"
+                if let Some(entry) = registry.entries.get(author) {
+                    if entry.public_key != hex::encode(anchor.key.to_bytes()) {
+                        return Err(Refusal::Withheld(format!(
+                            "la clé certifiée du site {author} ({}…) n'est pas celle que le registre du réseau a inscrite ({}…) : l'équipe académique doit corriger l'inscription (maillage site update {author} --key …)",
+                            &hex::encode(anchor.key.to_bytes())[..16],
+                            entry.public_key.get(..16).unwrap_or(&entry.public_key)
                         )));
                     }
-                    for a in &v {
-                        if !vouched[j].contains(a) {
-                            vouched[j].push(*a);
-                        }
+                    if entry.is_revoked() {
+                        revoked.push(a);
                     }
                 }
             }
+            anchors[a] = Some(anchor);
+        }
+
+        let mut out = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            if !checks[i] {
+                continue;
+            }
+            let a = node.author;
+            let anchor = anchors[a]
+                .as_ref()
+                .expect("every author of a change to check has an anchor");
+            let sig = sig_of(&node.hash);
+            if sig.is_none() {
+                // An honest relay may lack it; the change is not applied, and
+                // nobody is accused.
+                return Err(Refusal::Withheld(format!(
+                    "modification {} de {id} attribuée à {} arrivée sans sa signature",
+                    node.hash, authors[a]
+                )));
+            }
+            Trust::verify(anchor, &authors[a], id, &node.hash, sig.as_ref())?;
+            out.push((node.hash, sig.expect("checked above")));
         }
 
         // A revoked site keeps only what it wrote before the academy's cutoff.
         for a in revoked {
             let author = &authors[a];
-            let entry = &registry[author];
-            let cut: Vec<ChangeHash> = entry
-                .cutoff
-                .get(id)
-                .map(|hs| hs.iter().filter_map(|h| h.parse().ok()).collect())
-                .unwrap_or_default();
+            let entry = &registry.expect("revoked comes from the registry").entries[author];
             let withheld = || {
                 Refusal::Withheld(format!(
                     "le site {author} a été révoqué le {} : ses modifications ultérieures de {id} sont refusées",
                     entry.revoked_at
                 ))
             };
+            let mine = |n: &Node| n.author == a && !preverified(&n.hash);
+            if nodes
+                .iter()
+                .any(|n| mine(n) && queued_hashes.contains(&n.hash))
+            {
+                return Err(withheld());
+            }
+            let cut: Vec<ChangeHash> = entry
+                .cutoff
+                .get(id)
+                .map(|hs| hs.iter().filter_map(|h| h.parse().ok()).collect())
+                .unwrap_or_default();
             if cut.iter().any(|h| doc.get_change_meta_by_hash(h).is_none()) {
                 return Err(withheld());
             }
             let after: HashSet<ChangeHash> =
                 doc.get_changes_meta(&cut).iter().map(|m| m.hash).collect();
-            if news
-                .iter()
-                .any(|c| c.author == a && after.contains(&c.hash))
-            {
+            if nodes.iter().any(|n| mine(n) && after.contains(&n.hash)) {
                 return Err(withheld());
             }
         }
-        Ok(out)
+        Ok(Verified {
+            sigs: out,
+            queued: queued_hashes,
+        })
+    }
+}
+
+/// For a message carrying `changes` (hash, author, deps, in topological
+/// order), the changes whose signature the receiver will check: each author's
+/// newest ones, the hash chain vouching for the rest.
+pub(crate) fn signatures_to_send(
+    metas: Vec<(ChangeHash, Option<String>, Vec<ChangeHash>)>,
+) -> Vec<ChangeHash> {
+    let mut authors: BTreeMap<Option<String>, usize> = BTreeMap::new();
+    let nodes: Vec<Node> = metas
+        .into_iter()
+        .map(|(hash, author, deps)| {
+            let n = authors.len();
+            let a = *authors.entry(author).or_insert(n);
+            Node {
+                hash,
+                author: a,
+                deps,
+            }
+        })
+        .collect();
+    match needs_signature(&nodes, &|_| false) {
+        Ok(checks) => nodes
+            .iter()
+            .zip(checks)
+            .filter(|(_, c)| *c)
+            .map(|(n, _)| n.hash)
+            .collect(),
+        Err(_) => nodes.iter().map(|n| n.hash).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(n: u8) -> ChangeHash {
+        ChangeHash([n; 32])
+    }
+
+    #[test]
+    fn each_authors_newest_change_vouches_for_those_beneath() {
+        // a1 <- b1 <- a2 ; a3 alone (a concurrent branch of a).
+        let nodes = vec![
+            Node {
+                hash: h(1),
+                author: 0,
+                deps: vec![],
+            },
+            Node {
+                hash: h(2),
+                author: 1,
+                deps: vec![h(1)],
+            },
+            Node {
+                hash: h(3),
+                author: 0,
+                deps: vec![h(2)],
+            },
+            Node {
+                hash: h(4),
+                author: 0,
+                deps: vec![],
+            },
+        ];
+        let checks = needs_signature(&nodes, &|_| false).unwrap();
+        assert_eq!(checks, vec![false, true, true, true]);
+        // A preverified newer change of a vouches for a1 without a check.
+        let checks = needs_signature(&nodes, &|x| *x == h(3)).unwrap();
+        assert_eq!(checks, vec![false, true, false, true]);
+        // A dependency listed after its dependent is refused.
+        let bad = vec![
+            Node {
+                hash: h(2),
+                author: 0,
+                deps: vec![h(1)],
+            },
+            Node {
+                hash: h(1),
+                author: 0,
+                deps: vec![],
+            },
+        ];
+        assert!(needs_signature(&bad, &|_| false).is_err());
+    }
+
+    #[test]
+    fn chunks_split_and_queued_changes_sort_after_their_deps() {
+        assert_eq!(split_chunks(&[]).unwrap().len(), 0);
+        assert!(split_chunks(&[0; 5]).is_none());
+        let items = vec![
+            (h(3), "a".to_string(), vec![h(2)]),
+            (h(2), "a".to_string(), vec![h(1)]),
+            (h(1), "a".to_string(), vec![h(9)]),
+        ];
+        let sorted: Vec<ChangeHash> = topological(items).into_iter().map(|i| i.0).collect();
+        assert_eq!(sorted, vec![h(1), h(2), h(3)]);
     }
 }

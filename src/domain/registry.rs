@@ -46,6 +46,55 @@ pub fn all(doc: &AutoCommit) -> Result<BTreeMap<String, SiteEntry>> {
     map_entries(doc, MAP)
 }
 
+/// The registry as trust checks read it: entries that cannot be read are
+/// listed apart, so that the sites they name are refused (fail closed) while
+/// the others are still checked. A `sites` value that is not a map at all
+/// makes the whole registry unreadable: every check that needs it refuses.
+#[derive(Debug, Clone, Default)]
+pub struct TrustRegistry {
+    pub entries: BTreeMap<String, SiteEntry>,
+    pub unreadable: std::collections::BTreeSet<String>,
+}
+
+impl TrustRegistry {
+    /// Why `site` cannot write now, if the registry says so: revoked sites
+    /// are handled by the caller with their cutoff.
+    pub fn unreadable_reason(&self, site: &str) -> Option<String> {
+        self.unreadable.contains(site).then(|| {
+            format!("l'inscription du site {site} dans le registre du réseau est illisible : ses modifications sont refusées")
+        })
+    }
+}
+
+/// Reads the registry of `doc` for trust checks (see [`TrustRegistry`]).
+pub fn for_trust(doc: &AutoCommit) -> std::result::Result<TrustRegistry, String> {
+    use automerge::ReadDoc;
+    let maps = super::root_maps(doc, MAP);
+    if maps.is_empty() {
+        if doc.get(automerge::ROOT, MAP).ok().flatten().is_some() {
+            return Err("le registre du réseau est illisible (sites n'est pas une table)".into());
+        }
+        return Ok(TrustRegistry::default());
+    }
+    let mut out = TrustRegistry::default();
+    for map in maps {
+        for k in doc.keys(&map) {
+            if out.entries.contains_key(&k) || out.unreadable.contains(&k) {
+                continue;
+            }
+            match autosurgeon::hydrate_prop::<_, SiteEntry, _, _>(doc, &map, k.as_str()) {
+                Ok(e) => {
+                    out.entries.insert(k, e);
+                }
+                Err(_) => {
+                    out.unreadable.insert(k);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn put(doc: &mut AutoCommit, id: &str, e: &SiteEntry) -> Result<()> {
     put_entry(doc, MAP, id, e)
 }

@@ -77,21 +77,52 @@ async fn dial_loop(fed: Arc<Federation>, address: String) {
 }
 
 async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
-    let mut endpoint = Endpoint::from_shared(address.to_string())
-        .map_err(|e| format!("adresse invalide : {e}"))?;
-    if let Some(tls) = &fed.tls {
-        endpoint = endpoint
-            .tls_config(tls.client_config())
-            .map_err(|e| format!("configuration TLS : {e}"))?;
-    }
+    // With TLS, our own connector completes the handshake and keeps the
+    // certificate the peer presented; tonic then speaks HTTP/2 over it.
+    let seen: crate::tls::DialedCert = Default::default();
+    let uri = match &fed.tls {
+        Some(_) => address.replacen("https://", "http://", 1),
+        None => address.to_string(),
+    };
+    let endpoint = Endpoint::from_shared(uri).map_err(|e| format!("adresse invalide : {e}"))?;
     let endpoint = endpoint
         .connect_timeout(Duration::from_millis(fed.cfg.connect_timeout_ms))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(20));
+    let connect = async {
+        match &fed.dialer {
+            Some(dialer) => {
+                let (dialer, seen) = (dialer.clone(), seen.clone());
+                endpoint
+                    .connect_with_connector(tower::service_fn(move |uri| {
+                        let (dialer, seen) = (dialer.clone(), seen.clone());
+                        async move { dialer.connect(uri, seen).await }
+                    }))
+                    .await
+            }
+            None => endpoint.connect().await,
+        }
+    };
     let channel = tokio::select! {
         _ = fed.shutdown.cancelled() => return Ok(()),
-        c = endpoint.connect() => c.map_err(|e| format!("connexion impossible : {e}"))?,
+        c = connect => c.map_err(|e| format!("connexion impossible : {}", crate::error::chain(&e)))?,
+    };
+    // The site the answering node's certificate names, checked against its
+    // Hello before anything else is exchanged.
+    let certified = match &fed.dialer {
+        Some(_) => {
+            let der = seen
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or_else(|| "le pair n'a présenté aucun certificat".to_string())?;
+            Some(
+                crate::tls::peer_identity(&der)
+                    .ok_or_else(|| "certificat du pair illisible".to_string())?,
+            )
+        }
+        None => None,
     };
     let mut client = FederationClient::new(channel)
         .max_decoding_message_size(fed.cfg.max_frame_bytes)
@@ -106,13 +137,16 @@ async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
         fed.clone(),
         Direction::Outbound,
         address.to_string(),
-        None,
+        certified,
         incoming,
         tx,
     )
     .await
     {
-        None | Some(session::SessionError::Shutdown) => Ok(()),
+        // A duplicate is not a failure: the other session with that site lives.
+        None | Some(session::SessionError::Shutdown) | Some(session::SessionError::Duplicate) => {
+            Ok(())
+        }
         Some(e) => Err(e.to_string()),
     }
 }

@@ -73,6 +73,8 @@ pub struct Federation {
     pub(crate) cfg: FederationConfig,
     /// Certificates for mutual TLS with peers; `None` with `insecure`.
     pub(crate) tls: Option<NodeTls>,
+    /// Our TLS connector for dialing peers (with `tls`).
+    pub(crate) dialer: Option<crate::tls::Dialer>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
     live: Mutex<HashMap<String, Live>>,
@@ -83,6 +85,8 @@ pub struct Federation {
     pub(crate) refused_sessions: AtomicU64,
     /// Sync messages set aside because a change could not be accepted yet.
     pub(crate) withheld_messages: AtomicU64,
+    /// Sync messages set aside because they exceeded a bound of this node.
+    pub(crate) limited_messages: AtomicU64,
     /// Woken whenever a session ends, so dialers waiting on it can proceed.
     pub(crate) session_ended: Notify,
     /// Addresses with a dial loop, so that config and registry never dial one twice.
@@ -98,13 +102,15 @@ impl Federation {
         tls: Option<NodeTls>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-    ) -> Arc<Federation> {
-        Arc::new(Federation {
+    ) -> anyhow::Result<Arc<Federation>> {
+        let dialer = tls.as_ref().map(crate::tls::Dialer::new).transpose()?;
+        Ok(Arc::new(Federation {
             site,
             role,
             docs,
             cfg,
             tls,
+            dialer,
             shutdown,
             tracker,
             live: Mutex::new(HashMap::new()),
@@ -112,9 +118,10 @@ impl Federation {
             next_id: AtomicU64::new(1),
             refused_sessions: AtomicU64::new(0),
             withheld_messages: AtomicU64::new(0),
+            limited_messages: AtomicU64::new(0),
             session_ended: Notify::new(),
             dialing: Mutex::new(Default::default()),
-        })
+        }))
     }
 
     /// Registers a session with `peer`. With two sessions between the same pair
@@ -184,6 +191,55 @@ impl Federation {
             })
             .and_then(|r| r.ok())
             .flatten()
+    }
+
+    /// Whether `site`, whose node presented `cert`, may hold a session, by the
+    /// registry: not revoked, its entry readable, and its certificate bearing
+    /// the key the academy registered (a certificate of a replaced key is
+    /// thereby refused). Fails closed: an unreadable registry admits only
+    /// academy certificates, so that the academy can still repair it.
+    pub(crate) fn check_peer_registration(
+        &self,
+        site: &str,
+        cert: Option<&crate::tls::PeerIdentity>,
+    ) -> Result<(), String> {
+        let Some(registry) = self
+            .docs
+            .read(crate::docs::NETWORK_DOC, crate::domain::registry::for_trust)
+        else {
+            return Ok(());
+        };
+        let registry = match registry {
+            Ok(r) => r,
+            Err(e) if cert.is_some_and(|c| c.academy) => {
+                tracing::warn!(reason = %e, "registre illisible : session académique admise");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(reason) = registry.unreadable_reason(site) {
+            return Err(reason);
+        }
+        let Some(entry) = registry.entries.get(site) else {
+            return Ok(());
+        };
+        if entry.is_revoked() {
+            return Err(format!(
+                "le site {site} a été révoqué par l'équipe académique le {}",
+                entry.revoked_at
+            ));
+        }
+        if let Some(key) = cert.and_then(|c| c.key) {
+            let key = hex::encode(key);
+            if key != entry.public_key {
+                return Err(format!(
+                    "le certificat du site {site} porte la clé {}…, or le registre du réseau inscrit la clé {}… : l'équipe académique corrige l'inscription (maillage site update {site} --key …) ou le site installe le certificat de sa clé actuelle",
+                    &key[..16],
+                    entry.public_key.get(..16).unwrap_or(&entry.public_key)
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the registry revoked `site`.
@@ -339,11 +395,11 @@ impl pb::federation_server::Federation for FederationService {
         let certified = match &self.fed.tls {
             None => None,
             Some(_) => {
-                let site = request
+                let id = request
                     .peer_certs()
-                    .and_then(|certs| certs.first().and_then(|c| crate::tls::site_of(c)))
+                    .and_then(|certs| certs.first().and_then(|c| crate::tls::peer_identity(c)))
                     .ok_or_else(|| Status::unauthenticated("certificat du pair absent"))?;
-                Some(site)
+                Some(id)
             }
         };
         let incoming = request.into_inner();

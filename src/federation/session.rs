@@ -57,6 +57,11 @@ struct Session<S> {
     /// Documents whose last message from this peer could not be accepted yet
     /// (see [`Refusal::Withheld`]); retried when a site or the network changes.
     withheld: std::collections::BTreeSet<String>,
+    /// Whether the peer holds the `network` document (the registry): until
+    /// it has arrived here, only what verifies it is taken from this peer.
+    peer_has_registry: bool,
+    /// The peer's address, to name it before its Hello.
+    addr: String,
     bytes_sent: u64,
     bytes_received: u64,
 }
@@ -66,7 +71,7 @@ pub async fn run<S>(
     fed: Arc<Federation>,
     direction: Direction,
     key: String,
-    certified: Option<String>,
+    certified: Option<crate::tls::PeerIdentity>,
     incoming: S,
     out: mpsc::Sender<pb::Frame>,
 ) -> Option<SessionError>
@@ -88,6 +93,8 @@ where
             states: HashMap::new(),
             session_id: None,
             withheld: Default::default(),
+            peer_has_registry: false,
+            addr: key.clone(),
             bytes_sent: 0,
             bytes_received: 0,
         };
@@ -145,7 +152,7 @@ where
     async fn run(
         &mut self,
         direction: Direction,
-        certified: Option<String>,
+        certified: Option<crate::tls::PeerIdentity>,
         mut changes: broadcast::Receiver<String>,
     ) -> SResult<()> {
         let fed = self.fed.clone();
@@ -175,20 +182,27 @@ where
                 hello.site.escape_debug()
             )));
         }
-        if let Some(site) = &certified {
-            if *site != hello.site {
+        // Both directions: the peer's certificate (checked by the TLS
+        // handshake against the network's CA) names the only site it may be.
+        if let Some(cert) = &certified {
+            if cert.site != hello.site {
                 return Err(SessionError::Protocol(format!(
-                    "le pair se présente comme « {} » mais son certificat est celui de « {site} »",
-                    hello.site.escape_debug()
+                    "le pair se présente comme « {} » mais son certificat est celui de « {} »",
+                    hello.site.escape_debug(),
+                    cert.site
                 )));
             }
+            if hello.role == "academy" && !cert.academy {
+                return Err(SessionError::Protocol(format!(
+                    "le pair « {} » se présente comme académique mais son certificat est celui d'un site",
+                    hello.site
+                )));
+            }
+        } else if fed.tls.is_some() {
+            return Err(SessionError::Protocol("certificat du pair absent".into()));
         }
-        if fed.is_revoked(&hello.site) {
-            return Err(SessionError::Protocol(format!(
-                "le site {} a été révoqué par l'équipe académique",
-                hello.site
-            )));
-        }
+        fed.check_peer_registration(&hello.site, certified.as_ref())
+            .map_err(SessionError::Protocol)?;
         self.peer = hello.site.clone();
         if self.status_key.is_empty() {
             self.status_key = format!("site:{}", self.peer);
@@ -280,12 +294,15 @@ where
                     self.agree(&id, heads);
                 }
             }
-            // Site documents first (they carry the sites' certificates), then the
-            // registry, then actions: each can then be verified on arrival.
+            self.peer_has_registry = theirs_map.contains_key(NETWORK_DOC);
+            // The registry first (a node that has never seen it takes nothing
+            // else from a peer that holds it, but the academy site documents
+            // that verify it), then site documents (they carry the sites'
+            // certificates), then actions.
             differing.sort_by_key(|id| {
-                let rank = if id.starts_with("site/") {
+                let rank = if id == NETWORK_DOC {
                     0
-                } else if id == NETWORK_DOC {
+                } else if id.starts_with("site/") {
                     1
                 } else {
                     2
@@ -403,11 +420,17 @@ where
             )));
         }
         if m.signatures.len() / 96 > limit {
-            return Err(SessionError::Protocol(format!(
-                "{} signatures dans un message pour {}, au plus {limit} acceptées",
+            let reason = format!(
+                "{} signatures dans un message pour {}, au plus {limit} acceptées (max_changes_per_message)",
                 m.signatures.len() / 96,
                 m.doc
-            )));
+            );
+            warn!(peer = %self.peer, %reason, "message trop grand : document mis de côté");
+            self.fed.limited_messages.fetch_add(1, Ordering::Relaxed);
+            self.fed
+                .update_peer(&self.status_key, |p| p.last_error = reason.clone());
+            self.withheld.insert(m.doc.clone());
+            return Ok(());
         }
         let sigs: Vec<_> = m
             .signatures
@@ -419,14 +442,28 @@ where
                 )
             })
             .collect();
+        if m.doc == NETWORK_DOC {
+            self.peer_has_registry = true;
+        }
         let docs = self.fed.docs.clone();
         let peer = self.peer.clone();
+        let registry_required = self.peer_has_registry;
         let state = self.state(&m.doc);
-        match docs.receive_sync(&m.doc, state, &m.data, &sigs) {
+        match docs.receive_sync(&m.doc, state, &m.data, &sigs, registry_required) {
             Ok(_) => {}
             Err(ReceiveError::Refused(Refusal::Withheld(reason))) => {
                 warn!(peer = %peer, doc = %m.doc, %reason, "modifications écartées");
                 self.fed.withheld_messages.fetch_add(1, Ordering::Relaxed);
+                self.fed
+                    .update_peer(&self.status_key, |p| p.last_error = reason.clone());
+                self.withheld.insert(m.doc.clone());
+                return Ok(());
+            }
+            Err(ReceiveError::Refused(Refusal::Limit(reason))) => {
+                // An honest peer may exceed a bound: not an accusation. The
+                // document waits for a later session (or a raised bound).
+                warn!(peer = %peer, doc = %m.doc, %reason, "message trop grand : document mis de côté");
+                self.fed.limited_messages.fetch_add(1, Ordering::Relaxed);
                 self.fed
                     .update_peer(&self.status_key, |p| p.last_error = reason.clone());
                 self.withheld.insert(m.doc.clone());
@@ -473,6 +510,10 @@ where
     }
 
     fn finish(&mut self, result: &SResult<()>) {
+        if self.peer.is_empty() {
+            // The peer never said who it is: name it by its address.
+            self.peer = format!("({})", self.addr);
+        }
         // Sync states were saved on every message received: only receiving
         // changes what they persist (the heads both sides share).
         let reason = match result {
