@@ -306,9 +306,11 @@ impl Docs {
             let author = &authors[a];
             let anchor = match &kind {
                 DocKind::Site(s) if s == author => trust.anchor(author, doc)?,
-                DocKind::Site(s) => return Err(Refusal::Forged(format!(
+                DocKind::Site(s) => {
+                    return Err(Refusal::Forged(format!(
                     "seul le site {s} écrit {id}, or une modification est signée du site {author}"
-                ))),
+                )))
+                }
                 _ => self
                     .read(&site_doc(author), |d| trust.anchor(author, d))
                     .unwrap_or_else(|| {

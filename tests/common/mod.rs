@@ -28,19 +28,32 @@ pub fn network_ca() -> &'static std::path::Path {
 /// TLS settings for a federation client holding a certificate for `site`
 /// issued by `ca` (the network's CA by default).
 pub fn client_tls(site: &str, ca: Option<&std::path::Path>) -> tonic::transport::ClientTlsConfig {
-    let ca = ca.unwrap_or_else(|| network_ca());
-    let dir = tempfile::tempdir().unwrap().keep();
-    maillage::tls::site_key_init(&dir).unwrap();
-    let public_key = maillage::tls::site_public_key(&dir).unwrap();
-    maillage::tls::node_request(&dir, site, "site", &public_key).unwrap();
-    let csr = std::fs::read_to_string(dir.join(maillage::tls::NODE_CSR)).unwrap();
-    let cert = maillage::tls::ca_sign(ca, &csr, false).unwrap().pem;
-    let key = std::fs::read_to_string(dir.join(maillage::tls::NODE_KEY)).unwrap();
+    let (cert, key, _) = node_identity(site, "site", ca);
     let network = std::fs::read_to_string(network_ca().join(maillage::tls::CA_CERT)).unwrap();
     tonic::transport::ClientTlsConfig::new()
         .ca_certificate(tonic::transport::Certificate::from_pem(network))
         .identity(tonic::transport::Identity::from_pem(cert, key))
         .domain_name(maillage::tls::NODE_NAME)
+}
+
+/// A node certificate and TLS key for `site` with `role`, issued by `ca` (the
+/// network's CA by default), and the site's Ed25519 signing key.
+pub fn node_identity(
+    site: &str,
+    role: &str,
+    ca: Option<&std::path::Path>,
+) -> (String, String, ed25519_dalek::SigningKey) {
+    let ca = ca.unwrap_or_else(|| network_ca());
+    let dir = tempfile::tempdir().unwrap().keep();
+    maillage::tls::site_key_init(&dir).unwrap();
+    let public_key = maillage::tls::site_public_key(&dir).unwrap();
+    maillage::tls::node_request(&dir, site, role, &public_key).unwrap();
+    let csr = std::fs::read_to_string(dir.join(maillage::tls::NODE_CSR)).unwrap();
+    let cert = maillage::tls::ca_sign(ca, &csr, role == "academy")
+        .unwrap()
+        .pem;
+    let key = std::fs::read_to_string(dir.join(maillage::tls::NODE_KEY)).unwrap();
+    (cert, key, maillage::tls::site_key(&dir).unwrap())
 }
 
 /// Admin tokens of the nodes started by this test process, by URL, so that
