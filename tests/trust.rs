@@ -305,3 +305,204 @@ async fn only_the_academy_certificate_writes_the_network_document() {
     .await;
     assert!(!has_forgery(&r, "network"));
 }
+
+/// Whether `node`'s registry shows `site` revoked.
+fn sees_revoked(node: &TestNode, site: &str) -> bool {
+    node.running()
+        .docs()
+        .read("network", |d| {
+            maillage::domain::registry::get(d, site)
+                .ok()
+                .flatten()
+                .is_some_and(|e| e.is_revoked())
+        })
+        .unwrap_or(false)
+}
+
+/// Names of the items `node` lists.
+async fn names(node: &TestNode) -> Vec<String> {
+    node.list().await.into_iter().map(|i| i.name).collect()
+}
+
+/// A network where forbach is revoked after one write, then writes again;
+/// the compromised node `intrus` holds and relays that later write.
+async fn revoked_forbach() -> (TestNode, TestNode, TestNode, TestNode) {
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    let f = TestNode::start("forbach", &[&r]).await;
+    let m = TestNode::start("intrus", &[&r, &b]).await;
+    for n in [&b, &f, &m] {
+        enrol(&r, n).await.unwrap();
+    }
+    f.add_item("Kit sport (avant révocation)").await;
+    b.add_item("Vidéoprojecteur").await;
+    converge(&[&r, &b, &f, &m]).await;
+    NetworkClient::new(r.admin().await)
+        .revoke(pb::SiteId {
+            id: "forbach".into(),
+        })
+        .await
+        .unwrap();
+    eventually("the revocation reaches metz and the intruder", || {
+        sees_revoked(&b, "forbach") && sees_revoked(&m, "forbach")
+    })
+    .await;
+    f.add_item("Écrit après révocation").await;
+    let (bytes, sigs) = f.running().docs().raw("site/forbach").unwrap();
+    m.running()
+        .docs()
+        .import_unverified("site/forbach", &bytes, &sigs)
+        .await
+        .unwrap();
+    assert!(names(&m)
+        .await
+        .contains(&"Écrit après révocation".to_string()));
+    (r, b, f, m)
+}
+
+/// A node that joins after a revocation, through a compromised peer holding
+/// the revoked site's later writes, takes the registry first and refuses
+/// them; it refuses the revoked site's sessions too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joining_after_a_revocation_refuses_the_revoked_sites_writes() {
+    let (_r, b, mut f, m) = revoked_forbach().await;
+    let n = TestNode::start("sarreguemines", &[&m]).await;
+    eventually("the new node holds the registry and metz's items", || {
+        sees_revoked(&n, "forbach") && n.running().docs().read("site/metz", |_| ()).is_some()
+    })
+    .await;
+    eventually("it set the revoked site's writes aside", || {
+        n.running().status().withheld_messages > 0
+    })
+    .await;
+    assert!(!names(&n)
+        .await
+        .contains(&"Écrit après révocation".to_string()));
+    // The revoked site dials it: refused, with the reason on the dialer's side.
+    f.restart_with(|c| c.peers = vec![n.fed_url.clone()]).await;
+    eventually("forbach is told it was revoked", || {
+        f.running()
+            .status()
+            .peers
+            .iter()
+            .any(|p| p.last_error.contains("révoqué"))
+    })
+    .await;
+    assert!(!n
+        .running()
+        .status()
+        .peers
+        .iter()
+        .any(|p| p.site == "forbach" && p.connected));
+    let _ = b;
+}
+
+/// One malformed entry in the registry does not switch revocation off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_registry_entry_does_not_lift_revocations() {
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    let f = TestNode::start("forbach", &[&r]).await;
+    let m = TestNode::start("intrus", &[&b]).await;
+    for n in [&b, &f, &m] {
+        enrol(&r, n).await.unwrap();
+    }
+    f.add_item("Kit sport (avant révocation)").await;
+    converge(&[&r, &b, &f, &m]).await;
+    NetworkClient::new(r.admin().await)
+        .revoke(pb::SiteId {
+            id: "forbach".into(),
+        })
+        .await
+        .unwrap();
+    // The academy's registry gets an entry no reader can hydrate.
+    r.running()
+        .docs()
+        .change("network", "entrée abîmée", |d| {
+            use automerge::transaction::Transactable;
+            let sites = match automerge::ReadDoc::get(d, automerge::ROOT, "sites").unwrap() {
+                Some((_, id)) => id,
+                None => panic!("no registry"),
+            };
+            d.put(&sites, "zz-abime", "pas une inscription").unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    eventually("metz holds the malformed registry", || {
+        b.running()
+            .docs()
+            .read("network", |d| {
+                maillage::domain::registry::all(d).is_err() && sees_revoked(&r, "forbach")
+            })
+            .unwrap_or(false)
+    })
+    .await;
+    f.add_item("Écrit après révocation").await;
+    let (bytes, sigs) = f.running().docs().raw("site/forbach").unwrap();
+    m.running()
+        .docs()
+        .import_unverified("site/forbach", &bytes, &sigs)
+        .await
+        .unwrap();
+    eventually("metz sets the relayed writes aside", || {
+        b.running().status().withheld_messages > 0
+    })
+    .await;
+    assert!(!names(&b)
+        .await
+        .contains(&"Écrit après révocation".to_string()));
+    assert!(names(&b)
+        .await
+        .contains(&"Kit sport (avant révocation)".to_string()));
+}
+
+/// A revoked academy node rewrites the registry to lift its own revocation:
+/// the registry that decides is the one before its message, so every honest
+/// node refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_academy_node_cannot_lift_its_own_revocation() {
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let r2 = TestNode::start_with("academie-bis", Role::Academy, &[&r], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    let m = TestNode::start("intrus", &[&b]).await;
+    // An academy node enrols itself in the registry it writes.
+    for n in [&b, &m] {
+        enrol(&r, n).await.unwrap();
+    }
+    converge(&[&r, &r2, &b, &m]).await;
+    NetworkClient::new(r.admin().await)
+        .revoke(pb::SiteId {
+            id: "academie-bis".into(),
+        })
+        .await
+        .unwrap();
+    eventually("the revocation reaches metz and the intruder", || {
+        sees_revoked(&b, "academie-bis") && sees_revoked(&m, "academie-bis")
+    })
+    .await;
+    // Its own node lifts the revocation, with its own valid signature.
+    r2.running()
+        .docs()
+        .change("network", "révocation levée", |d| {
+            let mut e = maillage::domain::registry::get(d, "academie-bis")?.unwrap();
+            e.revoked_at.clear();
+            e.cutoff.clear();
+            maillage::domain::registry::put(d, "academie-bis", &e)
+        })
+        .await
+        .unwrap();
+    assert!(!sees_revoked(&r2, "academie-bis"));
+    let (bytes, sigs) = r2.running().docs().raw("network").unwrap();
+    m.running()
+        .docs()
+        .import_unverified("network", &bytes, &sigs)
+        .await
+        .unwrap();
+    eventually("metz sets the relayed registry change aside", || {
+        b.running().status().withheld_messages > 0
+    })
+    .await;
+    assert!(sees_revoked(&b, "academie-bis"));
+    assert!(sees_revoked(&r, "academie-bis"));
+}
