@@ -123,6 +123,23 @@ pub struct Issued {
 /// the CA's choice. A request for the academy role is signed only when
 /// `academy` says the CA's operator means it.
 pub fn ca_sign(ca_dir: &Path, csr_pem: &str, academy: bool) -> anyhow::Result<Issued> {
+    let now = OffsetDateTime::now_utc();
+    ca_sign_for(
+        ca_dir,
+        csr_pem,
+        academy,
+        now - Duration::days(1),
+        now + Duration::days(NODE_CERT_DAYS),
+    )
+}
+
+fn ca_sign_for(
+    ca_dir: &Path,
+    csr_pem: &str,
+    academy: bool,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> anyhow::Result<Issued> {
     let key = KeyPair::from_pem(&read(&ca_dir.join(CA_KEY))?)?;
     let issuer = Issuer::from_ca_cert_pem(&read(&ca_dir.join(CA_CERT))?, key)?;
     let mut csr = CertificateSigningRequestParams::from_pem(csr_pem)
@@ -176,9 +193,8 @@ pub fn ca_sign(ca_dir: &Path, csr_pem: &str, academy: bool) -> anyhow::Result<Is
         ExtendedKeyUsagePurpose::ServerAuth,
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
-    let now = OffsetDateTime::now_utc();
-    params.not_before = now - Duration::days(1);
-    params.not_after = now + Duration::days(NODE_CERT_DAYS);
+    params.not_before = not_before;
+    params.not_after = not_after;
     params.use_authority_key_identifier_extension = true;
     csr.params = params;
     Ok(Issued {
@@ -541,5 +557,30 @@ mod tests {
         assert_eq!(hex::encode(mine.key), site_key);
         assert!(certified(&ca_der, &theirs).unwrap().academy);
         assert!(certified(&pem_der(&other_pem).unwrap(), &cert).is_err());
+        // Out of its validity period: refused, whichever side.
+        let now = OffsetDateTime::now_utc();
+        let expired = ca_sign_for(
+            ca.path(),
+            &csr,
+            true,
+            now - Duration::days(900),
+            now - Duration::days(1),
+        )
+        .unwrap()
+        .pem;
+        let e = certified(&ca_der, &expired).unwrap_err().to_string();
+        assert!(e.contains("validité"), "{e}");
+        let early = ca_sign_for(
+            ca.path(),
+            &csr,
+            true,
+            now + Duration::days(2),
+            now + Duration::days(10),
+        )
+        .unwrap()
+        .pem;
+        assert!(certified(&ca_der, &early).is_err());
+        // The CA's own certificate is no node certificate.
+        assert!(certified(&ca_der, &ca_pem).is_err());
     }
 }
