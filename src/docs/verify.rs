@@ -376,6 +376,27 @@ impl Docs {
             out.push((node.hash, sig.expect("checked above")));
         }
 
+        // Action documents: participants edit; any other site may only add
+        // or remove itself (see [`action_rule`]).
+        if let DocKind::Action(_) = kind {
+            let before_empty = before.is_empty();
+            let mut roots = 0;
+            for n in &nodes {
+                if preverified(&n.hash) {
+                    continue;
+                }
+                if queued_hashes.contains(&n.hash) {
+                    return Err(Refusal::Withheld(format!(
+                        "{id} : une modification attend une dépendance absente ; elle sera vérifiée avec elle"
+                    )));
+                }
+                if n.deps.is_empty() {
+                    roots += 1;
+                }
+                action_rule(id, doc, n, &authors[n.author], before_empty && roots == 1)?;
+            }
+        }
+
         // A revoked site keeps only what it wrote before the academy's cutoff.
         for a in revoked {
             let author = &authors[a];
@@ -412,6 +433,70 @@ impl Docs {
             queued: queued_hashes,
         })
     }
+}
+
+/// The rule every node enforces on an action document, whoever relays the
+/// change: a site that participates in the action (at the change's
+/// dependencies) edits it; any other site may only add or remove itself from
+/// the participants. The creation (the one change without dependencies, in a
+/// document that had none) is the creator's, who must name itself the lead.
+fn action_rule(
+    id: &str,
+    doc: &mut AutoCommit,
+    n: &Node,
+    author: &str,
+    creation: bool,
+) -> Result<(), Refusal> {
+    use automerge::{ObjType, PatchAction, Prop, ReadDoc, Value, ROOT};
+    if n.deps.is_empty() {
+        if !creation {
+            return Err(Refusal::Forged(format!(
+                "{id} : seconde création de l'action, signée de {author}"
+            )));
+        }
+        let lead = doc
+            .get_at(ROOT, "lead", &[n.hash])
+            .ok()
+            .flatten()
+            .and_then(|(v, _)| v.into_string().ok());
+        if lead.as_deref() != Some(author) {
+            return Err(Refusal::Forged(format!(
+                "{id} : l'action est créée par {author} mais nomme un autre pilote"
+            )));
+        }
+        return Ok(());
+    }
+    let participant = match doc.get_at(ROOT, "participants", &n.deps) {
+        Ok(Some((Value::Object(ObjType::Map), map))) => {
+            matches!(doc.get_at(&map, author, &n.deps), Ok(Some(_)))
+        }
+        _ => false,
+    };
+    if participant {
+        return Ok(());
+    }
+    let own = |p: &Prop| matches!(p, Prop::Map(k) if k == author);
+    for patch in doc.diff(&n.deps, &[n.hash]) {
+        let in_participants =
+            matches!(patch.path.first(), Some((_, Prop::Map(k))) if k == "participants");
+        let allowed = in_participants
+            && match patch.path.get(1) {
+                Some((_, p)) => own(p),
+                None => match &patch.action {
+                    PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
+                        key == author
+                    }
+                    PatchAction::Conflict { prop } => own(prop),
+                    _ => false,
+                },
+            };
+        if !allowed {
+            return Err(Refusal::Forged(format!(
+                "{id} : le site {author}, qui ne participe pas à l'action, ne peut que la rejoindre ou la quitter"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// For a message carrying `changes` (hash, author, deps, in topological
