@@ -77,7 +77,7 @@ pub enum Command {
     /// Les jetons d'accès à l'API de ce nœud.
     #[command(subcommand)]
     Token(TokenCmd),
-    /// Le registre des sites (inscrire, révoquer : nœud académique seulement).
+    /// Le registre des sites (inscrire, modifier, révoquer : nœud académique seulement).
     #[command(subcommand)]
     Site(SiteCmd),
     /// Les partenaires des sites (collectivités, associations, entreprises…).
@@ -229,6 +229,19 @@ pub enum SiteCmd {
         key: String,
         #[arg(long, default_value = "site")]
         role: String,
+    },
+    /// Modifier un site inscrit : nom, adresse, clé (les champs absents sont gardés).
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Nouvelle adresse de fédération (https://HÔTE:PORT).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Nouvelle clé publique (affichée par `maillage key rotate` sur ce nœud) ;
+        /// l'ancienne reste valable pour les modifications déjà reçues ici.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Révoquer un site : ses connexions et ses nouvelles modifications sont refusées.
     Revoke { id: String },
