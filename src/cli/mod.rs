@@ -184,7 +184,9 @@ pub enum EquipmentCmd {
     },
     /// Modifier un matériel de ce site.
     Update {
+        /// Identifiant du site inscrit.
         id: String,
+        /// Nouveau nom du site.
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
@@ -545,7 +547,7 @@ fn key_rotate(dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
         dir.display()
     );
     println!(
-        "Faites les étapes 2 et 3 l'une après l'autre : entre les deux, les modifications du site signées de l'ancienne clé sont refusées.\nPour abandonner la rotation : supprimez {}.",
+        "Arrêtez le nœud du site avant l'étape 2, une fois ses dernières modifications reçues par l'équipe académique, et redémarrez-le après l'étape 3 : entre les deux, ses modifications signées de l'ancienne clé seraient refusées par le réseau.\nPour abandonner la rotation : supprimez {}.",
         rotation.display()
     );
     Ok(())
