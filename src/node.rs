@@ -151,17 +151,29 @@ fn put_text(doc: &mut automerge::AutoCommit, key: &str, value: &str) -> crate::e
 
 /// Publishes the node's certificate in its site document (if it is not there
 /// yet): it is how every other node learns, from the CA alone, this site's key.
+/// After a key rotation, the new certificate replaces the old one, and the
+/// public key shown next to it follows (signed with the new key, like every
+/// change from now on).
 async fn publish_certificate(docs: &Docs, site: &str, pem: &str) -> anyhow::Result<()> {
     let id = site_doc(site);
-    let current = docs.read(&id, |d| {
-        automerge::ReadDoc::get(d, automerge::ROOT, crate::trust::CERTIFICATE_KEY)
-            .ok()
-            .flatten()
-            .map(|(v, _)| v.as_str().map(str::to_string))
-    });
-    if current.flatten().flatten().as_deref() != Some(pem) {
+    let text = |key: &str| {
+        docs.read(&id, |d| {
+            automerge::ReadDoc::get(d, automerge::ROOT, key)
+                .ok()
+                .flatten()
+                .and_then(|(v, _)| v.as_str().map(str::to_string))
+        })
+        .flatten()
+    };
+    let public_key = docs.trust().public_key_hex();
+    let stale_key = text(crate::trust::PUBLIC_KEY_KEY).is_some_and(|k| k != public_key);
+    if text(crate::trust::CERTIFICATE_KEY).as_deref() != Some(pem) || stale_key {
         docs.change(&id, "certificate", |doc| {
-            put_text(doc, crate::trust::CERTIFICATE_KEY, pem)
+            put_text(doc, crate::trust::CERTIFICATE_KEY, pem)?;
+            if stale_key {
+                put_text(doc, crate::trust::PUBLIC_KEY_KEY, &public_key)?;
+            }
+            Ok(())
         })
         .await?;
     }

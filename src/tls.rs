@@ -339,9 +339,29 @@ fn first_der(pem_text: &str) -> anyhow::Result<Vec<u8>> {
     Ok(pem.contents)
 }
 
-/// Checks that `cert_pem` is issued by `ca_pem` for the key in `dir`, then
-/// installs both in the node directory.
-pub fn install(dir: &Path, cert_pem: &str, ca_pem: &str) -> anyhow::Result<()> {
+/// What [`install`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    /// The certificate of the node's current keys is in place.
+    Current {
+        /// Whether a key rotation is still pending in `DIR/rotation`.
+        rotation_pending: bool,
+    },
+    /// The certificate of a pending rotation's keys: the rotation is finished.
+    Rotated {
+        /// The site's new public key (hex).
+        public_key: String,
+        /// Where the replaced keys, certificate and request were moved.
+        retired: std::path::PathBuf,
+    },
+}
+
+/// Checks that `cert_pem` is issued by `ca_pem` for the node's keys, then
+/// installs both in the node directory. A certificate for the keys of a
+/// pending rotation (`DIR/rotation`, see [`rotation_start`]) finishes it: the
+/// current keys, certificate and request move to `DIR/retired/<time>/`, the
+/// rotation's take their place. Anything else is refused and changes nothing.
+pub fn install(dir: &Path, cert_pem: &str, ca_pem: &str) -> anyhow::Result<Installed> {
     let cert_der = first_der(cert_pem)?;
     let ca_der = first_der(ca_pem)?;
     let (_, cert) = x509_parser::parse_x509_certificate(&cert_der)
@@ -350,13 +370,155 @@ pub fn install(dir: &Path, cert_pem: &str, ca_pem: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("certificat de l'autorité illisible : {e}"))?;
     cert.verify_signature(Some(ca.public_key()))
         .map_err(|_| anyhow::anyhow!("ce certificat n'est pas signé par cette autorité"))?;
+    let tls_key = cert.public_key().subject_public_key.data.as_ref();
+    let rotation = dir.join(ROTATION_DIR);
     let key = KeyPair::from_pem(&read(&dir.join(NODE_KEY))?)?;
-    if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
-        bail!("ce certificat n'a pas été émis pour la clé de ce nœud ({NODE_KEY})");
+    if tls_key == key.public_key_raw() {
+        check_site_key(dir, &ca_der, cert_pem)?;
+        std::fs::write(dir.join(NODE_CERT), cert_pem)?;
+        std::fs::write(dir.join(CA_CERT), ca_pem)?;
+        return Ok(Installed::Current {
+            rotation_pending: rotation.exists(),
+        });
     }
-    std::fs::write(dir.join(NODE_CERT), cert_pem)?;
-    std::fs::write(dir.join(CA_CERT), ca_pem)?;
+    if rotation.join(NODE_KEY).exists() {
+        let next = KeyPair::from_pem(&read(&rotation.join(NODE_KEY))?)?;
+        if tls_key == next.public_key_raw() {
+            check_site_key(&rotation, &ca_der, cert_pem)?;
+            return finish_rotation(dir, cert_pem, ca_pem);
+        }
+        bail!(
+            "ce certificat n'a été émis ni pour la clé de ce nœud ({NODE_KEY}) ni pour celle de la rotation en cours ({ROTATION_DIR}/{NODE_KEY}) : rien n'a été modifié"
+        );
+    }
+    bail!("ce certificat n'a pas été émis pour la clé de ce nœud ({NODE_KEY})");
+}
+
+/// Checks that the certificate binds the site key of `dir`, when there is one:
+/// a node signing with a key other than its certificate's sees all its
+/// changes refused.
+fn check_site_key(dir: &Path, ca_der: &[u8], cert_pem: &str) -> anyhow::Result<()> {
+    if !dir.join(SITE_KEY).exists() {
+        return Ok(());
+    }
+    let ours = site_public_key(dir)?;
+    let bound = hex::encode(certified(ca_der, cert_pem)?.key);
+    if bound != ours {
+        bail!(
+            "ce certificat certifie la clé de site {}…, pas celle de {} ({}…) : rien n'a été modifié",
+            &bound[..16],
+            dir.join(SITE_KEY).display(),
+            &ours[..16]
+        );
+    }
     Ok(())
+}
+
+/// Subdirectory of a node directory that holds a pending key rotation: the
+/// new `site.key`, `node.key` and `node.csr`.
+pub const ROTATION_DIR: &str = "rotation";
+/// Subdirectory where finished rotations leave the keys they replaced.
+pub const RETIRED_DIR: &str = "retired";
+
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path)
+}
+
+/// Starts a rotation of the site's key in node directory `dir`: a new site
+/// key, a new TLS key and a certificate request binding them, in
+/// `DIR/rotation`. The current keys and certificate stay in service until
+/// [`install`] receives the new certificate. Returns the new public key.
+pub fn rotation_start(dir: &Path, site: &str, role: &str) -> anyhow::Result<String> {
+    let rotation = dir.join(ROTATION_DIR);
+    if !dir.join(SITE_KEY).exists() {
+        bail!(
+            "{} n'est pas le dossier d'un nœud ({SITE_KEY} absent)",
+            dir.display()
+        );
+    }
+    let pending = || {
+        anyhow::anyhow!(
+            "une rotation de clé est déjà en cours dans {0} : terminez-la (faites signer {0}/{NODE_CSR} par l'autorité, puis maillage cert install) ou abandonnez-la en supprimant {0}",
+            rotation.display()
+        )
+    };
+    if rotation.exists() {
+        return Err(pending());
+    }
+    private_dir(&rotation).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => pending(),
+        _ => anyhow::anyhow!("création de {} impossible : {e}", rotation.display()),
+    })?;
+    let made = site_key_init(&rotation).and_then(|public_key| {
+        node_request(&rotation, site, role, &public_key)?;
+        Ok(public_key)
+    });
+    if made.is_err() {
+        let _ = std::fs::remove_dir_all(&rotation);
+    }
+    made
+}
+
+/// Puts a rotation's keys in service with their certificate. Every file of the
+/// new state is checked first; then the current ones move to
+/// `DIR/retired/<time>/` and the rotation's take their place.
+fn finish_rotation(dir: &Path, cert_pem: &str, ca_pem: &str) -> anyhow::Result<Installed> {
+    let rotation = dir.join(ROTATION_DIR);
+    for f in [SITE_KEY, NODE_KEY, NODE_CSR] {
+        if !rotation.join(f).exists() {
+            bail!(
+                "rotation incomplète : {} absent ; abandonnez-la en supprimant {} et recommencez (maillage key rotate)",
+                rotation.join(f).display(),
+                rotation.display()
+            );
+        }
+    }
+    let public_key = site_public_key(&rotation)?;
+    let parent = dir.join(RETIRED_DIR);
+    if !parent.exists() {
+        private_dir(&parent)?;
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let mut retired = parent.join(&stamp);
+    let mut n = 1;
+    while retired.exists() {
+        retired = parent.join(format!("{stamp}-{n}"));
+        n += 1;
+    }
+    private_dir(&retired)?;
+    std::fs::write(rotation.join(NODE_CERT), cert_pem)?;
+    let moved = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).with_context(|| {
+            format!(
+                "déplacement de {} vers {} impossible (rotation à reprendre à la main : anciennes clés dans {}, nouvelles dans {})",
+                from.display(),
+                to.display(),
+                retired.display(),
+                rotation.display()
+            )
+        })
+    };
+    for f in [SITE_KEY, NODE_KEY, NODE_CERT, NODE_CSR] {
+        if dir.join(f).exists() {
+            moved(&dir.join(f), &retired.join(f))?;
+        }
+    }
+    for f in [SITE_KEY, NODE_KEY, NODE_CERT, NODE_CSR] {
+        moved(&rotation.join(f), &dir.join(f))?;
+    }
+    std::fs::write(dir.join(CA_CERT), ca_pem)?;
+    std::fs::remove_dir_all(&rotation)
+        .with_context(|| format!("suppression de {} impossible", rotation.display()))?;
+    Ok(Installed::Rotated {
+        public_key,
+        retired,
+    })
 }
 
 /// What a node needs to speak mutual TLS.
@@ -582,5 +744,96 @@ mod tests {
         assert!(certified(&ca_der, &early).is_err());
         // The CA's own certificate is no node certificate.
         assert!(certified(&ca_der, &ca_pem).is_err());
+    }
+
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for e in walk(dir) {
+            out.push((
+                e.strip_prefix(dir).unwrap().display().to_string(),
+                std::fs::read(&e).unwrap(),
+            ));
+        }
+        out.sort();
+        out
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_rotation_is_finished_by_the_certificate_of_its_keys() {
+        let ca = tempfile::tempdir().unwrap();
+        ca_init(ca.path()).unwrap();
+        let ca_pem = std::fs::read_to_string(ca.path().join(CA_CERT)).unwrap();
+        let sign = |dir: &Path| {
+            let csr = std::fs::read_to_string(dir.join(NODE_CSR)).unwrap();
+            ca_sign(ca.path(), &csr, false).unwrap().pem
+        };
+        let node = tempfile::tempdir().unwrap();
+        let dir = node.path();
+        let old_key = site_key_init(dir).unwrap();
+        node_request(dir, "metz", "site", &old_key).unwrap();
+        install(dir, &sign(dir), &ca_pem).unwrap();
+        let before = files(dir);
+
+        let new_key = rotation_start(dir, "metz", "site").unwrap();
+        assert_ne!(new_key, old_key);
+        let rotation = dir.join(ROTATION_DIR);
+        assert_eq!(site_public_key(&rotation).unwrap(), new_key);
+        assert_eq!(site_public_key(dir).unwrap(), old_key, "current key kept");
+        let again = rotation_start(dir, "metz", "site").unwrap_err().to_string();
+        assert!(again.contains("déjà en cours"), "{again}");
+        let pending = files(dir);
+
+        // A certificate of unrelated keys changes nothing.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let k = site_key_init(elsewhere.path()).unwrap();
+        node_request(elsewhere.path(), "metz", "site", &k).unwrap();
+        let err = install(dir, &sign(elsewhere.path()), &ca_pem).unwrap_err();
+        assert!(err.to_string().contains("rotation"), "{err}");
+        assert_eq!(files(dir), pending);
+        // The current keys' certificate is installed again, the rotation waits.
+        let current = std::fs::read_to_string(dir.join(NODE_CERT)).unwrap();
+        assert_eq!(
+            install(dir, &current, &ca_pem).unwrap(),
+            Installed::Current {
+                rotation_pending: true
+            }
+        );
+        assert_eq!(files(dir), pending);
+
+        let cert = sign(&rotation);
+        let Installed::Rotated {
+            public_key,
+            retired,
+        } = install(dir, &cert, &ca_pem).unwrap()
+        else {
+            panic!("rotation not finished");
+        };
+        assert_eq!(public_key, new_key);
+        assert!(!rotation.exists());
+        assert_eq!(site_public_key(dir).unwrap(), new_key);
+        assert_eq!(std::fs::read_to_string(dir.join(NODE_CERT)).unwrap(), cert);
+        let ca_der = pem_der(&ca_pem).unwrap();
+        assert_eq!(hex::encode(certified(&ca_der, &cert).unwrap().key), new_key);
+        assert_eq!(site_public_key(&retired).unwrap(), old_key);
+        // Everything the node had before is in the retired directory.
+        let kept: Vec<_> = files(&retired);
+        for (name, bytes) in before.iter().filter(|(n, _)| n != CA_CERT) {
+            assert!(kept.contains(&(name.clone(), bytes.clone())), "{name}");
+        }
+        // A new rotation can start.
+        rotation_start(dir, "metz", "site").unwrap();
     }
 }

@@ -483,6 +483,19 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
             code(w.enrol(EnrolSiteRequest::default()).await.map(|_| ())),
         ));
         calls.push((
+            "Network.Update",
+            Need::Academy,
+            code(
+                w.update(UpdateSiteRequest {
+                    id: "site-inconnu".into(),
+                    name: "Inconnu".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ));
+        calls.push((
             "Network.Revoke",
             Need::Academy,
             code(

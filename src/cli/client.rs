@@ -521,6 +521,9 @@ pub async fn site(t: &Target, json_out: bool, cmd: SiteCmd) -> anyhow::Result<()
             println!("  adresse : {}", s.endpoint);
         }
         println!("  clé     : {}", s.public_key);
+        for k in &s.retired_keys {
+            println!("  clé retirée : {k}");
+        }
     };
     match cmd {
         SiteCmd::Enrol {
@@ -537,6 +540,28 @@ pub async fn site(t: &Target, json_out: bool, cmd: SiteCmd) -> anyhow::Result<()
                     endpoint,
                     key,
                     role,
+                })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            if json_out {
+                print_json(&s);
+            } else {
+                print_site(&s);
+            }
+        }
+        SiteCmd::Update {
+            id,
+            name,
+            endpoint,
+            key,
+        } => {
+            let s = c
+                .update(pb::UpdateSiteRequest {
+                    id,
+                    name: name.unwrap_or_default(),
+                    endpoint: endpoint.unwrap_or_default(),
+                    key: key.unwrap_or_default(),
                 })
                 .await
                 .map_err(api_error)?

@@ -56,6 +56,9 @@ pub enum Command {
     /// Le certificat de ce nœud.
     #[command(subcommand)]
     Cert(CertCmd),
+    /// La clé de signature du site (rotation).
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Lancer un réseau local (une académie, trois sites) avec des données d'exemple.
     Demo(demo::DemoArgs),
     /// État de ce nœud : documents, empreinte, pairs.
@@ -77,7 +80,7 @@ pub enum Command {
     /// Les jetons d'accès à l'API de ce nœud.
     #[command(subcommand)]
     Token(TokenCmd),
-    /// Le registre des sites (inscrire, révoquer : nœud académique seulement).
+    /// Le registre des sites (inscrire, modifier, révoquer : nœud académique seulement).
     #[command(subcommand)]
     Site(SiteCmd),
     /// Les partenaires des sites (collectivités, associations, entreprises…).
@@ -144,13 +147,21 @@ pub enum CaCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum CertCmd {
-    /// Installer dans --dir le certificat signé du nœud et celui de l'autorité.
+    /// Installer dans --dir le certificat signé du nœud et celui de l'autorité ;
+    /// termine une rotation de clé en attente si le certificat est celui de la nouvelle clé.
     Install {
         #[arg(long)]
         cert: PathBuf,
         #[arg(long = "ca-cert")]
         ca_cert: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Préparer une nouvelle clé de site et sa demande de certificat dans --dir/rotation,
+    /// sans toucher aux clés en service.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,7 +184,9 @@ pub enum EquipmentCmd {
     },
     /// Modifier un matériel de ce site.
     Update {
+        /// Identifiant du site inscrit.
         id: String,
+        /// Nouveau nom du site.
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
@@ -229,6 +242,19 @@ pub enum SiteCmd {
         key: String,
         #[arg(long, default_value = "site")]
         role: String,
+    },
+    /// Modifier un site inscrit : nom, adresse, clé (les champs absents sont gardés).
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Nouvelle adresse de fédération (https://HÔTE:PORT).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Nouvelle clé publique (affichée par `maillage key rotate` sur ce nœud) ;
+        /// l'ancienne reste valable pour les modifications déjà reçues ici.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Révoquer un site : ses connexions et ses nouvelles modifications sont refusées.
     Revoke { id: String },
@@ -291,13 +317,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::read_to_string(p)
                 .map_err(|e| anyhow::anyhow!("lecture de {} impossible : {e}", p.display()))
         };
-        crate::tls::install(&dir, &read(cert)?, &read(ca_cert)?)?;
-        if cli.json {
-            output::print_json(&serde_json::json!({ "dir": dir, "installed": true }));
-        } else {
-            println!("Certificat installé dans {}.", dir.display());
-        }
+        let installed = crate::tls::install(&dir, &read(cert)?, &read(ca_cert)?)?;
+        print_installed(&dir, &installed, cli.json);
         return Ok(());
+    }
+    if let Command::Key(KeyCmd::Rotate) = &cli.command {
+        return key_rotate(&need_dir(&cli.dir, "key rotate")?, cli.json);
     }
     if let Command::Serve = &cli.command {
         return serve(&need_dir(&cli.dir, "serve")?).await;
@@ -333,6 +358,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Serve
         | Command::Ca(_)
         | Command::Cert(_)
+        | Command::Key(_)
         | Command::Demo(_)
         | Command::Bench(_) => unreachable!(),
     }
@@ -425,6 +451,105 @@ fn ca(dir: &std::path::Path, cmd: &CaCmd, json: bool) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn print_installed(dir: &std::path::Path, installed: &crate::tls::Installed, json: bool) {
+    use crate::tls::Installed;
+    let rotation = dir.join(crate::tls::ROTATION_DIR);
+    match installed {
+        Installed::Current { rotation_pending } => {
+            if json {
+                output::print_json(&serde_json::json!({
+                    "dir": dir,
+                    "installed": true,
+                    "rotated": false,
+                    "rotation_pending": rotation_pending,
+                }));
+                return;
+            }
+            println!("Certificat installé dans {}.", dir.display());
+            if *rotation_pending {
+                println!(
+                    "Une rotation de clé reste en attente dans {} (ce certificat est celui de la clé actuelle).",
+                    rotation.display()
+                );
+            }
+        }
+        Installed::Rotated {
+            public_key,
+            retired,
+        } => {
+            if json {
+                output::print_json(&serde_json::json!({
+                    "dir": dir,
+                    "installed": true,
+                    "rotated": true,
+                    "public_key": public_key,
+                    "retired": retired,
+                }));
+                return;
+            }
+            println!(
+                "Rotation de clé terminée dans {} : nouvelle clé publique du site {public_key}.\nLes anciennes clés, l'ancien certificat et l'ancienne demande sont dans {}.\nRedémarrez le nœud : il signera avec la nouvelle clé et publiera son nouveau certificat.",
+                dir.display(),
+                retired.display()
+            );
+        }
+    }
+}
+
+fn key_rotate(dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let config = Config::load(dir)?;
+    if config.insecure {
+        anyhow::bail!(
+            "ce nœud fonctionne sans TLS (insecure = true) : la rotation de clé passe par un certificat de l'autorité du réseau"
+        );
+    }
+    let public_key = crate::tls::rotation_start(dir, &config.site, config.role.as_str())?;
+    let rotation = dir.join(crate::tls::ROTATION_DIR);
+    let csr = rotation.join(crate::tls::NODE_CSR);
+    if json {
+        output::print_json(&serde_json::json!({
+            "dir": dir,
+            "site": config.site,
+            "role": config.role.as_str(),
+            "public_key": public_key,
+            "rotation": rotation,
+            "csr": csr,
+        }));
+        return Ok(());
+    }
+    let academy = config.role == Role::Academy;
+    println!(
+        "Nouvelle clé du site {} préparée dans {} ; les clés actuelles restent en service jusqu'à l'installation du nouveau certificat.",
+        config.site,
+        rotation.display()
+    );
+    println!("Nouvelle clé publique : {public_key}");
+    println!("Étapes suivantes :");
+    println!(
+        "  1. L'équipe académique signe la demande : maillage ca sign --dir AUTORITÉ --csr {} --out node.pem{}",
+        csr.display(),
+        if academy { " --role academy" } else { "" }
+    );
+    println!(
+        "  2. {} approuve la nouvelle clé : maillage site update {} --key {public_key}",
+        if academy {
+            "Un autre nœud académique"
+        } else {
+            "L'équipe académique"
+        },
+        config.site
+    );
+    println!(
+        "  3. Le site installe le certificat et redémarre son nœud : maillage cert install --dir {} --cert node.pem --ca-cert ca.pem",
+        dir.display()
+    );
+    println!(
+        "Arrêtez le nœud du site avant l'étape 2, une fois ses dernières modifications reçues par l'équipe académique, et redémarrez-le après l'étape 3 : entre les deux, ses modifications signées de l'ancienne clé seraient refusées par le réseau.\nPour abandonner la rotation : supprimez {}.",
+        rotation.display()
+    );
     Ok(())
 }
 
