@@ -506,3 +506,66 @@ async fn a_revoked_academy_node_cannot_lift_its_own_revocation() {
     assert!(sees_revoked(&b, "academie-bis"));
     assert!(sees_revoked(&r, "academie-bis"));
 }
+
+/// Any certified site could rewrite an action document it relays; every node
+/// enforces that only participants edit it, and that other sites only join
+/// or leave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_participants_edit_an_action_whoever_relays_it() {
+    let b = TestNode::start("metz", &[]).await;
+    let c = TestNode::start("thionville", &[&b]).await;
+    let m = TestNode::start("intrus", &[&b]).await;
+    let created = b
+        .actions()
+        .await
+        .create(pb::CreateActionRequest {
+            title: "Fête de la science".into(),
+            axis: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    converge(&[&b, &c, &m]).await;
+    let doc = format!("action/{}", created.id);
+    // Thionville, not a participant, joins: accepted everywhere.
+    c.actions()
+        .await
+        .join(pb::ActionId {
+            id: created.id.clone(),
+        })
+        .await
+        .unwrap();
+    converge(&[&b, &c, &m]).await;
+    let title = |n: &TestNode| {
+        n.running().docs().read(&doc, |d| {
+            automerge::ReadDoc::get(d, automerge::ROOT, "title")
+                .unwrap()
+                .and_then(|(v, _)| v.into_string().ok())
+        })
+    };
+    // The intruder, not a participant, rewrites the title with its own,
+    // valid, signature.
+    let key = maillage::tls::site_key(&m.dir).unwrap();
+    m.running()
+        .docs()
+        .forge(&doc, b"intrus.0badc0de", Some(&key), |d| {
+            use automerge::transaction::Transactable;
+            d.put(automerge::ROOT, "title", "Action détournée").unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(title(&m), Some(Some("Action détournée".into())));
+    eventually("metz refuses the intruder's edit, saying why", || {
+        b.running()
+            .status()
+            .peers
+            .iter()
+            .any(|p| p.last_error.contains("ne participe pas"))
+    })
+    .await;
+    for n in [&b, &c] {
+        assert_eq!(title(n), Some(Some("Fête de la science".into())));
+    }
+}

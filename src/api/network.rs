@@ -77,7 +77,7 @@ fn cutoff(ctx: &NodeContext, site: &str) -> BTreeMap<String, Vec<String>> {
 fn published_anchor(ctx: &NodeContext, id: &str) -> Result<Option<Anchor>> {
     let trust = ctx.docs.trust();
     match ctx.docs.read(&site_doc(id), |d| trust.anchor(id, d)) {
-        None | Some(Err(Refusal::Withheld(_))) => Ok(None),
+        None | Some(Err(Refusal::Withheld(_) | Refusal::Limit(_))) => Ok(None),
         Some(Ok(a)) => Ok(Some(a)),
         Some(Err(Refusal::Forged(reason))) => Err(Error::precondition(format!(
             "{reason} : la clé du site {id} ne peut pas être vérifiée"

@@ -372,7 +372,21 @@ impl Docs {
                     node.hash, authors[a]
                 )));
             }
-            Trust::verify(anchor, &authors[a], id, &node.hash, sig.as_ref())?;
+            let checked = Trust::verify(anchor, &authors[a], id, &node.hash, sig.as_ref());
+            if let Err(refusal) = checked {
+                // Signed with a key the site has since replaced: valid only
+                // beneath the cutoff the academy recorded with it.
+                let retired = registry
+                    .and_then(|r| r.entries.get(&authors[a]))
+                    .map(|e| e.retired_keys.as_slice())
+                    .unwrap_or_default();
+                if !retired
+                    .iter()
+                    .any(|k| signed_before_rotation(doc, id, &authors[a], k, node, sig.as_ref()))
+                {
+                    return Err(refusal);
+                }
+            }
             out.push((node.hash, sig.expect("checked above")));
         }
 
@@ -433,6 +447,45 @@ impl Docs {
             queued: queued_hashes,
         })
     }
+}
+
+/// Whether `node` is signed by the retired key `k` and lies beneath the
+/// cutoff recorded when the key was replaced.
+fn signed_before_rotation(
+    doc: &mut AutoCommit,
+    id: &str,
+    site: &str,
+    k: &registry::RetiredKey,
+    node: &Node,
+    sig: Option<&Sig>,
+) -> bool {
+    let Some(key) = hex::decode(&k.key)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+    else {
+        return false;
+    };
+    let anchor = Anchor {
+        key,
+        academy: false,
+    };
+    if Trust::verify(&anchor, site, id, &node.hash, sig).is_err() {
+        return false;
+    }
+    let cut: Vec<ChangeHash> = k
+        .cutoff
+        .get(id)
+        .map(|hs| hs.iter().filter_map(|h| h.parse().ok()).collect())
+        .unwrap_or_default();
+    if cut.is_empty() || cut.iter().any(|h| doc.get_change_meta_by_hash(h).is_none()) {
+        return false;
+    }
+    doc.get_change_meta_by_hash(&node.hash).is_some()
+        && !doc
+            .get_changes_meta(&cut)
+            .iter()
+            .any(|m| m.hash == node.hash)
 }
 
 /// The rule every node enforces on an action document, whoever relays the
