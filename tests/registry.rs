@@ -470,4 +470,33 @@ async fn a_site_rotates_its_key() {
         assert!(names.contains(&"Après rotation".to_string()), "{names:?}");
     }
     assert_eq!(r.running().status().refused_sessions, 0);
+
+    // A fresh node takes metz's whole history, old key and new.
+    let n = TestNode::start("sarreguemines", &[&r]).await;
+    converge(&[&r, &b, &n]).await;
+    let names: Vec<String> = n.list().await.into_iter().map(|i| i.name).collect();
+    assert!(names.contains(&"Avant rotation".to_string()), "{names:?}");
+    assert!(names.contains(&"Après rotation".to_string()), "{names:?}");
+
+    // A change signed with the old key after the rotation is refused.
+    let old = maillage::tls::site_key(&retired).unwrap();
+    b.running()
+        .docs()
+        .forge("site/metz", b"metz.01d01d01", Some(&old), |d| {
+            use automerge::transaction::Transactable;
+            d.put(automerge::ROOT, "forged", "ancienne clé").unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    eventually("the academy refuses the old key's new change", || {
+        r.running().status().refused_sessions > 0
+    })
+    .await;
+    let forged = r.running().docs().read("site/metz", |d| {
+        automerge::ReadDoc::get(d, automerge::ROOT, "forged")
+            .unwrap()
+            .is_some()
+    });
+    assert_eq!(forged, Some(false));
 }
