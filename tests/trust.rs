@@ -32,6 +32,16 @@ async fn enrolled_sites_learn_each_other_from_the_registry() {
         connected(&b, "thionville") && connected(&c, "metz")
     })
     .await;
+    // One row per peer site, however many addresses and directions its
+    // sessions had; no duplicate-session noise.
+    let peers = b.running().status().peers;
+    let mut sites: Vec<&str> = peers.iter().map(|p| p.site.as_str()).collect();
+    sites.sort();
+    assert_eq!(sites, vec!["rectorat", "thionville"], "{peers:?}");
+    assert!(
+        !peers.iter().any(|p| p.last_error.contains("double")),
+        "{peers:?}"
+    );
     eventually("thionville holds the whole registry", || {
         c.running().docs().read("network", |d| {
             maillage::domain::registry::all(d).unwrap().len()

@@ -329,36 +329,76 @@ impl Federation {
             .filter(|s| !s.is_empty())
     }
 
-    /// Status of every peer, configured or not; one row per site once known.
+    /// Status of every peer, configured or not: one row per site once known,
+    /// whichever addresses and directions its sessions had (a site dialed
+    /// at its configured address and at its registered endpoint is one peer).
     pub fn peer_statuses(&self) -> Vec<PeerStatus> {
         let peers = self.peers.lock().unwrap();
         let live = self.live.lock().unwrap();
-        let mut rows: Vec<PeerStatus> = Vec::new();
-        let outbound_sites: Vec<&str> = peers
-            .iter()
-            .filter(|(k, _)| !k.starts_with("site:"))
-            .map(|(_, p)| p.site.as_str())
-            .collect();
+        let mut by_site: BTreeMap<String, PeerStatus> = BTreeMap::new();
+        let mut unknown: Vec<PeerStatus> = Vec::new();
         for (key, p) in peers.iter() {
-            if key.starts_with("site:") && outbound_sites.contains(&p.site.as_str()) {
-                continue;
-            }
             let mut row = p.clone();
-            row.connected = !p.site.is_empty() && live.contains_key(&p.site);
             if key.starts_with("site:") {
                 row.address.clear();
             }
-            // An outbound row shows the freshest sync with that site, whichever
-            // direction the session had.
-            if let Some(inbound) = peers.get(&format!("site:{}", p.site)) {
-                if inbound.last_sync > row.last_sync {
-                    row.last_sync = inbound.last_sync;
-                }
-                row.bytes_sent += inbound.bytes_sent;
-                row.bytes_received += inbound.bytes_received;
+            if p.site.is_empty() {
+                unknown.push(row);
+                continue;
             }
-            rows.push(row);
+            row.connected = live.contains_key(&p.site);
+            match by_site.get_mut(&p.site) {
+                None => {
+                    by_site.insert(p.site.clone(), row);
+                }
+                Some(merged) => {
+                    if merged.address.is_empty() {
+                        merged.address = row.address.clone();
+                    }
+                    if row.last_sync > merged.last_sync {
+                        merged.last_sync = row.last_sync;
+                        merged.direction = row.direction.clone();
+                    }
+                    if merged.last_error.is_empty() {
+                        merged.last_error = row.last_error.clone();
+                    }
+                    merged.bytes_sent += row.bytes_sent;
+                    merged.bytes_received += row.bytes_received;
+                }
+            }
         }
+        // A dial address not answered yet that the registry names as a
+        // site's endpoint is that site's row.
+        let endpoints: HashMap<String, String> = self
+            .docs
+            .read(crate::docs::NETWORK_DOC, crate::domain::registry::all)
+            .and_then(|r| r.ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, e)| !e.endpoint.is_empty())
+            .map(|(site, e)| (e.endpoint, site))
+            .collect();
+        for mut row in unknown {
+            match endpoints.get(&row.address) {
+                Some(site) if by_site.contains_key(site) => {
+                    let merged = by_site.get_mut(site).expect("checked");
+                    if merged.address.is_empty() {
+                        merged.address = row.address.clone();
+                    }
+                    if merged.last_error.is_empty() && !merged.connected {
+                        merged.last_error = row.last_error.clone();
+                    }
+                }
+                Some(site) => {
+                    row.site = site.clone();
+                    by_site.insert(site.clone(), row);
+                }
+                None => {
+                    by_site.insert(format!("\u{0}{}", row.address), row);
+                }
+            }
+        }
+        let rows: Vec<PeerStatus> = by_site.into_values().collect();
         rows
     }
 }

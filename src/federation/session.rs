@@ -395,6 +395,11 @@ where
     /// Syncs again, from scratch, the documents withheld so far: what they
     /// waited for (a site's certificate, the registry) may have arrived.
     async fn retry_withheld(&mut self) -> SResult<()> {
+        if !self.withheld.is_empty() {
+            // Set again below if the peer's next message is set aside too.
+            self.fed
+                .update_peer(&self.status_key, |p| p.last_error.clear());
+        }
         for id in std::mem::take(&mut self.withheld) {
             self.states.insert(id.clone(), sync::State::new());
             self.push(&id).await?;
