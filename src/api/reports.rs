@@ -76,7 +76,7 @@ pub fn indicators(ctx: &NodeContext, r: &pb::IndicatorsRequest) -> Result<pb::In
     Ok(report_pb(&report::compute(&facts, &q)?))
 }
 
-pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::Bilan> {
+pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport> {
     let site = r.site.trim();
     if site.is_empty() {
         return Err(Error::invalid("donnez le site du bilan (--site)"));
@@ -185,7 +185,7 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::Bilan> {
             total_ttc: eur(p.ttc),
         })
         .collect();
-    Ok(pb::Bilan {
+    Ok(pb::BilanReport {
         site: site.to_string(),
         site_name: facts.sites.get(site).cloned().unwrap_or_default(),
         from: q.from.to_string(),
@@ -218,7 +218,7 @@ impl pb::reports_server::Reports for ReportsApi {
     async fn bilan(
         &self,
         r: Request<pb::BilanRequest>,
-    ) -> std::result::Result<Response<pb::Bilan>, Status> {
+    ) -> std::result::Result<Response<pb::BilanReport>, Status> {
         require(&r, Need::Read)?;
         let ctx = self.ctx.clone();
         let req = r.into_inner();

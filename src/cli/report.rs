@@ -163,7 +163,7 @@ fn write_out(path: &Option<std::path::PathBuf>, bytes: &[u8]) -> anyhow::Result<
 /// Spreadsheets open UTF-8 CSV correctly with this mark first.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-fn bilan_json(b: &pb::Bilan) -> Value {
+fn bilan_json(b: &pb::BilanReport) -> Value {
     let ind = b.indicators.clone().unwrap_or_default();
     json!({
         "site": b.site,
@@ -182,7 +182,7 @@ fn bilan_json(b: &pb::Bilan) -> Value {
 
 /// One clearly sectioned CSV: every row starts with its section's name, and
 /// each section opens with its own header row.
-pub fn bilan_csv(b: &pb::Bilan) -> anyhow::Result<Vec<u8>> {
+pub fn bilan_csv(b: &pb::BilanReport) -> anyhow::Result<Vec<u8>> {
     let mut w = csv_writer(BOM.to_vec());
     let ind = b.indicators.clone().unwrap_or_default();
     w.write_record(["section", "indicator", "value"])?;
@@ -325,7 +325,7 @@ fn md_table(out: &mut String, header: &[&str], rows: Vec<Vec<String>>) {
     out.push('\n');
 }
 
-fn bilan_md(b: &pb::Bilan) -> String {
+fn bilan_md(b: &pb::BilanReport) -> String {
     let ind = b.indicators.clone().unwrap_or_default();
     let name = if b.site_name.is_empty() {
         &b.site

@@ -1,6 +1,8 @@
 //! What a hostile node does, for the tests that prove honest nodes refuse it:
 //! commit under another actor, sign with the wrong key, or take in changes
-//! without verifying them. Nothing in maillage itself calls these.
+//! without verifying them. Nothing in maillage itself calls these, and they
+//! are compiled only for unit tests and under the `hostile` feature, which the
+//! integration tests turn on through a dev-dependency of the crate on itself.
 
 use automerge::{ActorId, AutoCommit};
 use ed25519_dalek::{Signer, SigningKey};
