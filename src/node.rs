@@ -452,6 +452,17 @@ impl RunningNode {
         crate::api::node::status(&self.ctx)
     }
 
+    /// Ends every open session as a dropped link would (the dialers redial).
+    pub fn drop_sessions(&self) {
+        self.ctx.fed.drop_sessions()
+    }
+
+    /// Bytes sent and received on the sockets of the sessions this node
+    /// dialed, TLS and HTTP/2 included.
+    pub fn socket_bytes(&self) -> (u64, u64) {
+        self.ctx.fed.socket_bytes.total()
+    }
+
     pub fn docs(&self) -> &Docs {
         &self.ctx.docs
     }

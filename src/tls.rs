@@ -577,6 +577,72 @@ pub struct Dialer {
     connector: tokio_rustls::TlsConnector,
 }
 
+/// Bytes that crossed the sockets of dialed sessions, TLS and HTTP/2 included.
+#[derive(Debug, Default)]
+pub struct SocketBytes {
+    pub sent: std::sync::atomic::AtomicU64,
+    pub received: std::sync::atomic::AtomicU64,
+}
+
+impl SocketBytes {
+    pub fn total(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.sent.load(Relaxed), self.received.load(Relaxed))
+    }
+}
+
+/// A stream that counts the bytes read and written through it.
+pub struct Counted<S> {
+    inner: S,
+    bytes: std::sync::Arc<SocketBytes>,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        self.bytes
+            .received
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = &r {
+            self.bytes
+                .sent
+                .fetch_add(*n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// The certificate the dialed peer presented, once connected.
 pub type DialedCert = std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>;
 
@@ -613,8 +679,9 @@ impl Dialer {
         &self,
         uri: http::Uri,
         seen: DialedCert,
+        counted: std::sync::Arc<SocketBytes>,
     ) -> Result<
-        hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+        hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<Counted<tokio::net::TcpStream>>>,
         std::io::Error,
     > {
         let host = uri
@@ -626,6 +693,10 @@ impl Dialer {
         let port = uri.port_u16().unwrap_or(443);
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
         tcp.set_nodelay(true)?;
+        let tcp = Counted {
+            inner: tcp,
+            bytes: counted,
+        };
         let name = rustls::pki_types::ServerName::try_from(NODE_NAME)
             .map_err(std::io::Error::other)?
             .to_owned();

@@ -268,3 +268,44 @@ async fn the_demo_network_starts_and_converges() {
         n.shutdown().await;
     }
 }
+
+/// A new node catching up receives each document once: the bytes on its
+/// socket (TLS and HTTP/2 included) stay well under twice the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_node_receives_each_document_once() {
+    let a = TestNode::start("metz", &[]).await;
+    // One large document: 4,000 records written in a few changes, with bytes
+    // that do not compress (so that a second copy cannot hide in deflate).
+    for batch in 0..4 {
+        a.running()
+            .docs()
+            .change("site/metz", "lot", |d| {
+                use automerge::transaction::Transactable;
+                let map = match automerge::ReadDoc::get(d, automerge::ROOT, "bulk").unwrap() {
+                    Some((_, id)) => id,
+                    None => d
+                        .put_object(automerge::ROOT, "bulk", automerge::ObjType::Map)
+                        .unwrap(),
+                };
+                for i in 0..1000 {
+                    let noise: Vec<u8> = (0..24).map(|_| rand::random::<u8>()).collect();
+                    d.put(&map, format!("k{batch}-{i}"), noise).unwrap();
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let size = a.running().docs().export("site/metz").unwrap().len() as u64;
+    assert!(size > 60_000, "document of {size} bytes");
+    let b = TestNode::start("thionville", &[&a]).await;
+    converge(&[&a, &b]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (sent, received) = b.running().socket_bytes();
+    assert!(received > size, "the document crossed: {received} > {size}");
+    assert!(
+        received < size * 3 / 2 + 20_000,
+        "received {received} bytes for a document of {size}: it crossed more than once"
+    );
+    assert!(sent < 20_000, "the new node sent {sent} bytes");
+}

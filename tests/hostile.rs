@@ -17,7 +17,7 @@ fn frame(body: Body) -> pb::Frame {
 
 fn hello(site: &str) -> pb::Frame {
     frame(Body::Hello(pb::Hello {
-        protocol: 1,
+        protocol: maillage::federation::PROTOCOL_VERSION,
         site: site.into(),
         role: "site".into(),
         digest: vec![0; 32],
@@ -33,6 +33,7 @@ fn sync(doc: &str, data: Vec<u8>) -> pb::Frame {
         doc: doc.into(),
         data,
         signatures: Vec::new(),
+        deflated: false,
     }))
 }
 

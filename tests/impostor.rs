@@ -42,7 +42,7 @@ impl pb::federation_server::Federation for Impostor {
         tokio::spawn(async move {
             let _ = tx
                 .send(frame(Body::Hello(pb::Hello {
-                    protocol: 1,
+                    protocol: maillage::federation::PROTOCOL_VERSION,
                     site: claims,
                     role: "academy".into(),
                     digest: vec![7; 32],
@@ -188,7 +188,7 @@ async fn a_forged_change_waiting_for_a_genuine_one_never_enters() {
     let (tx, rx) = mpsc::channel(16);
     for body in [
         Body::Hello(pb::Hello {
-            protocol: 1,
+            protocol: maillage::federation::PROTOCOL_VERSION,
             site: "intrus".into(),
             role: "site".into(),
             digest: vec![0; 32],
@@ -198,6 +198,7 @@ async fn a_forged_change_waiting_for_a_genuine_one_never_enters() {
             doc: "site/metz".into(),
             data: message,
             signatures,
+            deflated: false,
         }),
     ] {
         tx.send(frame(body)).await.unwrap();

@@ -352,6 +352,7 @@ async fn catchup(
     let source = bench.node("source", &[]).await?;
 
     let mut rows = Vec::new();
+    let mut wire: Vec<u64> = Vec::new();
     let mut disk = 0;
     for round in 0..rounds {
         // Automerge alone, in memory, same documents.
@@ -380,9 +381,11 @@ async fn catchup(
             }
         }
         let node_time = start.elapsed();
+        let (sent, received) = fresh.socket_bytes();
         disk = fresh.docs().store().size_on_disk();
         fresh.shutdown().await;
         rows.push((node_time, in_memory));
+        wire.push(sent + received);
     }
     source.shutdown().await;
     let mut ratios: Vec<f64> = rows
@@ -402,6 +405,12 @@ async fn catchup(
         ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
         disk as f64 / 1e6
     );
+    wire.sort();
+    let socket = wire[wire.len() / 2];
+    println!(
+        "  octets sur la socket du nouveau nœud, TLS et HTTP/2 compris, dans les deux sens : {socket} ({:.0} Ko ; cible ≤ 239 Ko, automerge-repo sur la même charge)",
+        socket as f64 / 1e3
+    );
     let (chain_ms, every_ms) = verification_cost(&bench, &mut history)?;
     println!(
         "  dont vérification des signatures : {chain_ms:.1} ms (seules les dernières modifications de chaque auteur, l'enchaînement des empreintes couvrant les autres) ; vérifier chaque signature une à une prendrait {every_ms:.0} ms"
@@ -409,7 +418,7 @@ async fn catchup(
     Ok(json!({
         "changes": total, "documents": documents, "rounds": rounds,
         "node_ms": node_ms, "in_memory_ms": mem_ms, "ratio": ratio, "ratios": ratios,
-        "disk_bytes": disk,
+        "disk_bytes": disk, "socket_bytes": socket,
         "verify_ms": chain_ms, "verify_every_signature_ms": every_ms,
     }))
 }
@@ -476,17 +485,33 @@ async fn reconnect(documents: usize) -> anyhow::Result<serde_json::Value> {
     })
     .await?;
     let docs = peer.docs().ids().len();
-    peer.shutdown().await;
-
-    let peer = bench.node("pair", &[&source]).await?;
-    wait_until("reconnexion", || {
+    let connected_since = |peer: &RunningNode, after: &str| {
         peer.status()
             .peers
             .iter()
-            .any(|p| p.connected && !p.last_sync.is_empty())
+            .any(|p| p.site == "source" && p.connected && p.last_sync.as_str() > after)
+    };
+    wait_until("session établie", || connected_since(&peer, "")).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The link drops and the peer redials: TLS resumes the session.
+    let before = peer.socket_bytes();
+    let mark = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    peer.drop_sessions();
+    wait_until("reconnexion après coupure", || {
+        connected_since(&peer, &mark)
     })
     .await?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = peer.socket_bytes();
+    let resumed = (after.0 - before.0) + (after.1 - before.1);
+    let resumed_per_doc = resumed as f64 / docs as f64;
+    peer.shutdown().await;
+
+    // The peer restarts: a full TLS handshake, certificates included.
+    let peer = bench.node("pair", &[&source]).await?;
+    wait_until("reconnexion", || connected_since(&peer, "")).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let row = peer
         .status()
         .peers
@@ -495,12 +520,18 @@ async fn reconnect(documents: usize) -> anyhow::Result<serde_json::Value> {
         .ok_or_else(|| anyhow::anyhow!("pair source absent"))?;
     let total = row.bytes_sent + row.bytes_received;
     let per_doc = total as f64 / docs as f64;
+    let (sent, received) = peer.socket_bytes();
+    let restart = sent + received;
+    let restart_per_doc = restart as f64 / docs as f64;
     println!(
-        "reconnexion sans changement ({docs} documents) : {total} octets échangés dans les deux sens, {per_doc:.1} octets par document (cible ≤ 64)"
+        "reconnexion sans changement ({docs} documents), octets sur la socket, TLS et HTTP/2 compris, dans les deux sens : après une coupure du lien {resumed} octets, {resumed_per_doc:.1} par document (cible ≤ 48) ; après redémarrage du pair (poignée de main TLS complète, certificats compris) {restart} octets, {restart_per_doc:.1} par document ; messages de synchronisation seuls : {total} octets, {per_doc:.1} par document"
     );
     peer.shutdown().await;
     source.shutdown().await;
-    Ok(json!({"documents": docs, "bytes": total, "bytes_per_document": per_doc}))
+    Ok(json!({"documents": docs,
+        "socket_bytes": resumed, "socket_bytes_per_document": resumed_per_doc,
+        "restart_socket_bytes": restart, "restart_socket_bytes_per_document": restart_per_doc,
+        "message_bytes": total, "message_bytes_per_document": per_doc}))
 }
 
 async fn writes(n: usize) -> anyhow::Result<serde_json::Value> {

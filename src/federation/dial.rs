@@ -93,11 +93,12 @@ async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
     let connect = async {
         match &fed.dialer {
             Some(dialer) => {
-                let (dialer, seen) = (dialer.clone(), seen.clone());
+                let (dialer, seen, bytes) =
+                    (dialer.clone(), seen.clone(), fed.socket_bytes.clone());
                 endpoint
                     .connect_with_connector(tower::service_fn(move |uri| {
-                        let (dialer, seen) = (dialer.clone(), seen.clone());
-                        async move { dialer.connect(uri, seen).await }
+                        let (dialer, seen, bytes) = (dialer.clone(), seen.clone(), bytes.clone());
+                        async move { dialer.connect(uri, seen, bytes).await }
                     }))
                     .await
             }

@@ -26,7 +26,9 @@ use crate::pb;
 use crate::tls::NodeTls;
 
 /// Version of the federation protocol; sessions refuse any other.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: sync messages may be deflated (`SyncMessage.deflated`), and
+/// carry only the signatures the receiver checks.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Frames buffered towards one peer before the session waits.
 pub const OUT_CAP: usize = 64;
 
@@ -75,6 +77,8 @@ pub struct Federation {
     pub(crate) tls: Option<NodeTls>,
     /// Our TLS connector for dialing peers (with `tls`).
     pub(crate) dialer: Option<crate::tls::Dialer>,
+    /// Bytes on the sockets this node dialed (TLS and HTTP/2 included).
+    pub socket_bytes: Arc<crate::tls::SocketBytes>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
     live: Mutex<HashMap<String, Live>>,
@@ -111,6 +115,7 @@ impl Federation {
             cfg,
             tls,
             dialer,
+            socket_bytes: Default::default(),
             shutdown,
             tracker,
             live: Mutex::new(HashMap::new()),
@@ -240,6 +245,13 @@ impl Federation {
             }
         }
         Ok(())
+    }
+
+    /// Ends every open session, as a dropped link would; the dialers redial.
+    pub fn drop_sessions(&self) {
+        for live in self.live.lock().unwrap().values() {
+            live.cancel.cancel();
+        }
     }
 
     /// Whether the registry revoked `site`.

@@ -311,7 +311,26 @@ where
             });
             differing.dedup();
             debug!(count = differing.len(), "documents différents");
+            // A document this node does not hold at all is not pushed: the
+            // peer's first message brings its heads, and the answer to it is
+            // what makes the peer send the whole document, once. (Pushing it
+            // too would ask for it twice: Automerge answers each message
+            // showing no heads with the whole document.)
+            // A document the peer does not hold at all goes whole in the
+            // first message, without the round trip of heads and bloom filters
+            // Automerge would otherwise start with.
             for id in differing {
+                if !ours.contains_key(&id) {
+                    continue;
+                }
+                if !theirs_map.contains_key(&id) {
+                    let st = self.state(&id);
+                    *st = sync::State::new();
+                    st.their_heads = Some(Vec::new());
+                    st.their_need = Some(Vec::new());
+                    st.their_have = Some(Vec::new());
+                    st.their_capabilities = Some(vec![sync::Capability::MessageV2]);
+                }
                 self.push(&id).await?;
             }
         }
@@ -320,7 +339,8 @@ where
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => {
-                    let _ = self.send(Body::Goodbye(pb::Goodbye { reason: "arrêt du nœud".into() })).await;
+                    let reason = if self.fed.shutdown.is_cancelled() { "arrêt du nœud" } else { "session fermée par ce nœud" };
+                    let _ = self.send(Body::Goodbye(pb::Goodbye { reason: reason.into() })).await;
                     return Err(SessionError::Shutdown);
                 }
                 body = self.recv() => {
@@ -382,10 +402,12 @@ where
                 signatures.extend_from_slice(&h.0);
                 signatures.extend_from_slice(&s);
             }
+            let (data, deflated) = deflate_if_it_pays(data);
             self.send(Body::Sync(pb::SyncMessage {
                 doc: id.to_string(),
                 data,
                 signatures,
+                deflated,
             }))
             .await?;
         }
@@ -450,11 +472,22 @@ where
         if m.doc == NETWORK_DOC {
             self.peer_has_registry = true;
         }
+        let data = if m.deflated {
+            inflate_bounded(
+                &m.data,
+                self.fed.cfg.max_frame_bytes.saturating_mul(INFLATE_RATIO),
+            )
+            .map_err(|e| {
+                SessionError::Protocol(format!("message compressé illisible pour {} : {e}", m.doc))
+            })?
+        } else {
+            m.data
+        };
         let docs = self.fed.docs.clone();
         let peer = self.peer.clone();
         let registry_required = self.peer_has_registry;
         let state = self.state(&m.doc);
-        match docs.receive_sync(&m.doc, state, &m.data, &sigs, registry_required) {
+        match docs.receive_sync(&m.doc, state, &data, &sigs, registry_required) {
             Ok(_) => {}
             Err(ReceiveError::Refused(Refusal::Withheld(reason))) => {
                 warn!(peer = %peer, doc = %m.doc, %reason, "modifications écartées");
@@ -554,5 +587,63 @@ where
                 p.bytes_received = received;
             });
         }
+    }
+}
+
+/// Messages shorter than this are sent as they are: deflating them would not
+/// pay for its header.
+const DEFLATE_FROM: usize = 1024;
+/// A deflated message may expand to at most this many times the frame limit.
+const INFLATE_RATIO: usize = 8;
+
+/// Deflates `data` when that saves at least a tenth of it.
+fn deflate_if_it_pays(data: Vec<u8>) -> (Vec<u8>, bool) {
+    use std::io::Write;
+    if data.len() < DEFLATE_FROM {
+        return (data, false);
+    }
+    let mut e = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(data.len() / 2),
+        flate2::Compression::fast(),
+    );
+    match e.write_all(&data).and_then(|_| e.finish()) {
+        Ok(small) if small.len() < data.len() - data.len() / 10 => (small, true),
+        _ => (data, false),
+    }
+}
+
+/// Inflates `data`, refusing anything that would exceed `limit` bytes.
+fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(data)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() > limit {
+        return Err(format!("plus de {limit} octets une fois décompressé"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deflate_only_when_it_pays_and_inflate_is_bounded() {
+        let small = b"abc".to_vec();
+        assert_eq!(deflate_if_it_pays(small.clone()), (small, false));
+        let text = "Vidéoprojecteur du site de Metz ".repeat(200).into_bytes();
+        let (packed, deflated) = deflate_if_it_pays(text.clone());
+        assert!(deflated && packed.len() < text.len() / 4);
+        assert_eq!(inflate_bounded(&packed, text.len()).unwrap(), text);
+        assert!(
+            inflate_bounded(&packed, text.len() - 1).is_err(),
+            "bomb bound"
+        );
+        assert!(inflate_bounded(b"\xff\xff garbage", 1 << 20).is_err());
+        let noise: Vec<u8> = (0..4096).map(|_| rand::random::<u8>()).collect();
+        assert!(!deflate_if_it_pays(noise).1, "random bytes do not pay");
     }
 }
