@@ -381,11 +381,14 @@ impl RunningNode {
         match (&tls, api_listener) {
             (Some(tls), Some(api_listener)) => {
                 let fed_router = tonic::transport::Server::builder()
-                    .tls_config(tls.server_config())?
                     .http2_keepalive_interval(Some(Duration::from_secs(30)))
                     .add_service(federation);
                 let stop = shutdown.clone();
-                let l = incoming(listener);
+                let l = crate::tls::Acceptor::new(tls)?.incoming(
+                    listener,
+                    Duration::from_millis(config.federation.handshake_timeout_ms),
+                    shutdown.clone(),
+                );
                 servers.push(tokio::spawn(async move {
                     fed_router
                         .serve_with_incoming_shutdown(l, stop.cancelled_owned())

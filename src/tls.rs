@@ -64,8 +64,9 @@ pub fn ca_init(dir: &Path) -> anyhow::Result<()> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "maillage : autorité du réseau");
-    dn.push(DnType::OrganizationName, "Réseau des tiers-lieux éducatifs");
+    // Short: every node certificate repeats it as its issuer, and both
+    // certificates cross the wire at each full TLS handshake.
+    dn.push(DnType::CommonName, "Autorité maillage");
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![
@@ -184,7 +185,9 @@ fn ca_sign_for(
         SanType::URI(format!("{KEY_URI}{public_key}").as_str().try_into()?),
         SanType::URI(format!("{ROLE_URI}{role}").as_str().try_into()?),
     ];
-    params.is_ca = IsCa::ExplicitNoCa;
+    // No basic constraints extension (nor the key identifier rcgen writes
+    // with it): an end-entity certificate without it is not a CA.
+    params.is_ca = IsCa::NoCa;
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
@@ -195,7 +198,9 @@ fn ca_sign_for(
     ];
     params.not_before = not_before;
     params.not_after = not_after;
-    params.use_authority_key_identifier_extension = true;
+    // No key identifiers: the network has one CA, and every byte of the
+    // certificate crosses the wire at each full TLS handshake.
+    params.use_authority_key_identifier_extension = false;
     csr.params = params;
     Ok(Issued {
         pem: csr.signed_by(&issuer)?.pem(),
@@ -575,6 +580,93 @@ impl NodeTls {
 #[derive(Clone)]
 pub struct Dialer {
     connector: tokio_rustls::TlsConnector,
+}
+
+/// The federation's TLS server: mutual TLS with the network's CA, configured
+/// for small handshakes (no CA names sent to clients, which hold the one CA
+/// anyway; one resumption ticket, enough to resume after a dropped link).
+#[derive(Clone)]
+pub struct Acceptor {
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl Acceptor {
+    pub fn new(tls: &NodeTls) -> anyhow::Result<Acceptor> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
+            roots
+                .add(c.context("certificat de l'autorité illisible")?)
+                .context("certificat de l'autorité refusé")?;
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            provider.clone(),
+        )
+        .clear_root_hint_subjects()
+        .build()
+        .context("vérification des certificats clients")?;
+        let certs = CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .context("certificat du nœud illisible")?;
+        let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())
+            .context("clé TLS du nœud illisible")?;
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs, key)?;
+        cfg.alpn_protocols = vec![b"h2".to_vec()];
+        cfg.send_tls13_tickets = 1;
+        Ok(Acceptor {
+            acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg)),
+        })
+    }
+
+    /// The TLS connections accepted on `listener`, each handshake run apart
+    /// (bounded by `timeout`) so that a slow or silent client holds up no
+    /// other; failed handshakes are dropped.
+    pub fn incoming(
+        self,
+        listener: tokio::net::TcpListener,
+        timeout: std::time::Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> tokio_stream::wrappers::ReceiverStream<
+        std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
+    > {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    a = listener.accept() => a,
+                };
+                let (tcp, addr) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "connexion entrante refusée");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let (acceptor, tx) = (self.acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send(Ok(stream)).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%addr, error = %e, "poignée de main TLS refusée")
+                        }
+                        Err(_) => tracing::debug!(%addr, "poignée de main TLS trop lente"),
+                    }
+                });
+            }
+        });
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
 }
 
 /// Bytes that crossed the sockets of dialed sessions, TLS and HTTP/2 included.
