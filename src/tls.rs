@@ -554,23 +554,30 @@ impl NodeTls {
         })
     }
 
-    pub fn server_config(&self) -> tonic::transport::ServerTlsConfig {
-        tonic::transport::ServerTlsConfig::new()
-            .identity(tonic::transport::Identity::from_pem(
-                &self.cert_pem,
-                &self.key_pem,
-            ))
-            .client_ca_root(tonic::transport::Certificate::from_pem(&self.ca_pem))
-    }
-
-    pub fn client_config(&self) -> tonic::transport::ClientTlsConfig {
-        tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(tonic::transport::Certificate::from_pem(&self.ca_pem))
-            .identity(tonic::transport::Identity::from_pem(
-                &self.cert_pem,
-                &self.key_pem,
-            ))
-            .domain_name(NODE_NAME)
+    /// The CA to trust, and the node's certificate chain and TLS key, for
+    /// the federation's own TLS client ([`Dialer`]) and server ([`Acceptor`]).
+    #[allow(clippy::type_complexity)]
+    fn rustls_parts(
+        &self,
+    ) -> anyhow::Result<(
+        rustls::RootCertStore,
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(self.ca_pem.as_bytes()) {
+            roots
+                .add(c.context("certificat de l'autorité illisible")?)
+                .context("certificat de l'autorité refusé")?;
+        }
+        let certs = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .context("certificat du nœud illisible")?;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .context("clé TLS du nœud illisible")?;
+        Ok((roots, certs, key))
     }
 }
 
@@ -592,15 +599,8 @@ pub struct Acceptor {
 
 impl Acceptor {
     pub fn new(tls: &NodeTls) -> anyhow::Result<Acceptor> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let (roots, certs, key) = tls.rustls_parts()?;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
-            roots
-                .add(c.context("certificat de l'autorité illisible")?)
-                .context("certificat de l'autorité refusé")?;
-        }
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
             std::sync::Arc::new(roots),
             provider.clone(),
@@ -608,11 +608,6 @@ impl Acceptor {
         .clear_root_hint_subjects()
         .build()
         .context("vérification des certificats clients")?;
-        let certs = CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .context("certificat du nœud illisible")?;
-        let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())
-            .context("clé TLS du nœud illisible")?;
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
@@ -740,19 +735,7 @@ pub type DialedCert = std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>;
 
 impl Dialer {
     pub fn new(tls: &NodeTls) -> anyhow::Result<Dialer> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
-            roots
-                .add(c.context("certificat de l'autorité illisible")?)
-                .context("certificat de l'autorité refusé")?;
-        }
-        let certs = CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .context("certificat du nœud illisible")?;
-        let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())
-            .context("clé TLS du nœud illisible")?;
+        let (roots, certs, key) = tls.rustls_parts()?;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?

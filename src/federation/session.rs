@@ -429,6 +429,22 @@ where
         Ok(())
     }
 
+    /// Sets `doc` aside for the rest of the session, without accusing the
+    /// peer: a change that cannot be accepted yet (retried when what it
+    /// waits for arrives), or a message over a bound of this node (an honest
+    /// peer may exceed it; the document waits for a later session).
+    fn set_aside(&mut self, doc: &str, refusal: Refusal) {
+        let (counter, reason) = match refusal {
+            Refusal::Limit(r) => (&self.fed.limited_messages, r),
+            Refusal::Withheld(r) | Refusal::Forged(r) => (&self.fed.withheld_messages, r),
+        };
+        warn!(peer = %self.peer, doc = %doc, %reason, "modifications mises de côté");
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.fed
+            .update_peer(&self.status_key, |p| p.last_error = reason.clone());
+        self.withheld.insert(doc.to_string());
+    }
+
     async fn on_sync(&mut self, m: pb::SyncMessage) -> SResult<()> {
         if parse_doc_id(&m.doc).is_none() {
             return Err(SessionError::Protocol(format!(
@@ -452,11 +468,7 @@ where
                 m.signatures.len() / 96,
                 m.doc
             );
-            warn!(peer = %self.peer, %reason, "message trop grand : document mis de côté");
-            self.fed.limited_messages.fetch_add(1, Ordering::Relaxed);
-            self.fed
-                .update_peer(&self.status_key, |p| p.last_error = reason.clone());
-            self.withheld.insert(m.doc.clone());
+            self.set_aside(&m.doc, Refusal::Limit(reason));
             return Ok(());
         }
         let sigs: Vec<_> = m
@@ -489,22 +501,8 @@ where
         let state = self.state(&m.doc);
         match docs.receive_sync(&m.doc, state, &data, &sigs, registry_required) {
             Ok(_) => {}
-            Err(ReceiveError::Refused(Refusal::Withheld(reason))) => {
-                warn!(peer = %peer, doc = %m.doc, %reason, "modifications écartées");
-                self.fed.withheld_messages.fetch_add(1, Ordering::Relaxed);
-                self.fed
-                    .update_peer(&self.status_key, |p| p.last_error = reason.clone());
-                self.withheld.insert(m.doc.clone());
-                return Ok(());
-            }
-            Err(ReceiveError::Refused(Refusal::Limit(reason))) => {
-                // An honest peer may exceed a bound: not an accusation. The
-                // document waits for a later session (or a raised bound).
-                warn!(peer = %peer, doc = %m.doc, %reason, "message trop grand : document mis de côté");
-                self.fed.limited_messages.fetch_add(1, Ordering::Relaxed);
-                self.fed
-                    .update_peer(&self.status_key, |p| p.last_error = reason.clone());
-                self.withheld.insert(m.doc.clone());
+            Err(ReceiveError::Refused(r @ (Refusal::Withheld(_) | Refusal::Limit(_)))) => {
+                self.set_aside(&m.doc, r);
                 return Ok(());
             }
             Err(ReceiveError::Refused(forged @ Refusal::Forged(_))) => {
