@@ -230,28 +230,15 @@ pub fn certified(ca_der: &[u8], cert_pem: &str) -> anyhow::Result<Certified> {
     cert.verify_signature(Some(ca.public_key()))
         .map_err(|_| anyhow::anyhow!("certificat non signé par l'autorité du réseau"))?;
     check_node_certificate(&cert)?;
-    let site = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .ok_or_else(|| anyhow::anyhow!("certificat sans nom de site"))?
-        .to_string();
-    let mut key = None;
-    let mut academy = false;
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
-            if let x509_parser::extensions::GeneralName::URI(uri) = name {
-                if let Some(k) = uri.strip_prefix(KEY_URI) {
-                    key = hex::decode(k).ok().and_then(|b| b.try_into().ok());
-                } else if let Some(r) = uri.strip_prefix(ROLE_URI) {
-                    academy = r == "academy";
-                }
-            }
-        }
-    }
-    let key = key.ok_or_else(|| anyhow::anyhow!("certificat sans clé de site"))?;
-    Ok(Certified { site, academy, key })
+    let id = identity_of(&cert).ok_or_else(|| anyhow::anyhow!("certificat sans nom de site"))?;
+    let key = id
+        .key
+        .ok_or_else(|| anyhow::anyhow!("certificat sans clé de site"))?;
+    Ok(Certified {
+        site: id.site,
+        academy: id.academy,
+        key,
+    })
 }
 
 /// What a node certificate must be, beyond the CA's signature: valid now,
@@ -295,6 +282,11 @@ pub struct PeerIdentity {
 /// The identity a DER certificate names.
 pub fn peer_identity(der: &[u8]) -> Option<PeerIdentity> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    identity_of(&cert)
+}
+
+/// The site (common name), role and site key a node certificate binds.
+fn identity_of(cert: &x509_parser::certificate::X509Certificate<'_>) -> Option<PeerIdentity> {
     let site = cert
         .subject()
         .iter_common_name()
