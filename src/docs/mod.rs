@@ -95,6 +95,15 @@ struct Inner {
     docs: RwLock<BTreeMap<String, Arc<Mutex<Entry>>>>,
     changed: broadcast::Sender<String>,
     compact_after: u64,
+    /// The registry as trust checks read it, with the `network` heads it was
+    /// read at: read again only when they move.
+    #[allow(clippy::type_complexity)]
+    registry_cache: Mutex<
+        Option<(
+            Vec<ChangeHash>,
+            Arc<std::result::Result<crate::domain::registry::TrustRegistry, String>>,
+        )>,
+    >,
 }
 
 /// A cheap, clonable handle on the node's documents.
@@ -193,6 +202,7 @@ impl Docs {
                 docs: RwLock::new(docs),
                 changed,
                 compact_after: compact_after.max(1),
+                registry_cache: Mutex::new(None),
             }),
         })
     }
@@ -465,7 +475,7 @@ impl Docs {
                 let mut g = entry.lock().unwrap();
                 (g.doc.clone(), g.doc.get_heads(), g.queued.clone())
             };
-            let ctx = self.verify_context(id, Some(&doc), registry_required);
+            let ctx = self.verify_context(id, Some(&mut doc), registry_required);
             let mut next_state = state.clone();
             let m = match message.take() {
                 Some(m) => m,

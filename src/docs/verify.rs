@@ -170,7 +170,7 @@ pub(crate) fn topological<T>(
 /// What a message is checked against, read before it is applied.
 pub(crate) struct Context {
     /// The registry before the message; `Err` if it cannot be read.
-    pub registry: Result<TrustRegistry, String>,
+    pub registry: std::sync::Arc<Result<TrustRegistry, String>>,
     /// Whether this node holds a `network` document at all.
     pub registry_known: bool,
     /// Whether the peer holds the registry: then, until it has arrived here,
@@ -183,19 +183,26 @@ impl Docs {
     pub(crate) fn verify_context(
         &self,
         id: &str,
-        before: Option<&AutoCommit>,
+        before: Option<&mut AutoCommit>,
         registry_required: bool,
     ) -> Context {
-        let read = |d: &AutoCommit| registry::for_trust(d);
+        let none = || std::sync::Arc::new(Ok(TrustRegistry::default()));
         let (registry, known) = if id == NETWORK_DOC {
             match before {
-                Some(d) if !d.is_empty() => (read(d), true),
-                _ => (Ok(TrustRegistry::default()), false),
+                Some(d) if !d.is_empty() => (self.registry_at(d), true),
+                _ => (none(), false),
             }
         } else {
-            match self.read(NETWORK_DOC, read) {
-                Some(r) => (r, true),
-                None => (Ok(TrustRegistry::default()), false),
+            match self.entry(NETWORK_DOC) {
+                Some(e) => {
+                    let mut guard = e.lock().unwrap();
+                    if guard.doc.is_empty() {
+                        (none(), false)
+                    } else {
+                        (self.registry_at(&mut guard.doc), true)
+                    }
+                }
+                None => (none(), false),
             }
         };
         Context {
@@ -203,6 +210,20 @@ impl Docs {
             registry_known: known,
             registry_required,
         }
+    }
+
+    /// The registry of `network` document `doc`, read once per state of it.
+    fn registry_at(&self, doc: &mut AutoCommit) -> std::sync::Arc<Result<TrustRegistry, String>> {
+        let heads = doc.get_heads();
+        let mut cache = self.inner.registry_cache.lock().unwrap();
+        if let Some((h, r)) = cache.as_ref() {
+            if *h == heads {
+                return r.clone();
+            }
+        }
+        let r = std::sync::Arc::new(registry::for_trust(doc));
+        *cache = Some((heads, r.clone()));
+        r
     }
 
     /// Verifies the changes that `doc` (a copy with a peer's message applied)
@@ -283,7 +304,7 @@ impl Docs {
         })?;
 
         // The registry that decides is the one before the message.
-        let registry = match &ctx.registry {
+        let registry = match &*ctx.registry {
             Ok(r) => Some(r),
             Err(e) if kind == DocKind::Network => {
                 // Only academy certificates may then write it (below), so the
