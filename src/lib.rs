@@ -7,14 +7,24 @@
 //!
 //! - [`config`]: the node's TOML configuration, with documented defaults.
 //! - [`storage`]: the only code that touches sled (snapshot + incremental chunks).
-//! - [`docs`]: the loaded documents, durable local writes, sync, change notifications.
-//! - [`domain`]: plain types and rules (equipment, site profile), mapped onto Automerge.
+//! - [`docs`]: the loaded documents, durable local writes, sync, change
+//!   notifications, and the verification of every change received.
+//! - [`domain`]: plain types and rules (equipment, loans, actions, calendar,
+//!   partners, purchases, registry, site profile), mapped onto Automerge.
+//! - [`trust`]: who may write what, change signatures, certified site keys.
+//! - [`tls`]: the network's CA, node certificates, the federation's TLS client
+//!   and server.
 //! - [`federation`]: peer sessions over one bidirectional gRPC stream, dialing, backoff.
 //! - [`api`]: the public tonic services and their status codes.
 //! - [`auth`]: API tokens bound to roles, and the check of each call.
+//! - [`report`]: indicators and bilans, from an index of facts read out of the documents.
 //! - [`node`]: `init` a node directory, start and stop a running node.
-//! - [`cli`]: the `maillage` command line (client commands, demo, bench).
+//! - [`cli`]: the `maillage` command line (client commands, demo).
+//! - [`bench`]: the benchmarks `maillage bench` runs.
+//! - [`error`]: the error type and its gRPC status codes.
 //! - [`pb`]: generated wire types.
+//!
+//! `ARCHITECTURE.md` describes how they fit together.
 
 pub mod api;
 pub mod auth;

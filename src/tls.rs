@@ -217,6 +217,30 @@ pub struct Certified {
     pub academy: bool,
     /// The site's Ed25519 public key.
     pub key: [u8; 32],
+    /// Validity period, in seconds since the epoch: checked at each use
+    /// ([`Certified::valid_now`]), since time moves on.
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl Certified {
+    /// Why the certificate is not valid now, if it is not.
+    pub fn valid_now(&self) -> Result<(), String> {
+        let now = chrono::Utc::now().timestamp();
+        if now < self.not_before || now > self.not_after {
+            let day = |t: i64| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|d| d.format("%d/%m/%Y").to_string())
+                    .unwrap_or_default()
+            };
+            return Err(format!(
+                "certificat hors de sa période de validité (du {} au {})",
+                day(self.not_before),
+                day(self.not_after)
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Checks that `cert_pem` was issued by the CA whose certificate is `ca_der`,
@@ -234,26 +258,22 @@ pub fn certified(ca_der: &[u8], cert_pem: &str) -> anyhow::Result<Certified> {
     let key = id
         .key
         .ok_or_else(|| anyhow::anyhow!("certificat sans clé de site"))?;
+    let validity = cert.validity();
     Ok(Certified {
         site: id.site,
         academy: id.academy,
         key,
+        not_before: validity.not_before.timestamp(),
+        not_after: validity.not_after.timestamp(),
     })
 }
 
-/// What a node certificate must be, beyond the CA's signature: valid now,
-/// not a CA, for signatures, and for both ends of a TLS session.
+/// What a node certificate must be, beyond the CA's signature: not a CA,
+/// for signatures, and for both ends of a TLS session. (Its validity period
+/// is checked at each use: [`Certified::valid_now`].)
 fn check_node_certificate(
     cert: &x509_parser::certificate::X509Certificate<'_>,
 ) -> anyhow::Result<()> {
-    let validity = cert.validity();
-    if !validity.is_valid() {
-        bail!(
-            "certificat hors de sa période de validité ({} – {})",
-            validity.not_before,
-            validity.not_after
-        );
-    }
     if let Ok(Some(bc)) = cert.basic_constraints() {
         if bc.value.ca {
             bail!("un certificat d'autorité n'est pas un certificat de nœud");
@@ -868,8 +888,12 @@ mod tests {
         )
         .unwrap()
         .pem;
-        let e = certified(&ca_der, &expired).unwrap_err().to_string();
+        let e = certified(&ca_der, &expired)
+            .unwrap()
+            .valid_now()
+            .unwrap_err();
         assert!(e.contains("validité"), "{e}");
+        assert!(certified(&ca_der, &cert).unwrap().valid_now().is_ok());
         let early = ca_sign_for(
             ca.path(),
             &csr,
@@ -879,9 +903,37 @@ mod tests {
         )
         .unwrap()
         .pem;
-        assert!(certified(&ca_der, &early).is_err());
+        assert!(certified(&ca_der, &early).unwrap().valid_now().is_err());
         // The CA's own certificate is no node certificate.
         assert!(certified(&ca_der, &ca_pem).is_err());
+
+        // A site document publishing an expired certificate: its changes are
+        // set aside (an honest relay took them while it was valid), not forged.
+        let trust = crate::trust::Trust::new(
+            ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+            Some(ca_der.clone()),
+            10,
+        );
+        let mut doc = automerge::AutoCommit::new();
+        automerge::transaction::Transactable::put(
+            &mut doc,
+            automerge::ROOT,
+            crate::trust::CERTIFICATE_KEY,
+            expired.as_str(),
+        )
+        .unwrap();
+        match trust.anchor("thionville", &doc) {
+            Err(crate::trust::Refusal::Withheld(r)) => assert!(r.contains("validité"), "{r}"),
+            other => panic!("expected the changes set aside, got {other:?}"),
+        }
+        automerge::transaction::Transactable::put(
+            &mut doc,
+            automerge::ROOT,
+            crate::trust::CERTIFICATE_KEY,
+            theirs.as_str(),
+        )
+        .unwrap();
+        assert!(trust.anchor("thionville", &doc).is_ok());
     }
 
     fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {

@@ -7,19 +7,25 @@
 //!   node can relay them.
 //! - The author of a change is the site named by its actor id (`<site>.<random>`).
 //!   `site/X` may be written by site X only, `network` by academy sites only,
-//!   `action/…` by any certified site.
+//!   `action/…` by its participants (any other site may only join or leave it:
+//!   see `docs::verify`).
 //! - A site's key is anchored by the network's CA: the node certificate binds the
 //!   site, its role and its Ed25519 key (`urn:maillage:key:…`, `urn:maillage:role:…`),
 //!   and each node publishes its certificate in its own site document. Any node
 //!   holding the CA certificate can thus check any site's key, from data that
 //!   arrives with the documents themselves.
 //! - Hashes chain: a change's hash covers its dependencies. So, of the changes a
-//!   message brings, only each author's newest ones need their signature checked;
-//!   they vouch for that author's changes beneath them. The cost is a handful of
-//!   signature checks per message, whatever its size.
+//!   message brings (queued ones included), only each author's newest ones carry
+//!   and need a signature; they vouch for that author's changes beneath them. The
+//!   cost is a handful of signature checks per message, whatever its size.
 //! - A site revoked by the academy keeps the changes that were made before its
 //!   revocation (the registry records the heads the academy held: the cutoff);
-//!   anything else it wrote is refused.
+//!   anything else it wrote is refused. A key the academy replaced is valid
+//!   likewise beneath the cutoff recorded with it.
+//! - Outcomes: what no honest node sends is [`Refusal::Forged`] (the session
+//!   ends); what an honest node may relay but this node cannot accept now is
+//!   [`Refusal::Withheld`]; a bound exceeded is [`Refusal::Limit`]. Neither of
+//!   the last two accuses the peer.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -43,13 +49,16 @@ pub const MAX_CHANGES_PER_MESSAGE: usize = 200_000;
 /// Why a sync message was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// A change that no honest node sends: a bad or missing signature, an
-    /// author without the right to write the document. The session ends.
+    /// A change that no honest node sends: a bad signature, an author without
+    /// the right to write the document. The session ends.
     #[error("modification falsifiée : {0}")]
     Forged(String),
-    /// A change this node cannot accept now: written by a revoked site after
-    /// its revocation, or by a site whose certificate has not reached this node
-    /// yet. Nothing is applied; the peer is not accused.
+    /// A change this node cannot accept now, which an honest node may still
+    /// relay: written by a revoked site after its revocation, or with a
+    /// replaced key after its replacement; by a site whose certificate (or a
+    /// valid one) or registry entry has not reached this node yet; arrived
+    /// without the signature it needs. Nothing is applied; the peer is not
+    /// accused.
     #[error("modification écartée : {0}")]
     Withheld(String),
     /// A bound of this node exceeded (changes per message, queued changes):
@@ -160,6 +169,13 @@ impl Trust {
         };
         let cert = checked.map_err(|e| {
             Refusal::Forged(format!("certificat publié par le site {site} refusé : {e}"))
+        })?;
+        // Time-dependent, so neither cached nor held against the relay: an
+        // honest node may have taken these changes while it was valid.
+        cert.valid_now().map_err(|e| {
+            Refusal::Withheld(format!(
+                "certificat du site {site} : {e} ; ses modifications attendent un certificat renouvelé"
+            ))
         })?;
         if cert.site != site {
             return Err(Refusal::Forged(format!(

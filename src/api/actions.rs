@@ -1,6 +1,7 @@
 //! The `Actions` service: common actions, each in its own document. Any site
-//! may join; only participating sites edit (an API rule: every change stays
-//! attributable to the node that wrote it).
+//! may join; only participating sites edit. Every node enforces the same rule
+//! on the changes it receives (`docs::verify`); here it gives the writer a
+//! clear error first.
 
 use std::sync::Arc;
 

@@ -401,10 +401,25 @@ impl Docs {
                     .and_then(|r| r.entries.get(&authors[a]))
                     .map(|e| e.retired_keys.as_slice())
                     .unwrap_or_default();
-                if !retired
-                    .iter()
-                    .any(|k| signed_before_rotation(doc, id, &authors[a], k, node, sig.as_ref()))
-                {
+                let mut beneath = false;
+                for k in retired {
+                    match signed_with_retired(doc, id, &authors[a], k, node, sig.as_ref()) {
+                        Retired::NotThisKey => {}
+                        Retired::Beneath => {
+                            beneath = true;
+                            break;
+                        }
+                        // An honest node may have taken it before the new
+                        // key reached it: set aside, nobody accused.
+                        Retired::Above => {
+                            return Err(Refusal::Withheld(format!(
+                                "modification {} de {id} signée d'une clé que le site {} a remplacée le {}, après ce remplacement",
+                                node.hash, authors[a], k.retired_at
+                            )))
+                        }
+                    }
+                }
+                if !beneath {
                     return Err(refusal);
                 }
             }
@@ -470,29 +485,37 @@ impl Docs {
     }
 }
 
-/// Whether `node` is signed by the retired key `k` and lies beneath the
-/// cutoff recorded when the key was replaced.
-fn signed_before_rotation(
+/// How a change relates to a key its site has replaced.
+enum Retired {
+    /// Not signed with that key.
+    NotThisKey,
+    /// Signed with it, and beneath the cutoff recorded when it was replaced.
+    Beneath,
+    /// Signed with it, but not (known to be) beneath that cutoff.
+    Above,
+}
+
+fn signed_with_retired(
     doc: &mut AutoCommit,
     id: &str,
     site: &str,
     k: &registry::RetiredKey,
     node: &Node,
     sig: Option<&Sig>,
-) -> bool {
+) -> Retired {
     let Some(key) = hex::decode(&k.key)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
     else {
-        return false;
+        return Retired::NotThisKey;
     };
     let anchor = Anchor {
         key,
         academy: false,
     };
     if Trust::verify(&anchor, site, id, &node.hash, sig).is_err() {
-        return false;
+        return Retired::NotThisKey;
     }
     let cut: Vec<ChangeHash> = k
         .cutoff
@@ -500,13 +523,18 @@ fn signed_before_rotation(
         .map(|hs| hs.iter().filter_map(|h| h.parse().ok()).collect())
         .unwrap_or_default();
     if cut.is_empty() || cut.iter().any(|h| doc.get_change_meta_by_hash(h).is_none()) {
-        return false;
+        return Retired::Above;
     }
-    doc.get_change_meta_by_hash(&node.hash).is_some()
+    let beneath = doc.get_change_meta_by_hash(&node.hash).is_some()
         && !doc
             .get_changes_meta(&cut)
             .iter()
-            .any(|m| m.hash == node.hash)
+            .any(|m| m.hash == node.hash);
+    if beneath {
+        Retired::Beneath
+    } else {
+        Retired::Above
+    }
 }
 
 /// The rule every node enforces on an action document, whoever relays the

@@ -9,8 +9,11 @@
 //!    pushed at once. Sync states are persisted per (peer, document).
 //!
 //! A peer that breaks the protocol (garbage, oversized frame, invalid document id,
-//! a change that does not apply) gets a `Goodbye` with the reason; nothing of the
-//! offending message is applied and the session ends.
+//! a change that does not apply, a forged change) gets a `Goodbye` with the
+//! reason; nothing of the offending message is applied and the session ends. A
+//! message this node cannot accept now, or that exceeds one of its bounds, is
+//! set aside instead ([`crate::trust::Refusal`]): nothing of it is applied, the
+//! document waits, and the session goes on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -437,6 +440,7 @@ where
         let (counter, reason) = match refusal {
             Refusal::Limit(r) => (&self.fed.limited_messages, r),
             Refusal::Withheld(r) | Refusal::Forged(r) => (&self.fed.withheld_messages, r),
+            // (Forged never comes here: it ends the session.)
         };
         warn!(peer = %self.peer, doc = %doc, %reason, "modifications mises de côté");
         counter.fetch_add(1, Ordering::Relaxed);
