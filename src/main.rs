@@ -7,6 +7,17 @@ fn main() -> std::process::ExitCode {
         cli.command,
         maillage::cli::Command::Serve | maillage::cli::Command::Demo(_)
     );
+    // A client command whose output is closed (`… | head`) ends quietly, as
+    // every Unix tool does, instead of panicking on the broken pipe. Not for
+    // the node, the demo and the benchmarks: they write to sockets.
+    let client = quiet && !matches!(cli.command, maillage::cli::Command::Bench(_));
+    #[cfg(unix)]
+    if client {
+        // SAFETY: called before any thread starts; restores the default action.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let default = if quiet { "warn" } else { "maillage=info,warn" };
     tracing_subscriber::fmt()
         .with_env_filter(

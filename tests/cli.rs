@@ -686,3 +686,31 @@ fn report_benchmark_reports_its_figures() {
     assert!(r["rss_mib"].as_f64().unwrap() > 0.0);
     assert!(r["report_ms"]["site"]["median_ms"].as_f64().is_some());
 }
+
+/// A command whose output is closed before it writes (`… | head`) ends
+/// quietly: no panic, no backtrace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_output_ends_a_command_quietly() {
+    let a = TestNode::start("metz", &[]).await;
+    for i in 0..3 {
+        a.add_item(&format!("Tablette {i}")).await;
+    }
+    for args in [
+        vec!["equipment", "list"],
+        vec!["report", "indicators", "--format", "table"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
+            .args(["--dir", a.dir.to_str().unwrap()])
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command has its answer to print.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}
