@@ -714,3 +714,36 @@ async fn a_closed_output_ends_a_command_quietly() {
         assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
     }
 }
+
+/// Without --node nor --dir, client commands take MAILLAGE_DIR; with nothing
+/// at all to go on, the error says what to pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_node_or_dir_the_cli_finds_the_node_or_says_what_to_pass() {
+    let a = TestNode::start("metz", &[]).await;
+    let bare = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_maillage"));
+        c.env_remove("MAILLAGE_DIR")
+            .env_remove("MAILLAGE_NODE")
+            .env_remove("MAILLAGE_TOKEN");
+        c
+    };
+    let out = bare()
+        .env("MAILLAGE_DIR", &a.dir)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(status["site"], "metz");
+    if maillage::cli::USUAL_DIRS
+        .iter()
+        .any(|d| Path::new(d).join("maillage.toml").exists())
+    {
+        return; // this machine has a node where the deploy guide puts it
+    }
+    let out = bare().args(["status"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for what in ["--dir", "MAILLAGE_DIR", "api_listen", "--node"] {
+        assert!(stderr.contains(what), "{what} missing from: {stderr}");
+    }
+}

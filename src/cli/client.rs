@@ -47,7 +47,12 @@ impl Target {
             if tok.is_none() {
                 let file = dir.join(crate::auth::ADMIN_TOKEN_FILE);
                 let text = std::fs::read_to_string(&file).map_err(|e| {
-                    anyhow::anyhow!("lecture du jeton {} impossible : {e}", file.display())
+                    let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                        " (lancez la commande en tant qu'utilisateur du nœud, par exemple sudo -u maillage maillage …, ou passez --token)"
+                    } else {
+                        ""
+                    };
+                    anyhow::anyhow!("lecture du jeton {} impossible : {e}{hint}", file.display())
                 })?;
                 tok = Some(text.trim().to_string());
             }
@@ -102,6 +107,14 @@ pub async fn connect(t: &Target) -> anyhow::Result<Conn> {
 
 /// Turns a gRPC status into the message shown to the user.
 pub fn api_error(status: tonic::Status) -> anyhow::Error {
+    if status.code() == tonic::Code::Unknown && status.message().contains("transport error") {
+        // Typically the federation port of a node with TLS, which does not
+        // serve the API in plain text.
+        return anyhow::anyhow!(
+            "{} : le nœud n'a pas répondu comme une API maillage ; vérifiez que --node donne l'adresse api_listen du nœud (127.0.0.1:7401 par défaut avec TLS), et non celle de la fédération",
+            status.message()
+        );
+    }
     anyhow::anyhow!("{} ({:?})", status.message(), status.code())
 }
 

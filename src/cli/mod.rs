@@ -31,8 +31,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "MAILLAGE_NODE")]
     pub node: Option<String>,
     /// Dossier du nœud : `init` et `serve` l'utilisent ; les commandes clientes y prennent
-    /// l'adresse du nœud et le jeton d'administration.
-    #[arg(long, global = true)]
+    /// l'adresse du nœud et le jeton d'administration. Sans --dir ni --node, les
+    /// commandes clientes prennent MAILLAGE_DIR, puis /var/lib/maillage s'il existe.
+    #[arg(long, global = true, env = "MAILLAGE_DIR")]
     pub dir: Option<PathBuf>,
     /// Jeton d'accès à l'API (commandes clientes).
     #[arg(long, global = true, env = "MAILLAGE_TOKEN", hide_env_values = true)]
@@ -334,13 +335,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             _ => unreachable!(),
         };
     }
-    let target = client::Target::resolve(
-        cli.node.as_deref(),
-        cli.dir.as_deref(),
-        cli.token.as_deref(),
-    )?;
-    let (t, json) = (&target, cli.json);
-    match cli.command {
+    // Without --node nor --dir, the node's directory where the deploy guide
+    // puts it, if this machine has one.
+    let dir = match (&cli.node, &cli.dir) {
+        (None, None) => USUAL_DIRS
+            .iter()
+            .map(PathBuf::from)
+            .find(|d| d.join(crate::config::CONFIG_FILE).exists()),
+        _ => cli.dir.clone(),
+    };
+    let guessed = cli.node.is_none() && dir.is_none();
+    let target =
+        client::Target::resolve(cli.node.as_deref(), dir.as_deref(), cli.token.as_deref())?;
+    let result = client_command(&target, cli.json, cli.command).await;
+    match result {
+        // Nothing said which node: say what to pass rather than a transport error.
+        Err(e) if guessed && is_unreachable(&e) => Err(e.context(format!(
+            "aucun nœud indiqué : la commande a essayé {}, l'API d'un nœud sans TLS ; sur la machine du nœud, passez --dir DOSSIER_DU_NŒUD (ou MAILLAGE_DIR) ; sinon --node http://HÔTE:PORT, l'adresse api_listen du nœud (127.0.0.1:7401 par défaut avec TLS)",
+            DEFAULT_NODE
+        ))),
+        other => other,
+    }
+}
+
+/// Where the deploy guide puts a node's directory.
+pub const USUAL_DIRS: &[&str] = &["/var/lib/maillage"];
+
+/// Whether `e` says the node could not be reached or did not speak the API.
+fn is_unreachable(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("impossible de joindre")
+        || text.contains("transport")
+        || text.contains("Unavailable")
+}
+
+async fn client_command(t: &client::Target, json: bool, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Status => client::status(t, json).await,
         Command::Equipment(cmd) => client::equipment(t, json, cmd).await,
         Command::Loan(cmd) => loans::run(t, json, cmd).await,
