@@ -1,8 +1,7 @@
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let cli = maillage::cli::Cli::parse();
+    let cli = maillage::cli::parse_fr();
     let quiet = !matches!(
         cli.command,
         maillage::cli::Command::Serve | maillage::cli::Command::Demo(_)
@@ -24,6 +23,8 @@ fn main() -> std::process::ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
+        // No colour codes in log files and journals.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(maillage::cli::run(cli)) {

@@ -734,6 +734,16 @@ async fn without_node_or_dir_the_cli_finds_the_node_or_says_what_to_pass() {
         .unwrap();
     let status: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(status["site"], "metz");
+    // An error says what is wrong in French, without the gRPC code's name.
+    let out = bare()
+        .env("MAILLAGE_DIR", &a.dir)
+        .args(["equipment", "show", "eq-inexistant"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("erreur : "), "{stderr}");
+    assert!(!stderr.contains("NotFound"), "{stderr}");
     if maillage::cli::USUAL_DIRS
         .iter()
         .any(|d| Path::new(d).join("maillage.toml").exists())
@@ -746,4 +756,65 @@ async fn without_node_or_dir_the_cli_finds_the_node_or_says_what_to_pass() {
     for what in ["--dir", "MAILLAGE_DIR", "api_listen", "--node"] {
         assert!(stderr.contains(what), "{what} missing from: {stderr}");
     }
+}
+
+/// clap's own words (help headings, --help, errors) are in French.
+#[test]
+fn the_command_line_speaks_french() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_maillage"))
+            .args(args)
+            .env_remove("MAILLAGE_DIR")
+            .output()
+            .unwrap()
+    };
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    for fr in [
+        "Utilisation",
+        "Commandes",
+        "Afficher l'aide",
+        "Afficher la version",
+    ] {
+        assert!(help.contains(fr), "{fr} missing from:\n{help}");
+    }
+    let sub = run(&["equipment", "add", "--help"]);
+    assert!(sub.status.success());
+    let sub = String::from_utf8(sub.stdout).unwrap();
+    for en in [
+        "Usage:",
+        "Print help",
+        "Commands:",
+        "[possible values",
+        "[default:",
+    ] {
+        assert!(
+            !help.contains(en) && !sub.contains(en),
+            "{en} in:\n{help}\n{sub}"
+        );
+    }
+    let missing = run(&["equipment", "add"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8(missing.stderr).unwrap();
+    assert!(
+        err.contains("arguments obligatoires manquants : --name"),
+        "{err}"
+    );
+    assert!(!err.contains("the following"), "{err}");
+    let bad = run(&[
+        "equipment",
+        "add",
+        "--name",
+        "x",
+        "--category",
+        "y",
+        "--loanable",
+        "peut-être",
+    ]);
+    let err = String::from_utf8(bad.stderr).unwrap();
+    assert!(err.contains("valeurs possibles : true, false"), "{err}");
+    let unknown = String::from_utf8(run(&["inventaire"]).stderr).unwrap();
+    assert!(
+        unknown.contains("commande inconnue : « inventaire »"),
+        "{unknown}"
+    );
 }

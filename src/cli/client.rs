@@ -115,7 +115,8 @@ pub fn api_error(status: tonic::Status) -> anyhow::Error {
             status.message()
         );
     }
-    anyhow::anyhow!("{} ({:?})", status.message(), status.code())
+    // The message says what to fix; the gRPC code is for programs (the API).
+    anyhow::anyhow!("{}", status.message())
 }
 
 pub fn item_json(i: &pb::EquipmentItem) -> serde_json::Value {

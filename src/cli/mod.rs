@@ -612,3 +612,128 @@ pub async fn wait_for_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+/// The command line as clap builds it, with every word clap itself writes
+/// in French: the help's headings and `--help`/`--version`, and (below) the
+/// errors. clap has no translations of its own.
+pub fn command_fr() -> clap::Command {
+    fn fr(cmd: clap::Command) -> clap::Command {
+        cmd.disable_help_flag(true)
+            .disable_help_subcommand(true)
+            .help_template("{about-section}Utilisation : {usage}\n\n{all-args}{after-help}")
+            .subcommand_help_heading("Commandes")
+            .subcommand_value_name("COMMANDE")
+            .mut_args(|a| {
+                if a.get_action().takes_values() {
+                    a.hide_possible_values(true)
+                        .hide_default_value(true)
+                        .hide_env(true)
+                } else {
+                    a.hide_env(true)
+                }
+            })
+            .arg(
+                clap::Arg::new("help")
+                    .short('h')
+                    .long("help")
+                    .action(ArgAction::Help)
+                    .help("Afficher l'aide"),
+            )
+            .mut_subcommands(fr)
+    }
+    fr(<Cli as clap::CommandFactory>::command()
+        .disable_version_flag(true)
+        .arg(
+            clap::Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Afficher la version"),
+        ))
+}
+
+/// Parses the command line; on a mistake, says what is wrong in French and
+/// exits with status 2 (help and version exit 0, as clap does).
+pub fn parse_fr() -> Cli {
+    use clap::error::{ContextKind, ErrorKind};
+    use clap::FromArgMatches;
+    let err = match command_fr().try_get_matches() {
+        Ok(m) => match Cli::from_arg_matches(&m) {
+            Ok(cli) => return cli,
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let ctx = |k: ContextKind| err.get(k).map(|v| v.to_string()).unwrap_or_default();
+    let suggestion = {
+        let s = [
+            ContextKind::SuggestedArg,
+            ContextKind::SuggestedSubcommand,
+            ContextKind::SuggestedValue,
+        ]
+        .into_iter()
+        .map(ctx)
+        .find(|s| !s.is_empty());
+        s.map(|s| format!(" ; vouliez-vous dire « {s} » ?"))
+            .unwrap_or_default()
+    };
+    let message = match err.kind() {
+        ErrorKind::MissingRequiredArgument => format!(
+            "arguments obligatoires manquants : {}",
+            ctx(ContextKind::InvalidArg)
+        ),
+        ErrorKind::MissingSubcommand => "il manque une commande".to_string(),
+        ErrorKind::InvalidSubcommand => format!(
+            "commande inconnue : « {} »{suggestion}",
+            ctx(ContextKind::InvalidSubcommand)
+        ),
+        ErrorKind::UnknownArgument => format!(
+            "option inconnue : « {} »{suggestion}",
+            ctx(ContextKind::InvalidArg)
+        ),
+        ErrorKind::InvalidValue => {
+            let valid = ctx(ContextKind::ValidValue);
+            format!(
+                "valeur « {} » invalide pour {}{}{suggestion}",
+                ctx(ContextKind::InvalidValue),
+                ctx(ContextKind::InvalidArg),
+                if valid.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (valeurs possibles : {valid})")
+                }
+            )
+        }
+        ErrorKind::ValueValidation => format!(
+            "valeur « {} » invalide pour {}",
+            ctx(ContextKind::InvalidValue),
+            ctx(ContextKind::InvalidArg)
+        ),
+        ErrorKind::ArgumentConflict => format!(
+            "{} ne va pas avec {}",
+            ctx(ContextKind::InvalidArg),
+            ctx(ContextKind::PriorArg)
+        ),
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            format!(
+                "nombre de valeurs incorrect pour {}",
+                ctx(ContextKind::InvalidArg)
+            )
+        }
+        ErrorKind::NoEquals => format!(
+            "{} attend une valeur avec « = »",
+            ctx(ContextKind::InvalidArg)
+        ),
+        _ => "ligne de commande invalide".to_string(),
+    };
+    eprintln!("erreur : {message}\n\nPour l'aide : maillage --help, ou maillage COMMANDE --help");
+    std::process::exit(2);
+}
