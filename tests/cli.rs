@@ -734,6 +734,17 @@ async fn without_node_or_dir_the_cli_finds_the_node_or_says_what_to_pass() {
         .unwrap();
     let status: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(status["site"], "metz");
+    // Status in words a director reads.
+    let out = bare()
+        .env("MAILLAGE_DIR", &a.dir)
+        .args(["status"])
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    for jargon in ["tête", "Empreinte", "Pairs"] {
+        assert!(!text.contains(jargon), "{jargon} in:\n{text}");
+    }
+    assert!(text.contains("Sites voisins"), "{text}");
     // An error says what is wrong in French, without the gRPC code's name.
     let out = bare()
         .env("MAILLAGE_DIR", &a.dir)

@@ -324,12 +324,19 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
     println!("Fédération  : {}", s.listen);
     println!("API         : {}", s.api_listen);
     println!("Clé publique: {}", s.public_key);
-    println!("Empreinte   : {}", s.digest);
+    println!(
+        "Version des données : {}… (la même sur deux nœuds à jour l'un de l'autre)",
+        s.digest.get(..16).unwrap_or(&s.digest)
+    );
     println!("Documents   : {}", s.documents.len());
     for d in &s.documents {
-        println!("  {}  ({} tête(s))", d.id, d.heads.len());
+        println!("  {}", d.id);
     }
-    println!("Pairs       : {}", s.peers.len());
+    println!(
+        "Sites voisins : {} connecté(s) sur {}",
+        s.peers.iter().filter(|p| p.connected).count(),
+        s.peers.len()
+    );
     for p in &s.peers {
         let who = if p.site.is_empty() {
             &p.address

@@ -624,6 +624,23 @@ pub fn command_fr() -> clap::Command {
             .subcommand_help_heading("Commandes")
             .subcommand_value_name("COMMANDE")
             .mut_args(|a| {
+                let a = match (a.get_help(), described(a.get_id().as_str())) {
+                    (None, Some(help)) => a.help(help),
+                    _ => a,
+                };
+                // clap would list the accepted values in English: say it in French.
+                let values: Vec<String> = a
+                    .get_possible_values()
+                    .iter()
+                    .map(|v| v.get_name().to_string())
+                    .collect();
+                let a = match a.get_help() {
+                    Some(h) if !values.is_empty() && a.get_action().takes_values() => {
+                        let h = h.to_string();
+                        a.help(format!("{h} (valeurs : {})", values.join(", ")))
+                    }
+                    _ => a,
+                };
                 if a.get_action().takes_values() {
                     a.hide_possible_values(true)
                         .hide_default_value(true)
@@ -650,6 +667,55 @@ pub fn command_fr() -> clap::Command {
                 .action(ArgAction::Version)
                 .help("Afficher la version"),
         ))
+}
+
+/// The description of an option or argument that its definition leaves
+/// without one, by its name: the same words wherever it appears.
+fn described(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "id" => "Identifiant, tel que l'affichent les listes",
+        "name" => "Nom",
+        "role" => "Rôle : site ou academy",
+        "csr" => "Demande de certificat du nœud (node.csr, écrite par maillage init)",
+        "out" => "Fichier à écrire",
+        "cert" => "Certificat du nœud signé par l'autorité (node.pem)",
+        "ca_cert" => "Certificat de l'autorité du réseau (ca.pem)",
+        "category" => "Catégorie (par exemple : numérique, robotique, sport)",
+        "description" => "Description libre",
+        "inventory_number" => "Numéro d'inventaire du site",
+        "loanable" => "Prêtable à d'autres sites : true (oui) ou false (non)",
+        "condition" => "État : new (neuf), good (bon), worn (usé) ou out_of_order (hors service)",
+        "site" => "Site (identifiant, par exemple metz-borny)",
+        "search" => "Texte à chercher dans le nom, la description ou le numéro d'inventaire",
+        "available_to" => "Avec --available-from : fin de la période (date ou date et heure)",
+        "purpose" => "Objet du prêt, tel que le site prêteur le lira",
+        "note" => "Note ajoutée à l'historique du prêt",
+        "reason" => "Motif, transmis au demandeur",
+        "incident" => "Incident constaté au retour (casse, pièce manquante…)",
+        "title" => "Titre",
+        "start" => "Début (date, ou date et heure)",
+        "end" => "Fin (date incluse, ou date et heure)",
+        "objectives" => "Objectifs de l'action",
+        "budget_planned" => "Budget prévu, en euros (par exemple 1500.00)",
+        "budget_spent" => "Budget dépensé, en euros (par exemple 820.50)",
+        "axis" => "Axe du projet : 1, 2 ou 3",
+        "status" => "Statut",
+        "task" => "Identifiant de la tâche",
+        "all_day" => "Événement sur la journée entière",
+        "place" => "Lieu",
+        "kind" => "Type d'événement (atelier, réunion, formation…)",
+        "exdate" => "Dates exclues de la récurrence, séparées par des virgules",
+        "audience" => "Publics visés, séparés par des virgules",
+        "action" => "Action commune liée (identifiant)",
+        "pupils" => "Nombre d'élèves présents",
+        "teachers" => "Nombre d'enseignants présents",
+        "families" => "Nombre de membres des familles présents",
+        "partners" => "Nombre de partenaires présents",
+        "funding" => "Ligne de financement",
+        "create_items" => "Créer dans le catalogue le matériel reçu",
+        "format" => "Format de sortie",
+        _ => return None,
+    })
 }
 
 /// Parses the command line; on a mistake, says what is wrong in French and
@@ -736,4 +802,33 @@ pub fn parse_fr() -> Cli {
     };
     eprintln!("erreur : {message}\n\nPour l'aide : maillage --help, ou maillage COMMANDE --help");
     std::process::exit(2);
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every option and argument a person can type has a description.
+    #[test]
+    fn every_argument_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let described = a
+                    .get_help()
+                    .is_some_and(|h| !h.to_string().trim().is_empty());
+                if !described && !a.is_hide_set() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::command_fr(), "maillage", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "{} sans description :\n{}",
+            missing.len(),
+            missing.join("\n")
+        );
+    }
 }
