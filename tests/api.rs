@@ -84,6 +84,16 @@ async fn catalogue_add_update_retire_and_filters() {
         .into_inner()
         .items;
     assert_eq!(ids(by_search), vec![robot.id.clone()]);
+    // Case and accents do not matter: « camera » finds « Caméra 4K ».
+    for typed in ["camera", "CAMÉRA 4k"] {
+        let found = eb
+            .list(list("", "", typed, ""))
+            .await
+            .unwrap()
+            .into_inner()
+            .items;
+        assert_eq!(ids(found), vec![cam.id.clone()], "{typed}");
+    }
     let by_inv = eb
         .list(list("", "", "mb-001", ""))
         .await

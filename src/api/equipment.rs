@@ -194,8 +194,10 @@ impl pb::equipment_server::Equipment for EquipmentApi {
     ) -> Result<Response<pb::EquipmentList>, Status> {
         require(&request, Need::Read)?;
         let r = request.into_inner();
-        let search = r.search.trim().to_lowercase();
-        let category = r.category.trim().to_lowercase();
+        // Searches and categories ignore case and accents.
+        let fold = crate::domain::fold_for_search;
+        let search = fold(r.search.trim());
+        let category = fold(r.category.trim());
         let status = r.status.trim().to_string();
         if !status.is_empty() && !equipment::STATUSES.contains(&status.as_str()) {
             return Err(Status::invalid_argument(format!(
@@ -231,13 +233,13 @@ impl pb::equipment_server::Equipment for EquipmentApi {
         let items = list_all(&self.ctx)?
             .into_iter()
             .filter(|i| r.site.is_empty() || i.site == r.site)
-            .filter(|i| category.is_empty() || i.category.to_lowercase() == category)
+            .filter(|i| category.is_empty() || fold(&i.category) == category)
             .filter(|i| status.is_empty() || i.status == status)
             .filter(|i| {
                 search.is_empty()
                     || [&i.name, &i.description, &i.inventory_number, &i.category]
                         .iter()
-                        .any(|f| f.to_lowercase().contains(&search))
+                        .any(|f| fold(f).contains(&search))
             })
             .filter(|i| match window {
                 None => true,

@@ -15,6 +15,29 @@ use automerge::{transaction::Transactable, AutoCommit, ObjId, ObjType, ReadDoc, 
 
 use crate::error::{Error, Result};
 
+/// `text` as searches compare it: lower case, without the accents of French
+/// and its neighbours (« Caméra » and « camera » match), ligatures spelled out.
+pub fn fold_for_search(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match c {
+            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => out.push('a'),
+            'ç' => out.push('c'),
+            'é' | 'è' | 'ê' | 'ë' => out.push('e'),
+            'î' | 'ï' | 'í' | 'ì' => out.push('i'),
+            'ô' | 'ö' | 'ó' | 'ò' | 'õ' => out.push('o'),
+            'ù' | 'û' | 'ü' | 'ú' => out.push('u'),
+            'ÿ' | 'ý' => out.push('y'),
+            'ñ' => out.push('n'),
+            'œ' => out.push_str("oe"),
+            'æ' => out.push_str("ae"),
+            '’' => out.push('\''),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The map stored under `key` at the root, if there is one.
 pub(crate) fn root_map(doc: &AutoCommit, key: &str) -> Option<ObjId> {
     match doc.get(ROOT, key) {
@@ -121,4 +144,16 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String> {
 
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn searches_ignore_case_and_accents() {
+        use super::fold_for_search as f;
+        assert_eq!(f("Caméra 4K"), "camera 4k");
+        assert_eq!(f("ÉCRAN Numérique"), "ecran numerique");
+        assert_eq!(f("Cœur de l’Œuvre"), "coeur de l'oeuvre");
+        assert!(f("Vidéoprojecteur").contains(&f("VIDEO")));
+    }
 }
