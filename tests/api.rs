@@ -84,6 +84,17 @@ async fn catalogue_add_update_retire_and_filters() {
         .into_inner()
         .items;
     assert_eq!(ids(by_search), vec![robot.id.clone()]);
+    // The catalogue lists items by name, whatever their ids.
+    let all = eb
+        .list(list("", "", "", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    let names: Vec<String> = all.iter().map(|i| i.name.clone()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| maillage::domain::fold_for_search(n));
+    assert_eq!(names, sorted);
     // Case and accents do not matter: « camera » finds « Caméra 4K ».
     for typed in ["camera", "CAMÉRA 4k"] {
         let found = eb

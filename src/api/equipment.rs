@@ -251,7 +251,10 @@ impl pb::equipment_server::Equipment for EquipmentApi {
                 }
             })
             .map(Into::into)
-            .collect();
+            .collect::<Vec<pb::EquipmentItem>>();
+        // In the order people look for them: by name, then site.
+        let mut items = items;
+        items.sort_by_cached_key(|i| (fold(&i.name), i.site.clone(), i.id.clone()));
         Ok(Response::new(pb::EquipmentList { items }))
     }
 }
