@@ -426,7 +426,11 @@ where
                 .update_peer(&self.status_key, |p| p.last_error.clear());
         }
         for id in std::mem::take(&mut self.withheld) {
-            self.states.insert(id.clone(), sync::State::new());
+            // The peer remembers what it sent, and would not send it again:
+            // ask it to forget (Automerge's reset), since none of it was kept.
+            let mut fresh = sync::State::new();
+            fresh.needs_reset = true;
+            self.states.insert(id.clone(), fresh);
             self.push(&id).await?;
         }
         Ok(())
