@@ -385,6 +385,36 @@ async fn overdue_is_computed_and_availability_filters() {
         .loans;
     assert_eq!(overdue.len(), 1);
     assert_eq!(overdue[0].id, past.id);
+    // The French words lists show are filters too; an unknown one says which exist.
+    for (typed, want) in [("en retard", 1), ("Sorti", 1), ("demandé", 0)] {
+        let found = borrower
+            .loans()
+            .await
+            .list(pb::ListLoansRequest {
+                state: typed.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .loans;
+        assert_eq!(found.len(), want, "{typed}");
+    }
+    let unknown = borrower
+        .loans()
+        .await
+        .list(pb::ListLoansRequest {
+            state: "perdu".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::InvalidArgument);
+    assert!(
+        unknown.message().contains("demandé (requested)"),
+        "{}",
+        unknown.message()
+    );
     let as_borrower = borrower
         .loans()
         .await

@@ -415,13 +415,11 @@ pub async fn cancel(ctx: &NodeContext, id: &str, note: &str, role: &str) -> Resu
 }
 
 pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList> {
-    if !r.state.is_empty() && !loans::STATES.contains(&r.state.as_str()) && r.state != "overdue" {
-        return Err(Error::invalid(format!(
-            "état « {} » inconnu : valeurs possibles {}, overdue",
-            r.state,
-            loans::STATES.join(", ")
-        )));
-    }
+    // The key or the French word lists show (`demandé`, `en retard`).
+    let state = match r.state.trim() {
+        "" => None,
+        typed => Some(loans::state_filter(typed)?),
+    };
     let side = match r.r#as.as_str() {
         "" | "lender" | "borrower" => r.r#as.as_str(),
         other => {
@@ -447,10 +445,10 @@ pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList>
             (s, "borrower") => l.borrower == s,
             (s, _) => l.lender == s || l.borrower == s,
         })
-        .filter(|l| match r.state.as_str() {
-            "" => true,
-            "overdue" => l.overdue(now),
-            s => l.state() == s,
+        .filter(|l| match state {
+            None => true,
+            Some("overdue") => l.overdue(now),
+            Some(s) => l.state() == s,
         })
         .map(|l| to_pb(l, &idx))
         .collect();

@@ -65,7 +65,8 @@ pub enum LoanCmd {
     List {
         #[arg(long)]
         site: Option<String>,
-        /// État : requested, approved, refused, checked_out, returned, cancelled ou overdue.
+        /// État : demandé, accordé, refusé, sorti, rendu, annulé ou en retard (ou
+        /// requested, approved, refused, checked_out, returned, cancelled, overdue).
         #[arg(long)]
         state: Option<String>,
         /// lender ou borrower, par rapport à --site (le site de ce nœud par défaut).

@@ -30,6 +30,38 @@ pub const STATES: &[&str] = &[
     "returned",
     "cancelled",
 ];
+/// The states as lists show them, in French, beside their keys.
+pub const STATES_FR: &[(&str, &str)] = &[
+    ("requested", "demandé"),
+    ("approved", "accordé"),
+    ("refused", "refusé"),
+    ("checked_out", "sorti"),
+    ("returned", "rendu"),
+    ("cancelled", "annulé"),
+    ("overdue", "en retard"),
+];
+
+/// A state filter as a person may type it: the key (`requested`) or the
+/// French word lists show (`demandé`, `Demande`, `en retard`), whatever the
+/// case and accents; `overdue` is a filter, not a stored state.
+pub fn state_filter(typed: &str) -> Result<&'static str> {
+    let t = super::fold_for_search(typed.trim()).replace('_', " ");
+    STATES_FR
+        .iter()
+        .find(|(key, fr)| t == key.replace('_', " ") || t == super::fold_for_search(fr))
+        .map(|(key, _)| *key)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "état « {typed} » inconnu : {}",
+                STATES_FR
+                    .iter()
+                    .map(|(k, fr)| format!("{fr} ({k})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
 pub const MAX_ITEMS: usize = 50;
 pub const MAX_NOTE: usize = 2000;
 pub const REQUESTS: &str = "loan_requests";
@@ -297,6 +329,24 @@ pub fn require_state(loan: &Loan, allowed: &[&str], doing: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn state_filters_take_keys_and_french_words() {
+        for (typed, key) in [
+            ("requested", "requested"),
+            ("demandé", "requested"),
+            ("Demande", "requested"),
+            ("SORTI", "checked_out"),
+            ("checked_out", "checked_out"),
+            ("en retard", "overdue"),
+            ("en_retard", "overdue"),
+            ("annulé", "cancelled"),
+        ] {
+            assert_eq!(state_filter(typed).unwrap(), key, "{typed}");
+        }
+        let e = state_filter("perdu").unwrap_err().to_string();
+        assert!(e.contains("demandé (requested)"), "{e}");
+    }
     use super::*;
     use chrono::TimeZone;
     use proptest::prelude::*;
