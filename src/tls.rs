@@ -343,13 +343,6 @@ fn dn_text(v: &rcgen::DnValue) -> String {
     }
 }
 
-/// The site a DER certificate names in its common name.
-pub fn site_of(der: &[u8]) -> Option<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let cn = cert.subject().iter_common_name().next()?;
-    cn.as_str().ok().map(str::to_string)
-}
-
 fn first_der(pem_text: &str) -> anyhow::Result<Vec<u8>> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes())
         .map_err(|e| anyhow::anyhow!("certificat PEM illisible : {e}"))?;
@@ -857,7 +850,9 @@ mod tests {
         assert!(install(node.path(), &cert, &other_pem).is_err(), "wrong CA");
         install(node.path(), &cert, &ca_pem).unwrap();
         assert_eq!(
-            site_of(&first_der(&cert).unwrap()).as_deref(),
+            peer_identity(&first_der(&cert).unwrap())
+                .map(|id| id.site)
+                .as_deref(),
             Some("metz-borny")
         );
         // A certificate issued for another key is refused.

@@ -329,6 +329,19 @@ fn sees_revoked(node: &TestNode, site: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The academy `r` revokes `site`; returns once every node of `watchers`
+/// holds the revocation.
+async fn revoke_and_wait(r: &TestNode, site: &str, watchers: &[&TestNode]) {
+    NetworkClient::new(r.admin().await)
+        .revoke(pb::SiteId { id: site.into() })
+        .await
+        .unwrap();
+    eventually("the revocation reaches every watcher", || {
+        watchers.iter().all(|n| sees_revoked(n, site))
+    })
+    .await;
+}
+
 /// Names of the items `node` lists.
 async fn names(node: &TestNode) -> Vec<String> {
     node.list().await.into_iter().map(|i| i.name).collect()
@@ -349,16 +362,7 @@ async fn revoked_forbach(malformed_registry: bool) -> (TestNode, TestNode, TestN
     f.add_item("Kit sport (avant révocation)").await;
     b.add_item("Vidéoprojecteur").await;
     converge(&[&r, &b, &f, &m]).await;
-    NetworkClient::new(r.admin().await)
-        .revoke(pb::SiteId {
-            id: "forbach".into(),
-        })
-        .await
-        .unwrap();
-    eventually("the revocation reaches metz and the intruder", || {
-        sees_revoked(&b, "forbach") && sees_revoked(&m, "forbach")
-    })
-    .await;
+    revoke_and_wait(&r, "forbach", &[&b, &m]).await;
     if malformed_registry {
         r.running()
             .docs()
@@ -461,16 +465,7 @@ async fn a_revoked_academy_node_cannot_lift_its_own_revocation() {
         enrol(&r, n).await.unwrap();
     }
     converge(&[&r, &r2, &b, &m]).await;
-    NetworkClient::new(r.admin().await)
-        .revoke(pb::SiteId {
-            id: "academie-bis".into(),
-        })
-        .await
-        .unwrap();
-    eventually("the revocation reaches metz and the intruder", || {
-        sees_revoked(&b, "academie-bis") && sees_revoked(&m, "academie-bis")
-    })
-    .await;
+    revoke_and_wait(&r, "academie-bis", &[&b, &m]).await;
     // Its own node lifts the revocation, with its own valid signature.
     r2.running()
         .docs()

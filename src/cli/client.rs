@@ -546,65 +546,44 @@ pub async fn site(t: &Target, json_out: bool, cmd: SiteCmd) -> anyhow::Result<()
             println!("  clé retirée : {k}");
         }
     };
-    match cmd {
+    let one = match cmd {
         SiteCmd::Enrol {
             id,
             name,
             endpoint,
             key,
             role,
-        } => {
-            let s = c
-                .enrol(pb::EnrolSiteRequest {
-                    id,
-                    name,
-                    endpoint,
-                    key,
-                    role,
-                })
-                .await
-                .map_err(api_error)?
-                .into_inner();
-            if json_out {
-                print_json(&s);
-            } else {
-                print_site(&s);
-            }
-        }
+        } => c
+            .enrol(pb::EnrolSiteRequest {
+                id,
+                name,
+                endpoint,
+                key,
+                role,
+            })
+            .await
+            .map_err(api_error)?
+            .into_inner(),
         SiteCmd::Update {
             id,
             name,
             endpoint,
             key,
-        } => {
-            let s = c
-                .update(pb::UpdateSiteRequest {
-                    id,
-                    name: name.unwrap_or_default(),
-                    endpoint: endpoint.unwrap_or_default(),
-                    key: key.unwrap_or_default(),
-                })
-                .await
-                .map_err(api_error)?
-                .into_inner();
-            if json_out {
-                print_json(&s);
-            } else {
-                print_site(&s);
-            }
-        }
-        SiteCmd::Revoke { id } => {
-            let s = c
-                .revoke(pb::SiteId { id })
-                .await
-                .map_err(api_error)?
-                .into_inner();
-            if json_out {
-                print_json(&s);
-            } else {
-                print_site(&s);
-            }
-        }
+        } => c
+            .update(pb::UpdateSiteRequest {
+                id,
+                name: name.unwrap_or_default(),
+                endpoint: endpoint.unwrap_or_default(),
+                key: key.unwrap_or_default(),
+            })
+            .await
+            .map_err(api_error)?
+            .into_inner(),
+        SiteCmd::Revoke { id } => c
+            .revoke(pb::SiteId { id })
+            .await
+            .map_err(api_error)?
+            .into_inner(),
         SiteCmd::List => {
             let list = c
                 .list_sites(pb::ListSitesRequest {})
@@ -619,7 +598,13 @@ pub async fn site(t: &Target, json_out: bool, cmd: SiteCmd) -> anyhow::Result<()
                     print_site(s);
                 }
             }
+            return Ok(());
         }
+    };
+    if json_out {
+        print_json(&one);
+    } else {
+        print_site(&one);
     }
     Ok(())
 }
