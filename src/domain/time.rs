@@ -14,6 +14,11 @@ const LOCAL_FORMATS: &[&str] = &[
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
+    // As people write them in France: 16/12/2026 14:00, 16/12/2026 14h00, 16/12/2026 14h.
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %Hh%M",
+    "%d/%m/%Y à %H:%M",
+    "%d/%m/%Y à %Hh%M",
 ];
 
 /// Formats with an offset that RFC 3339 does not cover (no seconds).
@@ -37,9 +42,15 @@ pub fn parse_instant(s: &str) -> Result<DateTime<FixedOffset>> {
             return Ok(t);
         }
     }
+    // "14h" alone has no minutes for chrono: read it as 14h00.
+    let padded = if v.ends_with('h') && v.contains('/') {
+        format!("{v}00")
+    } else {
+        v.to_string()
+    };
     let naive = LOCAL_FORMATS
         .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
+        .find_map(|f| NaiveDateTime::parse_from_str(&padded, f).ok())
         .ok_or_else(|| {
             let hint = if parse_date(v).is_ok() {
                 " (l'heure manque)"
@@ -47,9 +58,10 @@ pub fn parse_instant(s: &str) -> Result<DateTime<FixedOffset>> {
                 ""
             };
             Error::invalid(format!(
-                "date et heure « {v} » invalides{hint} : attendu AAAA-MM-JJTHH:MM \
-                 (heure de Paris) ou un instant RFC 3339 avec décalage, \
-                 par exemple 2026-12-01T10:00 ou 2026-12-01T10:00:00+01:00"
+                "date et heure « {v} » invalides{hint} : attendu JJ/MM/AAAA HH:MM \
+                 ou AAAA-MM-JJTHH:MM (heure de Paris), ou un instant RFC 3339 avec \
+                 décalage, par exemple 01/12/2026 10:00, 2026-12-01T10:00 ou \
+                 2026-12-01T10:00:00+01:00"
             ))
         })?;
     local(&naive, v)
@@ -72,15 +84,21 @@ fn local(naive: &NaiveDateTime, shown: &str) -> Result<DateTime<FixedOffset>> {
     }
 }
 
-/// A calendar date "AAAA-MM-JJ".
+/// A calendar date: "AAAA-MM-JJ" or, as written in France, "JJ/MM/AAAA".
 pub fn parse_date(s: &str) -> Result<NaiveDate> {
     let v = s.trim();
     NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .ok()
         .filter(|_| v.len() == 10)
+        .or_else(|| {
+            NaiveDate::parse_from_str(v, "%d/%m/%Y")
+                .ok()
+                .filter(|_| v.len() >= 8 && v.split('/').nth(2).is_some_and(|y| y.len() == 4))
+        })
         .ok_or_else(|| {
             Error::invalid(format!(
-                "date « {v} » invalide : attendu AAAA-MM-JJ, par exemple 2026-12-01"
+                "date « {v} » invalide : attendu JJ/MM/AAAA ou AAAA-MM-JJ, \
+                 par exemple 01/12/2026 ou 2026-12-01"
             ))
         })
 }
@@ -117,6 +135,90 @@ pub fn paris(dt: DateTime<Utc>) -> DateTime<FixedOffset> {
 /// RFC 3339 to the second, keeping the offset: "2026-12-01T10:00:00+01:00".
 pub fn rfc3339(dt: &DateTime<FixedOffset>) -> String {
     dt.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+const WEEKDAYS_FR: [&str; 7] = ["lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."];
+const MONTHS_FR: [&str; 12] = [
+    "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
+    "déc.",
+];
+
+/// A day as people write it: "mer. 16 déc. 2026".
+pub fn fr_date(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!(
+        "{} {} {} {}",
+        WEEKDAYS_FR[d.weekday().num_days_from_monday() as usize],
+        d.day(),
+        MONTHS_FR[d.month0() as usize],
+        d.year()
+    )
+}
+
+/// A month as people write it: "décembre 2026".
+pub fn fr_month(year: i32, month: u32) -> String {
+    const FULL: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    format!("{} {year}", FULL[(month.clamp(1, 12) - 1) as usize])
+}
+
+fn fr_clock(t: &DateTime<chrono_tz::Tz>) -> String {
+    t.format("%H:%M").to_string()
+}
+
+fn parse_any(s: &str) -> Option<DateTime<chrono_tz::Tz>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&TZ))
+}
+
+/// An instant in Paris time, as people write it: "mer. 16 déc. 2026, 14:00".
+/// Text that is not an RFC 3339 instant is returned as it is.
+pub fn fr_instant(s: &str) -> String {
+    match parse_any(s) {
+        Some(t) => format!("{}, {}", fr_date(t.date_naive()), fr_clock(&t)),
+        None => s.to_string(),
+    }
+}
+
+/// A period [from, to) in Paris time, with an inclusive end as people say it:
+/// - whole days (midnight to midnight): "mer. 16 déc. 2026" or
+///   "mer. 16 déc. 2026 → ven. 18 déc. 2026";
+/// - within one day: "mer. 16 déc. 2026, 14:00–16:00";
+/// - otherwise: "mer. 16 déc. 2026, 14:00 → jeu. 17 déc. 2026, 10:00".
+pub fn fr_period(from: &str, to: &str) -> String {
+    let (Some(f), Some(t)) = (parse_any(from), parse_any(to)) else {
+        return format!("{from} → {to}");
+    };
+    let midnight = |x: &DateTime<chrono_tz::Tz>| x.time() == chrono::NaiveTime::MIN;
+    if midnight(&f) && midnight(&t) && t > f {
+        let last = t.date_naive().pred_opt().unwrap_or(t.date_naive());
+        if last == f.date_naive() {
+            return fr_date(last);
+        }
+        return format!("{} → {}", fr_date(f.date_naive()), fr_date(last));
+    }
+    if f.date_naive() == t.date_naive() {
+        return format!(
+            "{}, {}–{}",
+            fr_date(f.date_naive()),
+            fr_clock(&f),
+            fr_clock(&t)
+        );
+    }
+    format!("{} → {}", fr_instant(from), fr_instant(to))
 }
 
 #[cfg(test)]
@@ -218,9 +320,14 @@ mod tests {
             parse_date(" 2026-12-01 ").unwrap(),
             NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
         );
+        assert_eq!(
+            parse_date("16/12/2026").unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, 16).unwrap()
+        );
         for bad in [
             "2026-02-30",
-            "01/12/2026",
+            "01/12/26",
+            "31/02/2026",
             "2026-12-01T10:00",
             "2026-1-1",
             "",
@@ -256,6 +363,61 @@ mod tests {
             "2026-12-01T10:00:00+01:00"
         );
         assert!(parse_bound("hier", false).is_err());
+    }
+
+    #[test]
+    fn french_input() {
+        for typed in [
+            "16/12/2026 14:00",
+            "16/12/2026 14h00",
+            "16/12/2026 14h",
+            "16/12/2026 à 14:00",
+        ] {
+            assert_eq!(
+                s(parse_instant(typed)),
+                "2026-12-16T14:00:00+01:00",
+                "{typed}"
+            );
+        }
+        assert_eq!(
+            s(parse_bound("16/12/2026", false)),
+            "2026-12-16T00:00:00+01:00"
+        );
+        assert_eq!(
+            s(parse_bound("18/12/2026", true)),
+            "2026-12-19T00:00:00+01:00"
+        );
+    }
+
+    #[test]
+    fn french_display() {
+        assert_eq!(
+            fr_instant("2026-11-30T05:23:01Z"),
+            "lun. 30 nov. 2026, 06:23"
+        );
+        assert_eq!(
+            fr_period("2026-12-16T14:00:00+01:00", "2026-12-16T16:00:00+01:00"),
+            "mer. 16 déc. 2026, 14:00–16:00"
+        );
+        // An end date is inclusive: --to 2026-12-18 is stored as the 19th at 00:00.
+        assert_eq!(
+            fr_period("2026-12-16T00:00:00+01:00", "2026-12-19T00:00:00+01:00"),
+            "mer. 16 déc. 2026 → ven. 18 déc. 2026"
+        );
+        assert_eq!(
+            fr_period("2026-12-16T00:00:00+01:00", "2026-12-17T00:00:00+01:00"),
+            "mer. 16 déc. 2026"
+        );
+        assert_eq!(
+            fr_period("2026-12-16T14:00:00Z", "2026-12-17T09:00:00Z"),
+            "mer. 16 déc. 2026, 15:00 → jeu. 17 déc. 2026, 10:00"
+        );
+        assert_eq!(fr_instant("bientôt"), "bientôt");
+        assert_eq!(fr_month(2026, 2), "février 2026");
+        assert_eq!(
+            fr_date(NaiveDate::from_ymd_opt(2027, 8, 1).unwrap()),
+            "dim. 1 août 2027"
+        );
     }
 
     #[test]
