@@ -264,6 +264,43 @@ async fn the_demo_network_starts_and_converges() {
     };
     assert_eq!(figure("partners.count").as_deref(), Some("1"));
     assert_eq!(figure("purchases.requested").as_deref(), Some("2"));
+
+    // The academy has enrolled every site: its network status lists the
+    // three sites, connected.
+    let health = maillage::api::network::health(&nodes[0].ctx).unwrap();
+    for (site, _, _) in &maillage::cli::demo::DEMO_SITES[1..] {
+        let row = health.sites.iter().find(|s| s.id == *site);
+        assert!(
+            row.is_some_and(|r| r.connected && r.revoked_at.is_empty()),
+            "{site} enrolled and connected: {:?}",
+            health.sites
+        );
+    }
+
+    // Every command the demo's banner suggests succeeds, run as printed.
+    let cwd = tempfile::tempdir().unwrap();
+    for (dir, command) in maillage::cli::demo::suggested_commands(tmp.path()) {
+        let mut args = vec!["--dir".to_string(), dir.display().to_string()];
+        args.extend(shell_words(command));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_maillage"))
+            .args(&args)
+            .current_dir(cwd.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "`{command}` failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if command == "network status" {
+            for (_, name, _) in &maillage::cli::demo::DEMO_SITES[1..] {
+                assert!(stdout.contains(name), "{name} in:\n{stdout}");
+            }
+            assert_eq!(stdout.matches("— connecté").count(), 3, "{stdout}");
+        }
+    }
     for n in nodes {
         n.shutdown().await;
     }
@@ -308,4 +345,31 @@ async fn a_new_node_receives_each_document_once() {
         "received {received} bytes for a document of {size}: it crossed more than once"
     );
     assert!(sent < 20_000, "the new node sent {sent} bytes");
+}
+
+/// Splits a command line as a shell would, for double-quoted words only.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    words
 }

@@ -583,6 +583,18 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
             crate::node::init_with_ca(&dir, &cfg, Some(&ca)).await?;
         }
         let node = RunningNode::start(&dir).await?;
+        if fresh && base_port == 0 {
+            // Ports chosen by the system: written back so that `--dir` finds them.
+            let mut cfg = Config::load(&dir)?;
+            cfg.listen = node
+                .fed_url()
+                .split("://")
+                .nth(1)
+                .unwrap_or_default()
+                .into();
+            cfg.api_listen = node.url().split("://").nth(1).unwrap_or_default().into();
+            std::fs::write(Config::path(&dir), cfg.to_documented_toml())?;
+        }
         if fresh {
             for (name, category, inv, description) in sample_equipment(site) {
                 let patch = Patch {
@@ -599,9 +611,62 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
         nodes.push(node);
     }
     if any_fresh {
+        enrol_sites(root, &nodes).await?;
         seed_activity(&nodes).await?;
     }
     Ok(nodes)
+}
+
+/// The academic team enrols every node of the demo in the registry, as it does
+/// for a real network (`maillage site enrol`), so that `network status` lists them.
+async fn enrol_sites(root: &Path, nodes: &[RunningNode]) -> anyhow::Result<()> {
+    let academy = &nodes[0];
+    let enrolled: Vec<String> = crate::api::network::sites(&academy.ctx)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    for (node, (site, name, role)) in nodes.iter().zip(DEMO_SITES) {
+        if enrolled.iter().any(|e| e == site) {
+            continue;
+        }
+        let key = crate::tls::site_public_key(&root.join(site))?;
+        crate::api::network::enrol(
+            &academy.ctx,
+            crate::pb::EnrolSiteRequest {
+                id: site.to_string(),
+                name: name.to_string(),
+                endpoint: node.fed_url(),
+                key,
+                role: role.as_str().to_string(),
+            },
+        )
+        .await?;
+    }
+    wait_for("registre reçu par tous les sites", || converged(nodes)).await
+}
+
+/// The commands the demo suggests, each with the directory of the node it
+/// runs against: every one of them must succeed on a fresh demo.
+pub fn suggested_commands(root: &Path) -> Vec<(PathBuf, &'static str)> {
+    let dir = |i: usize| root.join(DEMO_SITES[i].0);
+    vec![
+        (dir(1), "status"),
+        (dir(2), "equipment list"),
+        (
+            dir(1),
+            "equipment add --name \"Kit Lego Spike\" --category robotique",
+        ),
+        (dir(0), "equipment list --category robotique --json"),
+        (dir(2), "loan list"),
+        (dir(1), "loan list --state \"en retard\""),
+        (dir(0), "action list"),
+        (dir(1), "calendar"),
+        (dir(0), "calendar export --out reseau.ics"),
+        (dir(0), "network status"),
+        (dir(0), "purchase list"),
+        (dir(0), "report indicators --by site"),
+        (dir(1), "report bilan --site metz-borny --format md"),
+    ]
 }
 
 pub async fn run(args: DemoArgs, dir: Option<PathBuf>) -> anyhow::Result<()> {
@@ -632,27 +697,8 @@ pub async fn run(args: DemoArgs, dir: Option<PathBuf>) -> anyhow::Result<()> {
     }
     println!();
     println!("Essayez, dans un autre terminal (--dir donne l'adresse et le jeton du nœud) :");
-    let dir = |n: &RunningNode| root.join(&n.ctx.site).display().to_string();
-    let (academy, metz, thionville) = (dir(&nodes[0]), dir(&nodes[1]), dir(&nodes[2]));
-    for (d, cmd) in [
-        (&metz, "status"),
-        (&thionville, "equipment list"),
-        (
-            &metz,
-            "equipment add --name \"Kit Lego Spike\" --category robotique",
-        ),
-        (&academy, "equipment list --category robotique --json"),
-        (&thionville, "loan list"),
-        (&metz, "loan list --state overdue"),
-        (&academy, "action list"),
-        (&metz, "calendar"),
-        (&academy, "calendar export --out reseau.ics"),
-        (&academy, "network status"),
-        (&academy, "purchase list"),
-        (&academy, "report indicators --by site"),
-        (&metz, "report bilan --site metz --format md"),
-    ] {
-        println!("  cargo run --release -- --dir {d} {cmd}");
+    for (d, cmd) in suggested_commands(&root) {
+        println!("  cargo run --release -- --dir {} {cmd}", d.display());
     }
     println!();
     println!("Ctrl-C pour arrêter.");
