@@ -175,7 +175,7 @@ impl Config {
             validate_peer_url(p)?;
             if !self.insecure && p.starts_with("http://") {
                 anyhow::bail!(
-                    "pair « {p} » : avec TLS, les pairs se joignent en https:// (ou mettez insecure = true)"
+                    "voisin « {p} » : avec TLS, les voisins se joignent en https:// (ou mettez insecure = true)"
                 );
             }
         }
@@ -194,53 +194,62 @@ impl Config {
         let f = &self.federation;
         let a = &self.api;
         format!(
-            r#"# maillage node configuration.
-# Every field below is shown with its value; fields left out take their default.
+            r#"# Configuration du nœud maillage.
+# Chaque champ est indiqué avec sa valeur ; un champ absent prend sa valeur par défaut.
+# Les noms des champs restent en anglais : ce sont ceux que lit le programme.
 
-# Site id: a short slug (lowercase letters, digits, dashes). Names this node's
-# document `site/<site>`. Never change it once the node has joined the network.
+# Identifiant du site : un nom court (minuscules, chiffres, tirets). Il nomme le
+# document `site/<site>` de ce nœud. Ne le changez jamais une fois le nœud entré
+# dans le réseau.
 site = "{site}"
-# Human name of the site.
+# Nom du site, tel que les personnes le lisent.
 name = "{name}"
-# "site" for a tiers-lieu, "academy" for the academic team's node. Default "site".
+# "site" pour un tiers-lieu, "academy" pour le nœud de l'équipe académique.
+# Par défaut "site".
 role = "{role}"
-# Address of the federation: other nodes dial it, over mutual TLS.
-# Default "127.0.0.1:7400"; use "0.0.0.0:7400" to accept other sites.
+# Adresse de la fédération : les autres nœuds s'y connectent, en TLS mutuel.
+# Par défaut "127.0.0.1:7400" ; "0.0.0.0:7400" pour accepter les autres sites.
 listen = "{listen}"
-# Address of the public API (tokens), used by the CLI and tools on this
-# machine. Default "127.0.0.1:7401". With insecure = true, the API is served
-# on `listen` instead and this address is unused.
+# Adresse de l'API publique (jetons), utilisée par la ligne de commande et les
+# outils de cette machine. Par défaut "127.0.0.1:7401". Avec insecure = true,
+# l'API est servie sur `listen` et cette adresse n'est pas utilisée.
 api_listen = "{api_listen}"
-# true: nodes talk without TLS or certificates, and the API shares `listen`.
-# For trials on a closed network only; the node warns at start. Default false.
+# true : les nœuds échangent sans TLS ni certificats, et l'API partage `listen`.
+# Uniquement pour des essais sur un réseau fermé ; le nœud avertit au démarrage.
+# Par défaut false.
 insecure = {insecure}
-# Peers this node dials: "https://host:port" ("http://" with insecure). Default: none.
-# Peers may also dial this node; one session per pair of sites is kept.
+# Nœuds voisins que ce nœud appelle : "https://hôte:port" ("http://" avec
+# insecure). Par défaut aucun. Les voisins peuvent aussi appeler ce nœud ; une
+# seule session est gardée par paire de sites.
 peers = [{peers}]
 
 [storage]
-# Incremental chunks kept per document before compaction into one snapshot. Default 256.
+# Morceaux incrémentaux gardés par document avant de les compacter en un
+# instantané. Par défaut 256.
 compact_after_chunks = {compact}
 
 [federation]
-# Largest frame accepted from or sent to a peer, in bytes. Default 33554432 (32 MiB).
+# Plus grande trame acceptée d'un voisin ou envoyée à un voisin, en octets.
+# Par défaut 33554432 (32 Mio).
 max_frame_bytes = {frame}
-# Most documents a peer may list in one digest. Default 100000.
+# Nombre maximal de documents qu'un voisin peut annoncer d'un coup. Par défaut 100000.
 max_documents = {maxdocs}
-# Most changes (and change signatures) one sync message may bring; a peer that
-# sends more has its session closed. Default 200000.
+# Nombre maximal de modifications (et de signatures) qu'un message de
+# synchronisation peut apporter ; au-delà, la session du voisin est fermée.
+# Par défaut 200000.
 max_changes_per_message = {maxchanges}
-# Milliseconds a peer has to complete the handshake. Default 10000.
+# Millisecondes laissées à un voisin pour se présenter. Par défaut 10000.
 handshake_timeout_ms = {hs}
-# Milliseconds allowed to open a connection to a peer. Default 5000.
+# Millisecondes laissées pour ouvrir une connexion vers un voisin. Par défaut 5000.
 connect_timeout_ms = {ct}
-# Redial delay: starts at reconnect_min_ms, doubles up to reconnect_max_ms, with
-# random jitter. Defaults 200 and 30000.
+# Délai avant de rappeler un voisin : part de reconnect_min_ms, double jusqu'à
+# reconnect_max_ms, avec un peu de hasard. Par défaut 200 et 30000.
 reconnect_min_ms = {rmin}
 reconnect_max_ms = {rmax}
 
 [api]
-# Largest request a client may send to the public API, in bytes. Default 4194304 (4 MiB).
+# Plus grande requête qu'un client peut envoyer à l'API publique, en octets.
+# Par défaut 4194304 (4 Mio).
 max_request_bytes = {api}
 "#,
             site = self.site,
@@ -281,6 +290,20 @@ mod tests {
         c.peers = vec!["http://127.0.0.1:7401".into()];
         let back: Config = toml::from_str(&c.to_documented_toml()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn the_config_file_speaks_french() {
+        let text = Config::new("metz", "Metz", Role::Site).to_documented_toml();
+        let english = [
+            "the", "Default", "default", "of", "and", "this", "with", "Address", "peers",
+        ];
+        for line in text.lines().filter(|l| l.starts_with('#')) {
+            for word in line.split(|c: char| !c.is_alphanumeric()) {
+                assert!(!english.contains(&word), "« {word} » in: {line}");
+            }
+        }
+        assert!(text.contains("Par défaut"), "{text}");
     }
 
     #[test]
