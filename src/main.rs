@@ -17,7 +17,13 @@ fn main() -> std::process::ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    let default = if quiet { "warn" } else { "maillage=info,warn" };
+    // The demo's terminal shows its banner; its nodes' journal only on demand
+    // (RUST_LOG=info), since the start of a network is noisy by nature.
+    let default = match cli.command {
+        maillage::cli::Command::Demo(_) => "error",
+        _ if quiet => "warn",
+        _ => "maillage=info,warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),

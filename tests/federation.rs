@@ -294,6 +294,38 @@ async fn the_demo_network_starts_and_converges() {
             String::from_utf8_lossy(&out.stderr)
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
+        if !command.contains("--json") {
+            // What people read: dates as they write them, values in French.
+            assert!(
+                machine_time(&stdout).is_none(),
+                "`{command}` prints a machine time {:?}:\n{stdout}",
+                machine_time(&stdout)
+            );
+            for internal in [
+                "en_cours",
+                "checked_out",
+                "workshop",
+                "local_authority",
+                "pupils",
+                "submitted",
+            ] {
+                assert!(
+                    !stdout.contains(internal),
+                    "`{command}` prints « {internal} »:\n{stdout}"
+                );
+            }
+        }
+        if command == "action list" {
+            assert!(stdout.contains("en cours"), "{stdout}");
+            assert!(
+                stdout.contains("Tiers-lieu éducatif de Metz-Borny"),
+                "the lead by name:\n{stdout}"
+            );
+        }
+        if command == "partner list" {
+            assert!(stdout.contains("collectivité"), "{stdout}");
+            assert!(stdout.contains("1\u{202f}500,00 €"), "{stdout}");
+        }
         if command == "network status" {
             for (_, name, _) in &maillage::cli::demo::DEMO_SITES[1..] {
                 assert!(stdout.contains(name), "{name} in:\n{stdout}");
@@ -372,4 +404,17 @@ fn shell_words(line: &str) -> Vec<String> {
         words.push(word);
     }
     words
+}
+
+/// The first RFC 3339 time (2026-11-30T05:23) in `text`, if any.
+fn machine_time(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let shape = "dddd-dd-ddTdd:dd";
+    chars.windows(shape.len()).find_map(|w| {
+        let fits = w.iter().zip(shape.chars()).all(|(c, s)| match s {
+            'd' => c.is_ascii_digit(),
+            s => *c == s,
+        });
+        fits.then(|| w.iter().collect())
+    })
 }

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use super::client::{api_error, connect, Target};
+use super::names::SiteNames;
 use super::output::{print_json, print_table};
 use crate::pb;
 use crate::pb::actions_client::ActionsClient;
@@ -103,14 +104,26 @@ fn parse_indicator(s: &str) -> anyhow::Result<pb::Indicator> {
     })
 }
 
-fn print_action(a: &pb::CommonAction) {
-    println!("{}  {}", a.id, a.title);
-    println!("  axe           : {}", a.axis);
-    println!("  statut        : {}", a.status);
-    println!("  pilote        : {}", a.lead);
-    println!("  participants  : {}", a.participants.join(", "));
-    if !a.start.is_empty() || !a.end.is_empty() {
-        println!("  dates         : {} → {}", a.start, a.end);
+/// A date of an action or task (AAAA-MM-JJ) as people write it.
+fn day_fr(d: &str) -> String {
+    match crate::domain::time::parse_date(d) {
+        Ok(d) => crate::domain::time::fr_date(d),
+        Err(_) => d.to_string(),
+    }
+}
+
+fn print_action(a: &pb::CommonAction, names: &SiteNames) {
+    use crate::domain::actions::{axis_fr, status_fr};
+    println!("{}  {}", a.title, a.id);
+    println!("  axe           : {}", axis_fr(a.axis as i64));
+    println!("  statut        : {}", status_fr(&a.status));
+    println!("  pilote        : {}", names.name(&a.lead));
+    println!("  participants  : {}", names.names(&a.participants));
+    match (a.start.as_str(), a.end.as_str()) {
+        ("", "") => {}
+        (s, "") => println!("  dates         : à partir du {}", day_fr(s)),
+        ("", e) => println!("  dates         : jusqu'au {}", day_fr(e)),
+        (s, e) => println!("  dates         : du {} au {}", day_fr(s), day_fr(e)),
     }
     if !a.description.is_empty() {
         println!("  description   : {}", a.description);
@@ -121,11 +134,15 @@ fn print_action(a: &pb::CommonAction) {
     if !a.target_publics.is_empty() {
         println!("  publics cibles: {}", a.target_publics.join(", "));
     }
-    if !a.budget_planned.is_empty() || !a.budget_spent.is_empty() {
-        println!(
-            "  budget        : {} € prévus, {} € dépensés",
-            a.budget_planned, a.budget_spent
-        );
+    match (a.budget_planned.as_str(), a.budget_spent.as_str()) {
+        ("", "") => {}
+        (p, "") => println!("  budget        : {} prévus", euros(p)),
+        ("", s) => println!("  budget        : {} dépensés", euros(s)),
+        (p, s) => println!(
+            "  budget        : {} prévus, {} dépensés",
+            euros(p),
+            euros(s)
+        ),
     }
     for i in &a.indicators {
         println!(
@@ -138,15 +155,41 @@ fn print_action(a: &pb::CommonAction) {
         let site = if t.site.is_empty() {
             String::new()
         } else {
-            format!(" ({})", t.site)
+            format!(" ({})", names.name(&t.site))
         };
         let due = if t.due.is_empty() {
             String::new()
         } else {
-            format!(" pour le {}", t.due)
+            format!(" pour le {}", day_fr(&t.due))
         };
         println!("  [{mark}] {} {}{site}{due}", t.id, t.title);
     }
+}
+
+/// An amount in euros as written in France: "4 350,80 €".
+pub fn euros(amount: &str) -> String {
+    let a = amount.trim();
+    let (int, frac) = a.split_once('.').unwrap_or((a, ""));
+    let (sign, digits) = match int.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", int),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return format!("{a} €");
+    }
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(c);
+    }
+    let frac = match frac.len() {
+        0 => String::new(),
+        1 => format!(",{frac}0"),
+        _ => format!(",{frac}"),
+    };
+    format!("{sign}{grouped}{frac} €")
 }
 
 fn print_task(t: &pb::Task) {
@@ -155,7 +198,9 @@ fn print_task(t: &pb::Task) {
 }
 
 pub async fn run(t: &Target, json: bool, cmd: ActionCmd) -> anyhow::Result<()> {
-    let mut c = ActionsClient::new(connect(t).await?);
+    let conn = connect(t).await?;
+    let names = SiteNames::fetch(&conn).await;
+    let mut c = ActionsClient::new(conn);
     let action = match cmd {
         ActionCmd::Create {
             title,
@@ -256,24 +301,23 @@ pub async fn run(t: &Target, json: bool, cmd: ActionCmd) -> anyhow::Result<()> {
             } else if list.actions.is_empty() {
                 println!("Aucune action ne correspond.");
             } else {
-                let rows: Vec<Vec<String>> = list
-                    .actions
+                // By title, as people look for them.
+                let mut actions = list.actions.clone();
+                actions.sort_by_cached_key(|a| crate::domain::fold_for_search(&a.title));
+                let rows: Vec<Vec<String>> = actions
                     .iter()
                     .map(|a| {
                         vec![
-                            a.id.clone(),
                             a.title.clone(),
                             a.axis.to_string(),
-                            a.status.clone(),
-                            a.lead.clone(),
-                            a.participants.join(","),
+                            crate::domain::actions::status_fr(&a.status),
+                            names.name(&a.lead),
+                            a.participants.len().to_string(),
+                            a.id.clone(),
                         ]
                     })
                     .collect();
-                print_table(
-                    &["ID", "TITRE", "AXE", "STATUT", "PILOTE", "PARTICIPANTS"],
-                    &rows,
-                );
+                print_table(&["TITRE", "AXE", "STATUT", "PILOTE", "SITES", "ID"], &rows);
             }
             return Ok(());
         }
@@ -282,7 +326,7 @@ pub async fn run(t: &Target, json: bool, cmd: ActionCmd) -> anyhow::Result<()> {
     if json {
         print_json(&action);
     } else {
-        print_action(&action);
+        print_action(&action, &names);
     }
     Ok(())
 }

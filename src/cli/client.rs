@@ -309,7 +309,10 @@ pub fn status_json(s: &pb::StatusReply) -> serde_json::Value {
 }
 
 pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
-    let mut client = NodeClient::new(connect(t).await?);
+    use super::names::{role_fr, SiteNames};
+    use crate::domain::time::fr_instant;
+    let conn = connect(t).await?;
+    let mut client = NodeClient::new(conn.clone());
     let s = client
         .status(pb::StatusRequest {})
         .await
@@ -319,8 +322,9 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
         print_json(&status_json(&s));
         return Ok(());
     }
+    let names = SiteNames::fetch(&conn).await;
     println!("Site        : {} ({})", s.name, s.site);
-    println!("Rôle        : {}", s.role);
+    println!("Rôle        : {}", role_fr(&s.role));
     println!("Fédération  : {}", s.listen);
     println!("API         : {}", s.api_listen);
     println!("Clé publique: {}", s.public_key);
@@ -339,9 +343,9 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
     );
     for p in &s.peers {
         let who = if p.site.is_empty() {
-            &p.address
+            p.address.clone()
         } else {
-            &p.site
+            names.name(&p.site)
         };
         let state = if p.connected {
             "connecté"
@@ -351,7 +355,7 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
         let last = if p.last_sync.is_empty() {
             "jamais synchronisé".to_string()
         } else {
-            format!("dernière synchro {}", p.last_sync)
+            format!("dernière synchro {}", fr_instant(&p.last_sync))
         };
         print!("  {who}  {state}, {last}");
         if !p.last_error.is_empty() {
@@ -360,7 +364,10 @@ pub async fn status(t: &Target, json_out: bool) -> anyhow::Result<()> {
         println!();
     }
     if s.refused_sessions > 0 {
-        println!("Sessions refusées (pairs fautifs) : {}", s.refused_sessions);
+        println!(
+            "Sessions refusées (voisins fautifs) : {}",
+            s.refused_sessions
+        );
     }
     if s.withheld_messages > 0 {
         println!(
@@ -469,7 +476,10 @@ pub async fn token(t: &Target, json_out: bool, cmd: TokenCmd) -> anyhow::Result<
 }
 
 pub async fn network_status(t: &Target, json_out: bool) -> anyhow::Result<()> {
-    let mut c = crate::pb::network_client::NetworkClient::new(connect(t).await?);
+    use super::names::{role_fr, SiteNames};
+    use crate::domain::time::fr_instant;
+    let conn = connect(t).await?;
+    let mut c = crate::pb::network_client::NetworkClient::new(conn.clone());
     let h = c
         .health(pb::NetworkHealthRequest {})
         .await
@@ -479,24 +489,50 @@ pub async fn network_status(t: &Target, json_out: bool) -> anyhow::Result<()> {
         print_json(&h);
         return Ok(());
     }
-    println!("État du réseau vu de {} ({}) :", h.site, h.generated_at);
+    let names = SiteNames::fetch(&conn).await;
+    // Actions by title, for the documents a site lags on.
+    let mut titles = std::collections::BTreeMap::new();
+    if h.sites.iter().any(|s| !s.differing.is_empty()) {
+        let mut a = crate::pb::actions_client::ActionsClient::new(conn.clone());
+        if let Ok(list) = a.list(pb::ListActionsRequest::default()).await {
+            for action in list.into_inner().actions {
+                titles.insert(format!("action/{}", action.id), action.title);
+            }
+        }
+    }
+    let doc_fr = |doc: &str| -> String {
+        if doc == "network" {
+            "registre du réseau".into()
+        } else if let Some(site) = doc.strip_prefix("site/") {
+            format!("données de {}", names.name(site))
+        } else if let Some(title) = titles.get(doc) {
+            format!("action « {title} »")
+        } else {
+            doc.to_string()
+        }
+    };
+    println!(
+        "État du réseau vu de {} ({}) :",
+        names.name(&h.site),
+        fr_instant(&h.generated_at)
+    );
     if h.sites.is_empty() {
         println!("Aucun autre site inscrit au registre.");
     }
     for s in &h.sites {
         let state = if !s.revoked_at.is_empty() {
-            format!("révoqué le {}", s.revoked_at)
+            format!("révoqué le {}", fr_instant(&s.revoked_at))
         } else if s.connected {
             "connecté".to_string()
         } else {
             "non connecté".to_string()
         };
-        println!("{}  {} ({}) — {state}", s.id, s.name, s.role);
+        println!("{} ({}, {}) — {state}", s.name, s.id, role_fr(&s.role));
         let or_never = |v: &str| {
             if v.is_empty() {
                 "jamais".to_string()
             } else {
-                v.to_string()
+                fr_instant(v)
             }
         };
         println!("  dernier contact direct  : {}", or_never(&s.last_contact));
@@ -508,12 +544,18 @@ pub async fn network_status(t: &Target, json_out: bool) -> anyhow::Result<()> {
             println!("  documents en retard     : aucun");
         } else {
             println!(
-                "  documents en retard     : {} ({} modifications)",
+                "  documents en retard     : {} ({} modification{})",
                 s.differing.len(),
-                s.changes_behind
+                s.changes_behind,
+                if s.changes_behind > 1 { "s" } else { "" }
             );
             for d in &s.differing {
-                println!("    {} : {} modifications", d.doc, d.changes_behind);
+                println!(
+                    "    {} : {} modification{}",
+                    doc_fr(&d.doc),
+                    d.changes_behind,
+                    if d.changes_behind > 1 { "s" } else { "" }
+                );
             }
         }
         if s.never_synced > 0 {

@@ -660,6 +660,7 @@ pub fn suggested_commands(root: &Path) -> Vec<(PathBuf, &'static str)> {
         (dir(2), "loan list"),
         (dir(1), "loan list --state \"en retard\""),
         (dir(0), "action list"),
+        (dir(0), "partner list"),
         (dir(1), "calendar"),
         (dir(0), "calendar export --out reseau.ics"),
         (dir(0), "network status"),
@@ -701,7 +702,7 @@ pub async fn run(args: DemoArgs, dir: Option<PathBuf>) -> anyhow::Result<()> {
         println!("  cargo run --release -- --dir {} {cmd}", d.display());
     }
     println!();
-    println!("Ctrl-C pour arrêter.");
+    println!("Journal des nœuds : relancez avec RUST_LOG=info. Ctrl-C pour arrêter.");
     super::wait_for_signal().await;
     println!("Arrêt du réseau de démonstration…");
     for n in nodes {

@@ -6,6 +6,7 @@ mod calendar;
 pub mod client;
 pub mod demo;
 mod loans;
+mod names;
 mod output;
 mod partners;
 mod purchases;

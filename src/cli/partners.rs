@@ -2,7 +2,10 @@
 
 use clap::{Args, Subcommand};
 
+use std::collections::BTreeMap;
+
 use super::client::{api_error, connect, Target};
+use super::names::SiteNames;
 use super::output::{print_json, print_table};
 use crate::pb::{self, partners_client::PartnersClient};
 
@@ -53,8 +56,23 @@ pub enum PartnerCmd {
     },
 }
 
-fn show(p: &pb::Partner) {
-    println!("{}  {} ({}, {})", p.id, p.name, p.kind, p.site);
+/// A partner kind as people say it (`local_authority` → collectivité).
+fn kind_fr(kind: &str) -> &str {
+    crate::domain::partners::KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .and_then(|(_, fr)| fr.first().copied())
+        .unwrap_or(kind)
+}
+
+fn show(p: &pb::Partner, names: &SiteNames, titles: &BTreeMap<String, String>) {
+    println!(
+        "{}  {} ({}, {})",
+        p.name,
+        p.id,
+        kind_fr(&p.kind),
+        names.name(&p.site)
+    );
     if !p.contact.is_empty() {
         println!("  contact     : {}", p.contact);
     }
@@ -62,18 +80,38 @@ fn show(p: &pb::Partner) {
         println!("  convention  : {}", p.agreement);
     }
     if !p.contribution_eur.is_empty() {
-        println!("  contribution : {} €", p.contribution_eur);
+        println!(
+            "  contribution : {}",
+            super::actions::euros(&p.contribution_eur)
+        );
     }
     if !p.contribution_in_kind.is_empty() {
         println!("  en nature   : {}", p.contribution_in_kind);
     }
     if !p.actions.is_empty() {
-        println!("  actions     : {}", p.actions.join(", "));
+        let named: Vec<String> = p
+            .actions
+            .iter()
+            .map(|a| titles.get(a).cloned().unwrap_or_else(|| a.clone()))
+            .collect();
+        println!("  actions     : {}", named.join(", "));
     }
 }
 
 pub async fn run(t: &Target, json_out: bool, cmd: PartnerCmd) -> anyhow::Result<()> {
-    let mut c = PartnersClient::new(connect(t).await?);
+    let conn = connect(t).await?;
+    let names = SiteNames::fetch(&conn).await;
+    // Linked actions by title.
+    let mut titles = BTreeMap::new();
+    if !json_out {
+        let mut a = crate::pb::actions_client::ActionsClient::new(conn.clone());
+        if let Ok(list) = a.list(pb::ListActionsRequest::default()).await {
+            for action in list.into_inner().actions {
+                titles.insert(action.id, action.title);
+            }
+        }
+    }
+    let mut c = PartnersClient::new(conn);
     match cmd {
         PartnerCmd::Add(f) => {
             let p = c
@@ -92,7 +130,7 @@ pub async fn run(t: &Target, json_out: bool, cmd: PartnerCmd) -> anyhow::Result<
             if json_out {
                 print_json(&p);
             } else {
-                show(&p);
+                show(&p, &names, &titles);
             }
         }
         PartnerCmd::Update { id, fields: f } => {
@@ -114,7 +152,7 @@ pub async fn run(t: &Target, json_out: bool, cmd: PartnerCmd) -> anyhow::Result<
             if json_out {
                 print_json(&p);
             } else {
-                show(&p);
+                show(&p, &names, &titles);
             }
         }
         PartnerCmd::List { site, kind, action } => {
@@ -129,21 +167,32 @@ pub async fn run(t: &Target, json_out: bool, cmd: PartnerCmd) -> anyhow::Result<
             } else if list.is_empty() {
                 println!("Aucun partenaire.");
             } else {
+                let mut list = list;
+                list.sort_by_cached_key(|p| crate::domain::fold_for_search(&p.name));
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|p| {
+                        let actions: Vec<String> = p
+                            .actions
+                            .iter()
+                            .map(|a| titles.get(a).cloned().unwrap_or_else(|| a.clone()))
+                            .collect();
                         vec![
-                            p.id.clone(),
-                            p.site.clone(),
                             p.name.clone(),
-                            p.kind.clone(),
-                            p.contribution_eur.clone(),
-                            p.actions.join(", "),
+                            kind_fr(&p.kind).to_string(),
+                            names.name(&p.site),
+                            if p.contribution_eur.is_empty() {
+                                String::new()
+                            } else {
+                                super::actions::euros(&p.contribution_eur)
+                            },
+                            actions.join(", "),
+                            p.id.clone(),
                         ]
                     })
                     .collect();
                 print_table(
-                    &["id", "site", "nom", "type", "contribution €", "actions"],
+                    &["NOM", "TYPE", "SITE", "CONTRIBUTION", "ACTIONS", "ID"],
                     &rows,
                 );
             }

@@ -99,6 +99,29 @@ pub fn parse_status(s: &str) -> Result<String> {
     Ok(canonical.to_string())
 }
 
+/// The three axes of ASTERIE, as the project states them.
+pub const AXES_FR: [&str; 3] = [
+    "organisation scolaire au service des apprentissages",
+    "compétences pour s'orienter tout au long de la vie",
+    "nouvelles formes de collaboration dans la communauté éducative",
+];
+
+/// "axe 2 — compétences pour s'orienter tout au long de la vie".
+pub fn axis_fr(axis: i64) -> String {
+    match usize::try_from(axis)
+        .ok()
+        .and_then(|a| AXES_FR.get(a.wrapping_sub(1)))
+    {
+        Some(label) => format!("axe {axis} — {label}"),
+        None => format!("axe {axis}"),
+    }
+}
+
+/// A status as people read it: "en cours" for `en_cours`.
+pub fn status_fr(status: &str) -> String {
+    status.replace('_', " ")
+}
+
 pub fn parse_axis(axis: u32) -> Result<i64> {
     if (1..=3).contains(&axis) {
         Ok(axis as i64)
