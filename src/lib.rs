@@ -26,6 +26,7 @@
 //!
 //! `ARCHITECTURE.md` describes how they fit together.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod bench;
