@@ -534,6 +534,22 @@ async fn reconnect(documents: usize) -> anyhow::Result<serde_json::Value> {
         "message_bytes": total, "message_bytes_per_document": per_doc}))
 }
 
+/// The file system holding `path`, from /proc/mounts: "ext4 sur /dev/vda (/)".
+/// A benchmark of durable writes means little without it (tmpfs never syncs).
+fn filesystem_of(path: &std::path::Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 3 && path.starts_with(f[1])).then(|| (f[1].len(), f[0], f[1], f[2]))
+        })
+        .max_by_key(|m| m.0)
+        .map(|(_, dev, mount, kind)| format!("{kind} sur {dev} ({mount})"))
+        .unwrap_or_else(|| "inconnu".into())
+}
+
 async fn writes(n: usize) -> anyhow::Result<serde_json::Value> {
     let bench = Bench::new()?;
     let a = bench.node("alpha", &[]).await?;
@@ -565,13 +581,14 @@ async fn writes(n: usize) -> anyhow::Result<serde_json::Value> {
     }
     let pipelined = (n / 16 * 16) as f64 / start.elapsed().as_secs_f64();
     let disk = a.docs().store().size_on_disk();
+    let fs = filesystem_of(bench._tmp.path());
     println!(
-        "écritures durables acquittées via l'API : {sequential:.0}/s une à une, {pipelined:.0}/s avec 16 en vol (cible ≥ 500/s) ; disque {:.1} Mo pour {} objets",
+        "écritures durables acquittées via l'API (fdatasync avant chaque acquittement) : {sequential:.0}/s une à une, {pipelined:.0}/s avec 16 en vol (cible ≥ 500/s) ; disque {:.1} Mo pour {} objets ; système de fichiers {fs}",
         disk as f64 / 1e6,
         n + n / 16 * 16 + 20
     );
     a.shutdown().await;
     Ok(
-        json!({"writes": n, "sequential_per_s": sequential, "pipelined_16_per_s": pipelined, "disk_bytes": disk}),
+        json!({"writes": n, "sequential_per_s": sequential, "pipelined_16_per_s": pipelined, "disk_bytes": disk, "filesystem": fs}),
     )
 }

@@ -33,6 +33,8 @@ pub const FORMAT_VERSION: u8 = 1;
 pub enum StorageError {
     #[error("sled : {0}")]
     Sled(#[from] sled::Error),
+    #[error("synchronisation du disque : {0}")]
+    Io(#[from] std::io::Error),
     #[error(
         "valeur stockée au format {found}, ce binaire lit le format {FORMAT_VERSION} (clé {key})"
     )]

@@ -12,8 +12,21 @@ use super::*;
 /// time on tokio's blocking pool: sled 0.34's `flush_async` deadlocks when many
 /// run at once (each parks one of sled's I/O threads waiting for writes that
 /// need those threads).
+///
+/// sled's flush alone is not durable: it ends in `sync_file_range`, which
+/// flushes neither the drive's cache nor the file's metadata, and it writes
+/// large values to files under `blobs/` without any sync. So every flush then
+/// calls `fdatasync` on sled's log file and on the blob files written since
+/// the previous flush, and `fsync` on the blob directory: an acknowledgement
+/// that waits for [`Store::flush`] follows a real sync of what it wrote.
 pub struct SledStore {
     db: sled::Db,
+    /// The directory sled writes to.
+    path: std::path::PathBuf,
+    /// sled's log file, kept open to sync it (any descriptor of a file will do).
+    log: std::fs::File,
+    /// Blob files already synced: sled writes each once and never changes it.
+    synced_blobs: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>>,
     docs: sled::Tree,
     sync: sled::Tree,
     meta: sled::Tree,
@@ -27,6 +40,9 @@ pub struct SledStore {
 impl SledStore {
     pub fn open(path: &Path) -> StorageResult<Self> {
         let db = sled::Config::new().path(path).open()?;
+        let log = std::fs::File::open(path.join("db"))?;
+        // The files sled just created are named in this directory.
+        std::fs::File::open(path)?.sync_all()?;
         let docs = db.open_tree("docs")?;
         let sync = db.open_tree("sync")?;
         let meta = db.open_tree("meta")?;
@@ -40,6 +56,9 @@ impl SledStore {
         }
         Ok(SledStore {
             db,
+            path: path.to_path_buf(),
+            log,
+            synced_blobs: Default::default(),
             docs,
             sync,
             meta,
@@ -70,6 +89,42 @@ impl SledStore {
     fn wrote(&self) {
         self.written.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// Syncs the blob files sled wrote since the last flush (sled writes a value
+/// too large for its log to a file of its own, once, and never syncs it),
+/// then the directory that names them.
+fn sync_blobs(
+    dir: &Path,
+    synced: &mut std::collections::HashSet<std::ffi::OsString>,
+) -> StorageResult<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut present = std::collections::HashSet::new();
+    let mut new = false;
+    for entry in entries {
+        let name = entry?.file_name();
+        if !synced.contains(&name) {
+            match std::fs::File::open(dir.join(&name)) {
+                Ok(f) => f.sync_data()?,
+                // Removed meanwhile by sled's collection of unused blobs.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            }
+            new = true;
+        }
+        present.insert(name);
+    }
+    // Forget the blobs sled removed, so the set does not grow forever.
+    synced.retain(|n| present.contains(n));
+    synced.extend(present);
+    if new {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Whether sled failed to open because another handle holds the database's
@@ -184,9 +239,18 @@ impl Store for SledStore {
             }
             let upto = self.written.load(Ordering::SeqCst);
             let db = self.db.clone();
-            tokio::task::spawn_blocking(move || db.flush())
-                .await
-                .map_err(|e| StorageError::Flush(e.to_string()))??;
+            let log = self.log.try_clone()?;
+            let path = self.path.clone();
+            let synced = self.synced_blobs.clone();
+            tokio::task::spawn_blocking(move || -> StorageResult<()> {
+                db.flush()?;
+                log.sync_data()?;
+                let mut synced = synced.lock().unwrap_or_else(|e| e.into_inner());
+                sync_blobs(&path.join("blobs"), &mut synced)?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| StorageError::Flush(e.to_string()))??;
             self.flushed.fetch_max(upto, Ordering::SeqCst);
             Ok(())
         })
