@@ -210,7 +210,7 @@ fn print_item(i: &pb::EquipmentItem) {
                 state.push_str(", enregistré après coup");
             }
             println!(
-                "    {}  {} — {} ({state})",
+                "    {}  {} — {} — {state}",
                 l.id,
                 time::fr_period(&l.from, &l.to),
                 super::loans::named(&l.borrower_name, &l.borrower),
@@ -223,7 +223,7 @@ fn print_item(i: &pb::EquipmentItem) {
             let condition = if n.condition.is_empty() {
                 String::new()
             } else {
-                format!(" (rendu {})", loans::return_condition_fr(&n.condition))
+                format!(" (matériel {})", loans::return_condition_fr(&n.condition))
             };
             println!(
                 "    {} — {}{condition} — prêt {} à {}",

@@ -214,7 +214,8 @@ fn print_loan(l: &pb::Loan) {
     }
     for o in &l.overlaps {
         println!(
-            "  ATTENTION : {} est déjà {} à {} ({}) par le prêt {}{} ; le site prêteur décidera",
+            "  ATTENTION : chevauche le prêt {} ({}, {} à {}, {}{}) ; le site prêteur décidera",
+            o.loan,
             named(&o.equipment_name, &o.equipment),
             if o.state == "checked_out" {
                 "sorti"
@@ -223,7 +224,6 @@ fn print_loan(l: &pb::Loan) {
             },
             named(&o.borrower_name, &o.borrower),
             time::fr_period(&o.from, &o.to),
-            o.loan,
             if o.overdue { ", en retard" } else { "" },
         );
     }
