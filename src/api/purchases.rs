@@ -191,8 +191,17 @@ fn own(ctx: &NodeContext, id: &str) -> Result<Record> {
 }
 
 /// A linked action must exist on this node.
-fn check_action(ctx: &NodeContext, action: Option<&String>) -> Result<()> {
-    super::partners::check_actions(ctx, action.map(std::slice::from_ref).unwrap_or_default())
+/// The action typed (its id or a unique beginning of it) becomes its id.
+fn check_action(ctx: &NodeContext, action: &mut Option<String>) -> Result<()> {
+    if let Some(a) = action.as_mut().filter(|a| !a.trim().is_empty()) {
+        *a = super::actions::resolve(ctx, a).map_err(|e| match e {
+            Error::NotFound(m) => {
+                Error::not_found(format!("{m} : donnez l'identifiant d'une action commune"))
+            }
+            e => e,
+        })?;
+    }
+    Ok(())
 }
 
 fn lines(input: Vec<pb::PurchaseLineInput>) -> Vec<Line> {
@@ -207,8 +216,8 @@ fn lines(input: Vec<pb::PurchaseLineInput>) -> Vec<Line> {
         .collect()
 }
 
-pub async fn create(ctx: &NodeContext, patch: Patch, role: &str) -> Result<Record> {
-    check_action(ctx, patch.action.as_ref())?;
+pub async fn create(ctx: &NodeContext, mut patch: Patch, role: &str) -> Result<Record> {
+    check_action(ctx, &mut patch.action)?;
     let p = purchases::new_purchase(&patch, transition(ctx, role, String::new()))?;
     let id = new_id("da");
     ctx.docs
@@ -256,8 +265,8 @@ where
     })
 }
 
-pub async fn update(ctx: &NodeContext, id: &str, patch: Patch) -> Result<Record> {
-    check_action(ctx, patch.action.as_ref())?;
+pub async fn update(ctx: &NodeContext, id: &str, mut patch: Patch) -> Result<Record> {
+    check_action(ctx, &mut patch.action)?;
     let now = now_rfc3339();
     change_own(ctx, id, "purchase update", |p, state| {
         purchases::require_state(id, state, &["draft", "needs_info"], "modifier")?;
