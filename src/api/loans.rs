@@ -143,14 +143,31 @@ pub struct View {
 }
 
 impl View {
+    /// For any loan of the network.
     pub fn new(ctx: &NodeContext) -> Result<View> {
+        let items = super::equipment::list_all(ctx)?
+            .into_iter()
+            .map(|i| (i.id, i.name))
+            .collect();
+        Self::with_items(ctx, items)
+    }
+
+    /// For `loan` only: reads the names of its items alone.
+    pub fn of(ctx: &NodeContext, loan: &Loan) -> Result<View> {
+        let items = loan
+            .equipment()
+            .iter()
+            .filter_map(|id| find_item(ctx, id).ok().filter(|i| i.id == *id))
+            .map(|i| (i.id, i.name))
+            .collect();
+        Self::with_items(ctx, items)
+    }
+
+    fn with_items(ctx: &NodeContext, items: BTreeMap<String, String>) -> Result<View> {
         let now = Utc::now();
         Ok(View {
             sites: site_names(ctx)?,
-            items: super::equipment::list_all(ctx)?
-                .into_iter()
-                .map(|i| (i.id, i.name))
-                .collect(),
+            items,
             conflicts: conflict_index(&conflicts(ctx)?),
             holdings: holdings(ctx, now)?,
             now,
@@ -266,7 +283,7 @@ fn conflict_index(list: &[(String, Vec<String>)]) -> BTreeMap<String, BTreeSet<S
 
 fn loan_reply(ctx: &NodeContext, id: &str) -> Result<pb::Loan> {
     let loan = find_loan(ctx, id)?;
-    Ok(View::new(ctx)?.to_pb(&loan))
+    Ok(View::of(ctx, &loan)?.to_pb(&loan))
 }
 
 /// Equipment ids as typed (comma lists, repeated, unique beginnings),
