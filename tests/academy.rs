@@ -499,6 +499,7 @@ async fn purchase_requests_are_decided_by_the_academy_only() {
             id: id.clone(),
             create_items: true,
             category: "robotique".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

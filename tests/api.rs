@@ -301,3 +301,197 @@ async fn export_writes_a_standard_automerge_file() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
+
+fn line(designation: &str, quantity: i64, price: &str) -> pb::PurchaseLineInput {
+    pb::PurchaseLineInput {
+        designation: designation.into(),
+        quantity,
+        unit_price_ht: price.into(),
+        vat_rate: "20".into(),
+    }
+}
+
+/// Waits until `node` holds the purchase `id` in `state`.
+async fn purchase_in(node: &TestNode, id: &str, state: &str) {
+    use maillage::pb::purchases_client::PurchasesClient;
+    let mut c = PurchasesClient::new(node.admin().await);
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Ok(p) = c.get(pb::PurchaseId { id: id.into() }).await {
+            if p.into_inner().state == state {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "{} never saw {id} {state}",
+            node.site
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Issue 10, items 9, 11 and 14: a delivery turns the lines the director
+/// picks into items, each line in its category; purchases are shown in
+/// French and named by a beginning of their id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_turns_the_chosen_lines_into_items() {
+    use maillage::domain::site::Role;
+    use maillage::pb::purchases_client::PurchasesClient;
+    let r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let b = TestNode::start("metz", &[&r]).await;
+    enrol(&r, &b).await.unwrap();
+    let mut site = PurchasesClient::new(b.admin().await);
+    let p = site
+        .create(pb::CreatePurchaseRequest {
+            object: "Atelier vidéo et robotique".into(),
+            lines: vec![
+                line("Robot Thymio", 2, "129.90"),
+                line("Câble USB", 10, "3"),
+                line("Caméra 4K", 1, "1234.50"),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let id = p.id.clone();
+    // A beginning of the id names it.
+    let short = &id[..id.len() - 3];
+    site.submit(pb::PurchaseId { id: short.into() })
+        .await
+        .unwrap();
+    purchase_in(&r, &id, "submitted").await;
+    PurchasesClient::new(r.admin().await)
+        .decide(pb::PurchaseDecision {
+            id: id.clone(),
+            verdict: "validated".into(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    purchase_in(&b, &id, "validated").await;
+    site.ordered(pb::PurchaseId { id: id.clone() })
+        .await
+        .unwrap();
+
+    // Several lines: say which become items; a wrong line names the valid ones.
+    let before = b.digest();
+    let err = String::from_utf8_lossy(
+        &b.cli(&["purchase", "delivered", short, "--create-items"])
+            .stderr,
+    )
+    .to_string();
+    assert!(
+        err.contains("--item") && err.contains("2 « Câble USB » (×10)"),
+        "{err}"
+    );
+    let out = b.cli(&["purchase", "delivered", short, "--item", "4:robotique"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ligne 4 inexistante") && err.contains("1 « Robot Thymio » (×2)"),
+        "{err}"
+    );
+    let out = b.cli(&["purchase", "delivered", short, "--item", "premier"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LIGNE[:CATÉGORIE]"));
+    assert_eq!(b.digest(), before, "nothing changed");
+    let done: serde_json::Value = serde_json::from_str(&ok(&b.cli(&[
+        "--json",
+        "purchase",
+        "delivered",
+        short,
+        "--item",
+        "1:robotique",
+        "--item",
+        "3:audiovisuel",
+    ])))
+    .unwrap();
+    assert_eq!(done["state"], "delivered");
+    let created: Vec<String> = done["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(created.len(), 3, "two robots and a camera, no cables");
+    let mut made: Vec<(String, String)> = b
+        .list()
+        .await
+        .into_iter()
+        .filter(|i| created.contains(&i.id))
+        .map(|i| (i.name, i.category))
+        .collect();
+    made.sort();
+    assert_eq!(
+        made,
+        [
+            ("Caméra 4K".to_string(), "audiovisuel".to_string()),
+            ("Robot Thymio (1/2)".into(), "robotique".into()),
+            ("Robot Thymio (2/2)".into(), "robotique".into()),
+        ]
+    );
+
+    // In French for people: states, steps, amounts; filters take the words.
+    let shown = ok(&b.cli(&["purchase", "show", short]));
+    assert!(
+        shown.contains("livrée") && shown.contains("créée"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("ligne 3 : 1 × Caméra 4K à 1\u{202f}234,50 € HT"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("delivered") && !shown.contains("director"),
+        "{shown}"
+    );
+    let listed = ok(&b.cli(&["purchase", "list", "--state", "Livrée"]));
+    assert!(
+        listed.contains(&id) && listed.contains("livrée"),
+        "{listed}"
+    );
+}
+
+/// Issue 10, item 11: statuses and conditions are typed and read in French.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equipment_speaks_french_to_people() {
+    let a = TestNode::start("alpha", &[]).await;
+    let robot = a.add_item("Robot Thymio").await;
+    let updated = a
+        .equipment()
+        .await
+        .update(pb::UpdateEquipmentRequest {
+            id: robot.id.clone(),
+            condition: Some("usé".into()),
+            status: Some("en maintenance".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (updated.status.as_str(), updated.condition.as_str()),
+        ("maintenance", "worn")
+    );
+    let page = ok(&a.cli(&["equipment", "show", &robot.id]));
+    for (field, value) in [("statut", "en maintenance"), ("état", "usé")] {
+        let l = page
+            .lines()
+            .find(|l| l.trim_start().starts_with(field))
+            .unwrap();
+        assert!(l.ends_with(value), "{page}");
+    }
+    assert!(
+        !page.contains("worn") && !page.contains(": maintenance"),
+        "{page}"
+    );
+    let listed = ok(&a.cli(&["equipment", "list", "--status", "en maintenance"]));
+    assert!(
+        listed.contains("Robot Thymio") && listed.contains("usé"),
+        "{listed}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&a.cli(&["--json", "equipment", "show", &robot.id]))).unwrap();
+    assert_eq!(json["condition"], "worn", "keys stay English for tools");
+}

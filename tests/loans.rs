@@ -41,13 +41,45 @@ async fn act(node: &TestNode, what: &str, id: &str, note: &str) -> Result<pb::Lo
             c.return_loan(pb::LoanReturn {
                 id: id.into(),
                 note: note.into(),
-                incident: String::new(),
+                ..Default::default()
             })
             .await
         }
         _ => unreachable!(),
     };
     r.map(|r| r.into_inner())
+}
+
+/// A loan that already happened, entered by its lender.
+async fn record(
+    lender: &TestNode,
+    items: &[&str],
+    borrower: &str,
+    from: &str,
+    to: &str,
+    not_returned: bool,
+) -> Result<pb::Loan, tonic::Status> {
+    lender
+        .loans()
+        .await
+        .record(pb::LoanRecordInput {
+            equipment: items.iter().map(|s| s.to_string()).collect(),
+            borrower: borrower.into(),
+            from: from.into(),
+            to: to.into(),
+            not_returned,
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Today and the day `days` from it, in Paris, as people type them.
+fn paris_day(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .format("%d/%m/%Y")
+        .to_string()
 }
 
 async fn loans_of(node: &TestNode) -> pb::LoanList {
@@ -285,6 +317,8 @@ async fn state_machine_refuses_what_is_not_allowed() {
             id: loan.id.clone(),
             note: "rendu".into(),
             incident: "une batterie manquante".into(),
+            condition: "utilisable".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -364,13 +398,19 @@ async fn overdue_is_computed_and_availability_filters() {
     let a = lender.add_item("Valise de microscopes").await;
     let b = lender.add_item("Kit sport").await;
     converge(&[&lender, &borrower]).await;
-    let past = request(&borrower, &[&a.id], "2020-01-06", "2020-01-08")
-        .await
-        .unwrap();
-    converge(&[&lender, &borrower]).await;
-    act(&lender, "approve", &past.id, "").await.unwrap();
-    let out = act(&lender, "checkout", &past.id, "").await.unwrap();
-    assert!(out.overdue);
+    // A loan out since 2020 and never returned, entered after the fact.
+    let past = record(
+        &lender,
+        &[&a.id],
+        "emprunteur",
+        "2020-01-06",
+        "2020-01-08",
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(past.overdue);
+    assert!(past.recorded);
     converge(&[&lender, &borrower]).await;
     let overdue = borrower
         .loans()
@@ -464,8 +504,8 @@ async fn overdue_is_computed_and_availability_filters() {
         .collect();
     assert!(!during.contains(&b.id));
     assert!(
-        during.contains(&a.id),
-        "a past loan no longer blocks it... unless still out"
+        !during.contains(&a.id),
+        "a loan still out past its end holds the item until it comes back"
     );
     let after: Vec<String> = eq
         .list(avail("2027-09-13", "2027-09-20"))
@@ -546,4 +586,622 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// The shortest beginning of `id` (after its kind, `eq-`…) that begins
+/// none of `others`.
+fn unique_prefix(id: &str, others: &[&str]) -> String {
+    let rest = id.split_once('-').map(|(_, r)| r).unwrap_or(id);
+    (1..=rest.len())
+        .map(|n| rest[..n].to_string())
+        .find(|p| {
+            others.iter().all(|o| {
+                !o.split_once('-')
+                    .map(|(_, r)| r)
+                    .unwrap_or(o)
+                    .starts_with(p.as_str())
+            })
+        })
+        .expect("ids differ")
+}
+
+/// Ids of the items free over [from, to] as `node` lists them, sorted.
+async fn free_over(node: &TestNode, from: String, to: String) -> Vec<String> {
+    let mut ids: Vec<String> = node
+        .equipment()
+        .await
+        .list(pb::ListEquipmentRequest {
+            available_from: from,
+            available_to: to,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .items
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+fn failed(out: &std::process::Output) -> String {
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Issue 10, item 1: an item out (or overdue) is not shown as available, is
+/// not free for a window it is held over, and a request that overlaps an
+/// approved loan is accepted with the overlap named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn availability_counts_loans_under_way() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let late = lender.add_item("Valise de microscopes").await;
+    let out = lender.add_item("Caméra 4K").await;
+    let booked = lender.add_item("Imprimante 3D").await;
+    let broken = lender.add_item("Découpeuse vinyle").await;
+    let free = lender.add_item("Kit sport").await;
+    converge(&[&lender, &borrower]).await;
+    let overdue = record(
+        &lender,
+        &[&late.id],
+        "emprunteur",
+        &paris_day(-10),
+        &paris_day(-3),
+        true,
+    )
+    .await
+    .unwrap();
+    let current = record(
+        &lender,
+        &[&out.id],
+        "emprunteur",
+        &paris_day(-2),
+        &paris_day(3),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (current.state.as_str(), current.overdue),
+        ("checked_out", false)
+    );
+    let future = request(&borrower, &[&booked.id], &paris_day(20), &paris_day(22))
+        .await
+        .unwrap();
+    converge(&[&lender, &borrower]).await;
+    act(&lender, "approve", &future.id, "").await.unwrap();
+    lender
+        .equipment()
+        .await
+        .update(pb::UpdateEquipmentRequest {
+            id: broken.id.clone(),
+            condition: Some("hors service".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    converge(&[&lender, &borrower]).await;
+
+    // What each item is doing now, as the borrower's node sees it.
+    let items = borrower.list().await;
+    let of = |id: &str| items.iter().find(|i| i.id == id).unwrap().clone();
+    assert_eq!(of(&late.id).availability, "overdue");
+    assert_eq!(of(&late.id).current_loan, overdue.id);
+    assert_eq!(of(&late.id).current_borrower, "emprunteur");
+    assert_eq!(of(&out.id).availability, "out");
+    assert_eq!(of(&out.id).due, current.to);
+    assert_eq!(
+        of(&booked.id).availability,
+        "available",
+        "booked later only"
+    );
+    assert_eq!(of(&broken.id).availability, "out_of_order");
+    assert_eq!(of(&free.id).availability, "available");
+    let text = ok(&borrower.cli(&["equipment", "list"]));
+    let line = |name: &str| text.lines().find(|l| l.contains(name)).unwrap().to_string();
+    assert!(
+        line("Valise de microscopes").contains("en retard"),
+        "{text}"
+    );
+    assert!(line("Caméra 4K").contains("sorti (prêt"), "{text}");
+    for name in ["Valise de microscopes", "Caméra 4K", "Découpeuse vinyle"] {
+        assert!(!line(name).contains("disponible"), "{text}");
+    }
+    assert!(line("Kit sport").contains("disponible"), "{text}");
+
+    // Free over a window: not held by an approved or checked-out loan; one
+    // still out past its end holds its item until it comes back.
+    let sorted = |v: &[&str]| {
+        let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        free_over(&borrower, paris_day(1), paris_day(2)).await,
+        sorted(&[&booked.id, &free.id])
+    );
+    assert_eq!(
+        free_over(&borrower, paris_day(21), paris_day(21)).await,
+        sorted(&[&out.id, &free.id])
+    );
+    assert_eq!(
+        free_over(&borrower, paris_day(60), paris_day(61)).await,
+        sorted(&[&out.id, &booked.id, &free.id])
+    );
+
+    // A request over an approved loan is accepted, and says which loan it overlaps.
+    let clash = request(&borrower, &[&booked.id], &paris_day(21), &paris_day(25))
+        .await
+        .unwrap();
+    assert_eq!(clash.state, "requested");
+    assert_eq!(clash.overlaps.len(), 1, "{:?}", clash.overlaps);
+    let o = &clash.overlaps[0];
+    assert_eq!(
+        (o.loan.as_str(), o.equipment.as_str()),
+        (future.id.as_str(), booked.id.as_str())
+    );
+    assert_eq!(
+        (o.equipment_name.as_str(), o.state.as_str()),
+        ("Imprimante 3D", "approved")
+    );
+    let after_overdue = request(&borrower, &[&late.id], &paris_day(1), &paris_day(2))
+        .await
+        .unwrap();
+    assert_eq!(after_overdue.overlaps.len(), 1);
+    assert!(after_overdue.overlaps[0].overdue);
+    assert_eq!(after_overdue.overlaps[0].loan, overdue.id);
+    let free_request = request(&borrower, &[&free.id], &paris_day(1), &paris_day(2))
+        .await
+        .unwrap();
+    assert!(free_request.overlaps.is_empty());
+    let from = paris_day(22);
+    let to = paris_day(23);
+    let args = [
+        "loan",
+        "request",
+        "--equipment",
+        &booked.id,
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    let text = ok(&borrower.cli(&args));
+    assert!(
+        text.contains("ATTENTION") && text.contains(&future.id) && text.contains("Imprimante 3D"),
+        "{text}"
+    );
+    let mut json_args = vec!["--json"];
+    json_args.extend(args);
+    let v = json_of(&borrower.cli(&json_args));
+    assert_eq!(v["overlaps"][0]["loan"], future.id.as_str());
+}
+
+/// Issue 10, item 2: a request starts today or later; the lender records a
+/// loan that already happened, marked as such everywhere, and never over
+/// another loan of the same item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_start_today_and_past_loans_are_recorded() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let cam = lender.add_item("Caméra").await;
+    let tripod = lender.add_item("Trépied").await;
+    converge(&[&lender, &borrower]).await;
+
+    let e = request(&borrower, &[&cam.id], &paris_day(-1), &paris_day(1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("loan record"), "{}", e.message());
+    let today = request(&borrower, &[&cam.id], &paris_day(0), &paris_day(0))
+        .await
+        .unwrap();
+    assert_eq!(today.state, "requested");
+    assert!(!today.recorded);
+
+    // The autumn's loan, entered by the lender with beginnings of ids.
+    let item = unique_prefix(&cam.id, &[&tripod.id]);
+    let (from, to) = (paris_day(-60), paris_day(-55));
+    let v = json_of(&lender.cli(&[
+        "--json",
+        "loan",
+        "record",
+        "--equipment",
+        &item,
+        "--borrower",
+        "emprunt",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--incident",
+        "Objectif rayé",
+        "--condition",
+        "utilisable",
+        "--note",
+        "saisie de l'automne",
+    ]));
+    let id = v["id"].as_str().unwrap().to_string();
+    assert_eq!(v["state"], "returned");
+    assert_eq!(v["recorded"], true);
+    assert_eq!(v["recorded_by"]["note"], "saisie de l'automne");
+    assert_eq!(v["borrower"], "emprunteur");
+    assert_eq!(v["lender"], "preteur");
+    assert_eq!(v["equipment"][0], cam.id.as_str());
+    assert_eq!(v["incident"], "Objectif rayé");
+    assert_eq!(v["return_condition"], "usable");
+    let cam_now = lender
+        .equipment()
+        .await
+        .get(pb::EquipmentId { id: cam.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (cam_now.status.as_str(), cam_now.condition.as_str()),
+        ("available", "worn")
+    );
+
+    // Never over another loan of the same item; only past, finished loans
+    // unless still out; only the lender's own items; a known borrower.
+    let check = |r: Result<pb::Loan, tonic::Status>, code: Code, says: &str| {
+        let e = r.expect_err("must be refused");
+        assert_eq!(e.code(), code, "{}", e.message());
+        assert!(e.message().contains(says), "{}", e.message());
+    };
+    let before = lender.digest();
+    check(
+        record(
+            &lender,
+            &[&cam.id],
+            "emprunteur",
+            &paris_day(-57),
+            &paris_day(-50),
+            false,
+        )
+        .await,
+        Code::FailedPrecondition,
+        &id,
+    );
+    check(
+        record(
+            &lender,
+            &[&cam.id],
+            "emprunteur",
+            &paris_day(1),
+            &paris_day(2),
+            false,
+        )
+        .await,
+        Code::InvalidArgument,
+        "loan request",
+    );
+    check(
+        record(
+            &lender,
+            &[&tripod.id],
+            "emprunteur",
+            &paris_day(-3),
+            &paris_day(2),
+            false,
+        )
+        .await,
+        Code::InvalidArgument,
+        "--not-returned",
+    );
+    check(
+        record(
+            &borrower,
+            &[&cam.id],
+            "preteur",
+            &paris_day(-3),
+            &paris_day(-2),
+            false,
+        )
+        .await,
+        Code::PermissionDenied,
+        "preteur",
+    );
+    check(
+        record(
+            &lender,
+            &[&tripod.id],
+            "inconnu",
+            &paris_day(-3),
+            &paris_day(-2),
+            false,
+        )
+        .await,
+        Code::NotFound,
+        "inconnu",
+    );
+    check(
+        record(
+            &lender,
+            &[&tripod.id],
+            "preteur",
+            &paris_day(-3),
+            &paris_day(-2),
+            false,
+        )
+        .await,
+        Code::InvalidArgument,
+        "propre site",
+    );
+    assert_eq!(lender.digest(), before, "nothing changed");
+    // Back to back is not an overlap.
+    let next = record(
+        &lender,
+        &[&cam.id],
+        "emprunteur",
+        &paris_day(-54),
+        &paris_day(-50),
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(next.recorded);
+
+    // The borrower sees it, marked as entered after the fact.
+    converge(&[&lender, &borrower]).await;
+    let list = ok(&borrower.cli(&["loan", "list"]));
+    let row = list.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(
+        row.contains("enregistré après coup") && row.contains("Caméra"),
+        "{list}"
+    );
+    let shown = ok(&borrower.cli(&["loan", "show", &id]));
+    assert!(shown.contains("enregistré après coup le"), "{shown}");
+    assert!(shown.contains("saisie de l'automne"), "{shown}");
+    let expected =
+        maillage::domain::time::fr_period(v["from"].as_str().unwrap(), v["to"].as_str().unwrap());
+    assert!(shown.contains(&expected), "{shown}");
+}
+
+/// Issue 10, item 8: a return with an incident changes the item as the
+/// lender says, and the item's page lists its loans and incidents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_with_an_incident_marks_the_item_and_its_page_lists_it() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let cam = lender.add_item("Caméra 4K").await;
+    let tripod = lender.add_item("Trépied").await;
+    converge(&[&lender, &borrower]).await;
+    let loan = request(
+        &borrower,
+        &[&cam.id, &tripod.id],
+        &paris_day(0),
+        &paris_day(1),
+    )
+    .await
+    .unwrap();
+    converge(&[&lender, &borrower]).await;
+    act(&lender, "approve", &loan.id, "").await.unwrap();
+    act(&lender, "checkout", &loan.id, "").await.unwrap();
+
+    let give_back = |incident: &str, condition: &str, items: &[&str]| pb::LoanReturn {
+        id: loan.id.clone(),
+        note: String::new(),
+        incident: incident.into(),
+        condition: condition.into(),
+        incident_equipment: items.iter().map(|s| s.to_string()).collect(),
+    };
+    let what = "Trépied : une jambe ne se verrouille plus";
+    let before = lender.digest();
+    for (r, says) in [
+        (give_back(what, "", &[]), "--condition"),
+        (give_back(what, "à réparer", &[]), "Trépied"),
+        (give_back(what, "cassé", &[&tripod.id]), "utilisable"),
+        (give_back("", "utilisable", &[]), "--incident"),
+    ] {
+        let e = lender.loans().await.return_loan(r).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
+        assert!(e.message().contains(says), "{says}: {}", e.message());
+    }
+    assert_eq!(lender.digest(), before);
+    let prefix = unique_prefix(&loan.id, &[]);
+    let v = json_of(&lender.cli(&[
+        "--json",
+        "loan",
+        "return",
+        &prefix,
+        "--incident",
+        what,
+        "--condition",
+        "à_réparer",
+        "--incident-equipment",
+        &tripod.id,
+    ]));
+    assert_eq!(v["state"], "returned");
+    assert_eq!(v["return_condition"], "to_repair");
+    assert_eq!(v["incident_equipment"][0], tripod.id.as_str());
+    converge(&[&lender, &borrower]).await;
+
+    let get = |id: String| {
+        let node = &borrower;
+        async move {
+            node.equipment()
+                .await
+                .get(pb::EquipmentId { id })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let t = get(tripod.id.clone()).await;
+    assert_eq!(
+        (
+            t.status.as_str(),
+            t.condition.as_str(),
+            t.availability.as_str()
+        ),
+        ("maintenance", "out_of_order", "maintenance")
+    );
+    assert_eq!(t.loans.len(), 1);
+    assert_eq!(t.loans[0].id, loan.id);
+    assert_eq!(t.incidents.len(), 1);
+    assert_eq!(t.incidents[0].text, what);
+    assert_eq!(t.incidents[0].condition, "to_repair");
+    let c = get(cam.id.clone()).await;
+    assert_eq!(
+        (c.status.as_str(), c.condition.as_str()),
+        ("available", "good")
+    );
+    assert_eq!(c.loans.len(), 1);
+    assert!(
+        c.incidents.is_empty(),
+        "the incident concerns the tripod only"
+    );
+
+    let page = ok(&borrower.cli(&["equipment", "show", &tripod.id]));
+    let field = |name: &str| {
+        page.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {page}"))
+            .to_string()
+    };
+    assert!(field("statut").ends_with("en maintenance"), "{page}");
+    assert!(field("état").ends_with("hors service"), "{page}");
+    assert!(
+        page.contains("prêts :") && page.contains("incidents :"),
+        "{page}"
+    );
+    let period = maillage::domain::time::fr_period(&loan.from, &loan.to);
+    let loan_line = page
+        .lines()
+        .find(|l| l.contains(&loan.id) && l.contains(&period));
+    assert!(
+        loan_line.is_some_and(|l| l.contains("emprunteur") && l.contains("rendu")),
+        "{page}"
+    );
+    assert!(page.contains(what) && page.contains("à réparer"), "{page}");
+    let page = ok(&borrower.cli(&["equipment", "show", &cam.id]));
+    assert!(
+        page.lines()
+            .any(|l| l.trim_start().starts_with("état") && l.ends_with("bon")),
+        "{page}"
+    );
+
+    // One item, still usable: no need to name it; its condition becomes worn.
+    let again = request(&borrower, &[&cam.id], &paris_day(2), &paris_day(3))
+        .await
+        .unwrap();
+    converge(&[&lender, &borrower]).await;
+    act(&lender, "approve", &again.id, "").await.unwrap();
+    act(&lender, "checkout", &again.id, "").await.unwrap();
+    lender
+        .loans()
+        .await
+        .return_loan(pb::LoanReturn {
+            id: again.id.clone(),
+            incident: "rayure sur l'écran".into(),
+            condition: "utilisable".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let c = lender
+        .equipment()
+        .await
+        .get(pb::EquipmentId { id: cam.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (c.status.as_str(), c.condition.as_str()),
+        ("available", "worn")
+    );
+    assert_eq!(c.incidents.len(), 1);
+    assert_eq!(c.loans.len(), 2);
+}
+
+/// Issue 10, item 14: ids by a unique beginning, ambiguous ones listed with
+/// names; lists show names and go by start date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_by_their_beginning_and_lists_with_names_by_date() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let robot = lender.add_item("Robot Thymio").await;
+    let kit = lender.add_item("Kit sport").await;
+    converge(&[&lender, &borrower]).await;
+    let later = request(&borrower, &[&robot.id], &paris_day(30), &paris_day(31))
+        .await
+        .unwrap();
+    let sooner = request(&borrower, &[&kit.id], &paris_day(5), &paris_day(6))
+        .await
+        .unwrap();
+    converge(&[&lender, &borrower]).await;
+
+    let list = loans_of(&borrower).await.loans;
+    let order: Vec<&str> = list.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(
+        order,
+        [sooner.id.as_str(), later.id.as_str()],
+        "by start date"
+    );
+    assert_eq!(list[0].equipment_names, ["Kit sport"]);
+    assert_eq!(list[0].lender_name, "Tiers-lieu preteur");
+    assert_eq!(list[0].borrower_name, "Tiers-lieu emprunteur");
+    let text = ok(&borrower.cli(&["loan", "list"]));
+    let first = text.find(&sooner.id).unwrap();
+    let second = text.find(&later.id).unwrap();
+    assert!(first < second, "{text}");
+    let row = text.lines().find(|l| l.contains(&sooner.id)).unwrap();
+    assert!(
+        row.contains("Kit sport") && row.contains("Tiers-lieu preteur"),
+        "{text}"
+    );
+    assert!(!row.contains(&kit.id), "names, not ids: {text}");
+
+    // A unique beginning, with or without its kind.
+    let p = unique_prefix(&sooner.id, &[&later.id]);
+    let approved = json_of(&lender.cli(&["--json", "loan", "approve", &format!("ln-{p}")]));
+    assert_eq!(approved["id"], sooner.id.as_str());
+    let shown = json_of(&borrower.cli(&[
+        "--json",
+        "equipment",
+        "show",
+        &unique_prefix(&robot.id, &[&kit.id]),
+    ]));
+    assert_eq!(shown["id"], robot.id.as_str());
+    // Ambiguous: each candidate with its name; unknown: not found.
+    let err = failed(&borrower.cli(&["equipment", "show", "eq-"]));
+    assert!(
+        err.contains(&robot.id) && err.contains("Robot Thymio") && err.contains("Kit sport"),
+        "{err}"
+    );
+    let e = borrower
+        .equipment()
+        .await
+        .get(pb::EquipmentId { id: "eq-".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let e = borrower
+        .loans()
+        .await
+        .get(pb::LoanId {
+            id: "ln-zzzzzzzzzzzzz".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = borrower
+        .loans()
+        .await
+        .get(pb::LoanId { id: "ln".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
 }

@@ -142,6 +142,11 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
             ),
         ),
         (
+            "Loans.Record",
+            Need::Director,
+            code(l.record(pb::LoanRecordInput::default()).await.map(|_| ())),
+        ),
+        (
             "Loans.Cancel",
             Need::Director,
             code(l.cancel(unknown()).await.map(|_| ())),

@@ -73,13 +73,34 @@ fn task_pb(action: &str, id: &str, t: &TaskDoc) -> pb::Task {
 }
 
 pub fn get(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
-    if !is_slug(id) {
-        return Err(Error::not_found(format!("action « {id} » introuvable")));
-    }
+    let id = resolve(ctx, id)?;
     ctx.docs
-        .read(&actions::doc_id(id), actions::load)
+        .read(&actions::doc_id(&id), actions::load)
         .transpose()?
         .ok_or_else(|| Error::not_found(format!("action {id} introuvable")))
+}
+
+/// The action an id or a unique beginning of it names (issue 10, item 14).
+pub fn resolve(ctx: &NodeContext, id: &str) -> Result<String> {
+    let id = id.trim();
+    if is_slug(id) && !ctx.docs.heads(&actions::doc_id(id)).is_empty() {
+        return Ok(id.to_string());
+    }
+    let candidates = ctx
+        .docs
+        .ids_with_prefix("action/")
+        .into_iter()
+        .map(|d| d.trim_start_matches("action/").to_string())
+        .map(|a| {
+            let title = ctx
+                .docs
+                .read(&actions::doc_id(&a), actions::load)
+                .and_then(|r| r.ok())
+                .map(|d| d.title)
+                .unwrap_or_default();
+            (a, title)
+        });
+    crate::domain::ids::resolve("action", id, candidates)
 }
 
 pub fn all(ctx: &NodeContext) -> Result<Vec<ActionDoc>> {
@@ -100,6 +121,7 @@ async fn edit<T>(
     f: impl FnOnce(&mut ActionDoc) -> Result<T>,
 ) -> Result<(ActionDoc, T)> {
     let current = get(ctx, id)?;
+    let id = current.id.as_str();
     if !current.participants.contains_key(&ctx.site) {
         return Err(Error::denied(format!(
             "seuls les sites participants modifient l'action {id} : rejoignez-la d'abord (maillage action join {id})"
@@ -145,6 +167,7 @@ pub async fn create(ctx: &NodeContext, r: pb::CreateActionRequest) -> Result<Act
 
 pub async fn join_action(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
     let current = get(ctx, id)?;
+    let id = current.id.as_str();
     if current.participants.contains_key(&ctx.site) {
         return Err(Error::precondition(format!(
             "votre site participe déjà à l'action {id}"
@@ -164,6 +187,7 @@ pub async fn join_action(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
 
 async fn leave(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
     let current = get(ctx, id)?;
+    let id = current.id.as_str();
     if !current.participants.contains_key(&ctx.site) {
         return Err(Error::precondition(format!(
             "votre site ne participe pas à l'action {id}"

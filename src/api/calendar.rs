@@ -66,14 +66,22 @@ pub fn all_events(ctx: &NodeContext) -> Result<Vec<(String, String, Event)>> {
 }
 
 fn find(ctx: &NodeContext, id: &str) -> Result<(String, Event)> {
-    if id.trim().is_empty() {
-        return Err(Error::invalid("identifiant d'événement manquant"));
-    }
+    let id = resolve(ctx, id)?;
     all_events(ctx)?
         .into_iter()
-        .find(|(eid, _, _)| eid == id)
+        .find(|(eid, _, _)| *eid == id)
         .map(|(_, owner, e)| (owner, e))
         .ok_or_else(|| Error::not_found(format!("événement {id} introuvable")))
+}
+
+/// The event an id or a unique beginning of it names (issue 10, item 14).
+fn resolve(ctx: &NodeContext, id: &str) -> Result<String> {
+    let all = all_events(ctx)?;
+    crate::domain::ids::resolve(
+        "événement",
+        id,
+        all.into_iter().map(|(eid, _, e)| (eid, e.title)),
+    )
 }
 
 pub fn to_pb(id: &str, site: &str, e: &Event) -> pb::Event {
@@ -152,6 +160,7 @@ async fn edit(
     what: &str,
     f: impl FnOnce(&mut Event) -> Result<()>,
 ) -> Result<pb::Event> {
+    let id = &resolve(ctx, id)?;
     let (site, _) = find(ctx, id)?;
     let doc = own_doc(ctx);
     if site != owner(&doc) {
@@ -314,8 +323,9 @@ impl pb::calendar_server::Calendar for CalendarApi {
 
     async fn get_event(&self, r: Request<pb::EventId>) -> Result<Response<pb::Event>, Status> {
         require(&r, Need::Read)?;
-        let (site, e) = find(&self.ctx, &r.get_ref().id)?;
-        Ok(Response::new(to_pb(&r.get_ref().id, &site, &e)))
+        let id = resolve(&self.ctx, &r.get_ref().id)?;
+        let (site, e) = find(&self.ctx, &id)?;
+        Ok(Response::new(to_pb(&id, &site, &e)))
     }
 
     async fn occurrences(

@@ -5,15 +5,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, FixedOffset, Utc};
 use tonic::{Request, Response, Status};
 
-use super::equipment::find as find_item;
+use super::equipment::{find as find_item, holdings, name_of, site_names, Holding};
 use super::NodeContext;
 use crate::auth::{require, Need};
 use crate::docs::new_id;
+use crate::domain::equipment::Item;
 use crate::domain::loans::{self, Loan, LoanDecision, LoanRequest, Transition};
-use crate::domain::{equipment, now_rfc3339, time};
+use crate::domain::{equipment, ids, now_rfc3339, time};
 use crate::error::{Error, Result};
 use crate::pb;
 
@@ -46,11 +47,35 @@ pub fn all_loans(ctx: &NodeContext) -> Result<Vec<Loan>> {
 }
 
 /// One loan: its request and decisions, read by key in each site document
-/// (not every loan of the network).
+/// (not every loan of the network); or, for a unique beginning of an id,
+/// the loan it names.
 pub fn find_loan(ctx: &NodeContext, id: &str) -> Result<Loan> {
-    if id.trim().is_empty() {
+    let id = id.trim();
+    if id.is_empty() {
         return Err(Error::invalid("identifiant de prêt manquant"));
     }
+    if let Some(l) = find_exact(ctx, id)? {
+        return Ok(l);
+    }
+    let all = all_loans(ctx)?;
+    let found = ids::resolve(
+        "prêt",
+        id,
+        all.iter().map(|l| {
+            let (f, t) = l.window_text();
+            (
+                l.id.clone(),
+                format!("{} → {}, {}", l.lender, l.borrower, time::fr_period(f, t)),
+            )
+        }),
+    )?;
+    Ok(all
+        .into_iter()
+        .find(|l| l.id == found)
+        .expect("resolved among these loans"))
+}
+
+fn find_exact(ctx: &NodeContext, id: &str) -> Result<Option<Loan>> {
     let mut halves = Vec::new();
     for doc_id in ctx.docs.ids_with_prefix("site/") {
         let site = doc_id.trim_start_matches("site/").to_string();
@@ -68,10 +93,7 @@ pub fn find_loan(ctx: &NodeContext, id: &str) -> Result<Loan> {
             }
         }
     }
-    loans::join(halves)
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::not_found(format!("prêt {id} introuvable")))
+    Ok(loans::join(halves).into_iter().next())
 }
 
 /// The network's loan conflicts, from the report index.
@@ -108,36 +130,139 @@ fn pb_transition(t: &Transition) -> pb::Transition {
     }
 }
 
-pub fn to_pb(loan: &Loan, conflicts: &BTreeMap<String, BTreeSet<String>>) -> pb::Loan {
-    let (from, to) = loan.window_text();
-    let r = loan.request.as_ref();
-    let d = loan.decision.as_ref();
-    let t = |f: fn(&LoanDecision) -> &Option<Transition>| {
-        d.and_then(|d| f(d).as_ref()).map(pb_transition)
-    };
-    pb::Loan {
-        id: loan.id.clone(),
-        borrower: loan.borrower.clone(),
-        lender: loan.lender.clone(),
-        equipment: loan.equipment().to_vec(),
-        from: from.to_string(),
-        to: to.to_string(),
-        purpose: r.map(|r| r.purpose.clone()).unwrap_or_default(),
-        action: r.map(|r| r.action.clone()).unwrap_or_default(),
-        event: r.map(|r| r.event.clone()).unwrap_or_default(),
-        state: loan.state().to_string(),
-        overdue: loan.overdue(Utc::now()),
-        requested: r.map(|r| pb_transition(&r.requested)),
-        approved: t(|d| &d.approved),
-        refused: t(|d| &d.refused),
-        checked_out: t(|d| &d.checked_out),
-        returned: t(|d| &d.returned),
-        cancelled: r.and_then(|r| r.cancelled.as_ref()).map(pb_transition),
-        incident: d.map(|d| d.incident.clone()).unwrap_or_default(),
-        conflicts: conflicts
-            .get(&loan.id)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default(),
+/// What a loan's reply shows besides the loan itself: names for ids, the
+/// network's conflicts, and the loans holding items now.
+pub struct View {
+    /// Site id → name.
+    pub sites: BTreeMap<String, String>,
+    /// Equipment id → name.
+    pub items: BTreeMap<String, String>,
+    conflicts: BTreeMap<String, BTreeSet<String>>,
+    holdings: Vec<Holding>,
+    now: chrono::DateTime<Utc>,
+}
+
+impl View {
+    /// For any loan of the network.
+    pub fn new(ctx: &NodeContext) -> Result<View> {
+        let items = super::equipment::list_all(ctx)?
+            .into_iter()
+            .map(|i| (i.id, i.name))
+            .collect();
+        Self::with_items(ctx, items)
+    }
+
+    /// For `loan` only: reads the names of its items alone.
+    pub fn of(ctx: &NodeContext, loan: &Loan) -> Result<View> {
+        let items = loan
+            .equipment()
+            .iter()
+            .filter_map(|id| find_item(ctx, id).ok().filter(|i| i.id == *id))
+            .map(|i| (i.id, i.name))
+            .collect();
+        Self::with_items(ctx, items)
+    }
+
+    fn with_items(ctx: &NodeContext, items: BTreeMap<String, String>) -> Result<View> {
+        let now = Utc::now();
+        Ok(View {
+            sites: site_names(ctx)?,
+            items,
+            conflicts: conflict_index(&conflicts(ctx)?),
+            holdings: holdings(ctx, now)?,
+            now,
+        })
+    }
+
+    fn item_name(&self, id: &str) -> String {
+        self.items
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// The approved or checked-out loans that hold an item of `loan` over
+    /// its window (one still out past its end holds it until it comes back).
+    fn overlaps(&self, loan: &Loan) -> Vec<pb::LoanOverlap> {
+        let Some((from, to)) = loan.window() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for h in &self.holdings {
+            if h.loan == loan.id || !h.overlaps(from, to) {
+                continue;
+            }
+            if let Some(item) = loan.equipment().iter().find(|i| h.items.contains(i)) {
+                out.push(pb::LoanOverlap {
+                    loan: h.loan.clone(),
+                    equipment: item.clone(),
+                    equipment_name: self.item_name(item),
+                    borrower: h.borrower.clone(),
+                    borrower_name: name_of(&self.sites, &h.borrower),
+                    from: h.from.clone(),
+                    to: h.to.clone(),
+                    state: h.state.to_string(),
+                    overdue: h.overdue,
+                });
+            }
+        }
+        out
+    }
+
+    pub fn to_pb(&self, loan: &Loan) -> pb::Loan {
+        let (from, to) = loan.window_text();
+        let r = loan.request.as_ref();
+        let d = loan.decision.as_ref();
+        let t = |f: fn(&LoanDecision) -> &Option<Transition>| {
+            d.and_then(|d| f(d).as_ref()).map(pb_transition)
+        };
+        let state = loan.state();
+        pb::Loan {
+            id: loan.id.clone(),
+            borrower: loan.borrower.clone(),
+            lender: loan.lender.clone(),
+            equipment: loan.equipment().to_vec(),
+            from: from.to_string(),
+            to: to.to_string(),
+            purpose: r.map(|r| r.purpose.clone()).unwrap_or_default(),
+            action: r.map(|r| r.action.clone()).unwrap_or_default(),
+            event: r.map(|r| r.event.clone()).unwrap_or_default(),
+            state: state.to_string(),
+            overdue: loan.overdue(self.now),
+            requested: r.map(|r| pb_transition(&r.requested)),
+            approved: t(|d| &d.approved),
+            refused: t(|d| &d.refused),
+            checked_out: t(|d| &d.checked_out),
+            returned: t(|d| &d.returned),
+            cancelled: r.and_then(|r| r.cancelled.as_ref()).map(pb_transition),
+            incident: d.map(|d| d.incident.clone()).unwrap_or_default(),
+            conflicts: self
+                .conflicts
+                .get(&loan.id)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default(),
+            recorded: loan.recorded(),
+            recorded_by: t(|d| &d.recorded),
+            equipment_names: loan.equipment().iter().map(|i| self.item_name(i)).collect(),
+            borrower_name: name_of(&self.sites, &loan.borrower),
+            lender_name: name_of(&self.sites, &loan.lender),
+            overlaps: if state == "requested" {
+                self.overlaps(loan)
+            } else {
+                Vec::new()
+            },
+            return_condition: d.map(|d| d.return_condition.clone()).unwrap_or_default(),
+            incident_equipment: d
+                .filter(|d| !d.incident.is_empty())
+                .map(|d| {
+                    if d.incident_items.is_empty() {
+                        d.equipment.clone()
+                    } else {
+                        d.incident_items.clone()
+                    }
+                })
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -158,7 +283,169 @@ fn conflict_index(list: &[(String, Vec<String>)]) -> BTreeMap<String, BTreeSet<S
 
 fn loan_reply(ctx: &NodeContext, id: &str) -> Result<pb::Loan> {
     let loan = find_loan(ctx, id)?;
-    Ok(to_pb(&loan, &conflict_index(&conflicts(ctx)?)))
+    Ok(View::of(ctx, &loan)?.to_pb(&loan))
+}
+
+/// Equipment ids as typed (comma lists, repeated, unique beginnings),
+/// resolved and without repeats.
+fn typed_items(ctx: &NodeContext, typed: &[String]) -> Result<Vec<Item>> {
+    let mut items: Vec<Item> = Vec::new();
+    for raw in typed {
+        for id in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let item = find_item(ctx, id)?;
+            if !items.iter().any(|x| x.id == item.id) {
+                items.push(item);
+            }
+        }
+    }
+    if items.len() > loans::MAX_ITEMS {
+        return Err(Error::invalid(format!(
+            "{} matériels au plus par prêt",
+            loans::MAX_ITEMS
+        )));
+    }
+    Ok(items)
+}
+
+/// The window of a loan as typed: a start, and an end that includes its day.
+fn window(from: &str, to: &str) -> Result<(DateTime<FixedOffset>, DateTime<FixedOffset>)> {
+    let from = time::parse_bound(from, false)
+        .map_err(|e| Error::invalid(format!("début du prêt (--from) : {e}")))?;
+    let to = time::parse_bound(to, true)
+        .map_err(|e| Error::invalid(format!("fin du prêt (--to) : {e}")))?;
+    if to <= from {
+        return Err(Error::invalid("la fin du prêt doit suivre son début"));
+    }
+    Ok((from, to))
+}
+
+/// An incident at a return, checked: its text, the lender's verdict on the
+/// items (`usable` or `to_repair`) and the items it concerns.
+struct Incident {
+    text: String,
+    condition: String,
+    items: Vec<String>,
+}
+
+fn incident(
+    ctx: &NodeContext,
+    loan_items: &[String],
+    text: &str,
+    condition: &str,
+    typed_items: &[String],
+) -> Result<Incident> {
+    let text = loans::note("incident", text)?;
+    let typed: Vec<&str> = typed_items
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if text.is_empty() {
+        if !condition.trim().is_empty() || !typed.is_empty() {
+            return Err(Error::invalid(
+                "décrivez l'incident avec --incident : l'état au retour et le matériel concerné l'accompagnent",
+            ));
+        }
+        return Ok(Incident {
+            text,
+            condition: String::new(),
+            items: Vec::new(),
+        });
+    }
+    if condition.trim().is_empty() {
+        return Err(Error::invalid(
+            "indiquez l'état du matériel après l'incident : --condition utilisable \
+             (il reste disponible, son état passe à « usé ») ou --condition à_réparer \
+             (il passe en maintenance, hors service)",
+        ));
+    }
+    let condition = loans::return_condition(condition)?.to_string();
+    let named = |id: &String| {
+        let name = find_item(ctx, id).map(|i| i.name).unwrap_or_default();
+        (id.clone(), name)
+    };
+    let mut items = Vec::new();
+    for t in typed {
+        let id = ids::resolve("matériel du prêt", t, loan_items.iter().map(named))?;
+        if !items.contains(&id) {
+            items.push(id);
+        }
+    }
+    if items.is_empty() {
+        if loan_items.len() > 1 {
+            return Err(Error::invalid(format!(
+                "le prêt porte sur plusieurs matériels : indiquez ceux que l'incident concerne avec --incident-equipment ID[,ID…] parmi {}",
+                loan_items
+                    .iter()
+                    .map(|i| {
+                        let (id, name) = named(i);
+                        format!("{id} ({name})")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        items = loan_items.to_vec();
+    }
+    Ok(Incident {
+        text,
+        condition,
+        items,
+    })
+}
+
+/// Marks the items an incident concerns, in the lender's document.
+fn apply_incident(doc: &mut automerge::AutoCommit, i: &Incident, now: &str) -> Result<()> {
+    if i.text.is_empty() {
+        return Ok(());
+    }
+    for id in &i.items {
+        if let Some(mut e) = equipment::get(doc, id)? {
+            equipment::after_incident(&mut e, &i.condition, now);
+            equipment::put(doc, id, &e)?;
+        }
+    }
+    Ok(())
+}
+
+/// The bookings of this lender's own loans that a new approval or record
+/// must not overlap: approved or checked out (not cancelled by the
+/// borrower), and, when `with_returned`, returned ones up to their return.
+fn lender_bookings(
+    doc: &automerge::AutoCommit,
+    lender: &str,
+    cancelled: &BTreeSet<String>,
+    with_returned: bool,
+) -> Result<Vec<loans::Booking>> {
+    let mut out = Vec::new();
+    for (other, od) in loans::decisions(doc)? {
+        if cancelled.contains(&other) && od.checked_out.is_none() {
+            continue;
+        }
+        let returned_at = od
+            .returned
+            .as_ref()
+            .and_then(|t| loans::parse_stored(&t.at));
+        let l = Loan {
+            id: other,
+            borrower: od.borrower.clone(),
+            lender: lender.to_string(),
+            request: None,
+            decision: Some(od),
+        };
+        let keep = l.is_active() || (with_returned && l.state() == "returned");
+        if !keep {
+            continue;
+        }
+        if let Some(mut b) = l.booking() {
+            if let Some(r) = returned_at {
+                b.to = b.to.min(r.max(b.from + chrono::Duration::seconds(1)));
+            }
+            out.push(b);
+        }
+    }
+    Ok(out)
 }
 
 pub async fn request(
@@ -166,44 +453,32 @@ pub async fn request(
     input: pb::LoanRequestInput,
     role: &str,
 ) -> Result<pb::Loan> {
-    let mut ids: Vec<String> = Vec::new();
-    for raw in &input.equipment {
-        for id in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if !ids.iter().any(|x| x == id) {
-                ids.push(id.to_string());
-            }
-        }
-    }
-    if ids.is_empty() {
+    let items = typed_items(ctx, &input.equipment)?;
+    if items.is_empty() {
         return Err(Error::invalid(
             "indiquez au moins un matériel (--equipment ID[,ID...])",
         ));
     }
-    if ids.len() > loans::MAX_ITEMS {
+    let (from, to) = window(&input.from, &input.to)?;
+    let today = loans::today_paris(Utc::now());
+    let first_day = from.with_timezone(&time::TZ).date_naive();
+    if first_day < today {
         return Err(Error::invalid(format!(
-            "{} matériels au plus par demande de prêt",
-            loans::MAX_ITEMS
+            "le prêt commencerait le {}, avant aujourd'hui ({}) : une demande commence \
+             aujourd'hui ou plus tard. Pour un prêt qui a déjà eu lieu, le site prêteur \
+             l'enregistre avec `maillage loan record`",
+            time::fr_date(first_day),
+            time::fr_date(today)
         )));
     }
-    let from = time::parse_bound(&input.from, false)
-        .map_err(|e| Error::invalid(format!("début du prêt (--from) : {e}")))?;
-    let to = time::parse_bound(&input.to, true)
-        .map_err(|e| Error::invalid(format!("fin du prêt (--to) : {e}")))?;
-    if to <= from {
-        return Err(Error::invalid("la fin du prêt doit suivre son début"));
-    }
-    let mut lender: Option<String> = None;
-    for id in &ids {
-        let item = find_item(ctx, id)?;
-        match &lender {
-            None => lender = Some(item.site.clone()),
-            Some(l) if *l != item.site => {
-                return Err(Error::invalid(format!(
-                "un prêt porte sur le matériel d'un seul site : {id} appartient à {}, pas à {l}",
+    let lender = items[0].site.clone();
+    for item in &items {
+        let id = &item.id;
+        if item.site != lender {
+            return Err(Error::invalid(format!(
+                "un prêt porte sur le matériel d'un seul site : {id} appartient à {}, pas à {lender}",
                 item.site
-            )))
-            }
-            _ => {}
+            )));
         }
         if !item.loanable {
             return Err(Error::precondition(format!(
@@ -218,25 +493,19 @@ pub async fn request(
             )));
         }
     }
-    let lender = lender.expect("at least one item");
     if lender == ctx.site {
         return Err(Error::invalid(
             "ce matériel appartient à votre site : un prêt se demande à un autre site",
         ));
     }
     let purpose = loans::note("purpose", &input.purpose)?;
-    let action = input.action.trim().to_string();
-    if !action.is_empty()
-        && ctx
-            .docs
-            .read(&crate::domain::actions::doc_id(&action), |_| ())
-            .is_none()
-    {
-        return Err(Error::not_found(format!("action {action} introuvable")));
-    }
+    let action = match input.action.trim() {
+        "" => String::new(),
+        typed => crate::api::actions::resolve(ctx, typed)?,
+    };
     let req = LoanRequest {
         lender,
-        equipment: ids,
+        equipment: items.into_iter().map(|i| i.id).collect(),
         from: time::rfc3339(&from),
         to: time::rfc3339(&to),
         purpose,
@@ -249,6 +518,131 @@ pub async fn request(
     ctx.docs
         .change(&ctx.site_doc(), "loan request", |doc| {
             loans::put_request(doc, &id, &req)
+        })
+        .await?;
+    loan_reply(ctx, &id)
+}
+
+/// A loan that already happened, entered by its lender (this node's site):
+/// the decision half only, approved and checked out at its start, returned
+/// at its end unless still out, and marked as recorded after the fact.
+pub async fn record(ctx: &NodeContext, input: pb::LoanRecordInput, role: &str) -> Result<pb::Loan> {
+    let items = typed_items(ctx, &input.equipment)?;
+    if items.is_empty() {
+        return Err(Error::invalid(
+            "indiquez au moins un matériel (--equipment ID[,ID...])",
+        ));
+    }
+    if let Some(other) = items.iter().find(|i| i.site != ctx.site) {
+        return Err(Error::denied(format!(
+            "le matériel {} ({}) appartient au site {} : un prêt s'enregistre sur le nœud du site prêteur",
+            other.id, other.name, other.site
+        )));
+    }
+    let names = site_names(ctx)?;
+    let mut sites: BTreeSet<String> = ctx
+        .docs
+        .ids_with_prefix("site/")
+        .into_iter()
+        .map(|d| d.trim_start_matches("site/").to_string())
+        .collect();
+    sites.extend(names.keys().cloned());
+    let borrower = ids::resolve(
+        "site",
+        &input.borrower,
+        sites
+            .iter()
+            .map(|s| (s.clone(), names.get(s).cloned().unwrap_or_default())),
+    )?;
+    if borrower == ctx.site {
+        return Err(Error::invalid(
+            "l'emprunteur est votre propre site : un prêt se fait à un autre site",
+        ));
+    }
+    let (from, to) = window(&input.from, &input.to)?;
+    let now = Utc::now();
+    if from.with_timezone(&Utc) > now {
+        return Err(Error::invalid(format!(
+            "le prêt commence le {}, pas encore arrivé : seul un prêt qui a déjà commencé \
+             s'enregistre après coup ; pour un prêt à venir, l'emprunteur le demande \
+             (`maillage loan request`)",
+            time::fr_instant(&time::rfc3339(&from))
+        )));
+    }
+    let tomorrow = time::start_of_day(loans::today_paris(now) + chrono::Duration::days(1))?;
+    if !input.not_returned && to > tomorrow {
+        return Err(Error::invalid(format!(
+            "le prêt se termine le {}, après aujourd'hui : s'il est encore sorti, ajoutez \
+             --not-returned ; sinon donnez sa vraie fin",
+            time::fr_instant(&time::rfc3339(&to))
+        )));
+    }
+    let equipment: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let incident = incident(
+        ctx,
+        &equipment,
+        &input.incident,
+        &input.condition,
+        &input.incident_equipment,
+    )?;
+    if input.not_returned && !incident.text.is_empty() {
+        return Err(Error::invalid(
+            "un incident se note au retour : enregistrez-le avec `maillage loan return` quand le matériel revient",
+        ));
+    }
+    let note = loans::note("note", &input.note)?;
+    let (from_s, to_s) = (time::rfc3339(&from), time::rfc3339(&to));
+    let at = |when: &str| Transition {
+        at: when.to_string(),
+        ..transition(ctx, role, String::new())
+    };
+    let decision = LoanDecision {
+        borrower,
+        equipment,
+        from: from_s.clone(),
+        to: to_s.clone(),
+        approved: Some(at(&from_s)),
+        refused: None,
+        checked_out: Some(at(&from_s)),
+        returned: (!input.not_returned).then(|| at(&to_s)),
+        incident: incident.text.clone(),
+        recorded: Some(transition(ctx, role, note)),
+        return_condition: incident.condition.clone(),
+        incident_items: if incident.text.is_empty() {
+            Vec::new()
+        } else {
+            incident.items.clone()
+        },
+    };
+    let cancelled: BTreeSet<String> = crate::api::reports::facts(ctx)?
+        .cancelled_requests(&ctx.site)
+        .collect();
+    let id = new_id("ln");
+    let stamp = now_rfc3339();
+    ctx.docs
+        .change(&ctx.site_doc(), "loan record", |doc| {
+            // Under the lock, as for an approval: no item lent twice at once.
+            for item in &decision.equipment {
+                if equipment::get(doc, item)?.is_none() {
+                    return Err(Error::precondition(format!(
+                        "le matériel {item} n'existe plus"
+                    )));
+                }
+            }
+            let mine = lender_bookings(doc, &ctx.site, &cancelled, true)?;
+            let candidate = loans::Booking {
+                loan: id.clone(),
+                items: decision.equipment.clone(),
+                from: from.with_timezone(&Utc),
+                to: to.with_timezone(&Utc),
+            };
+            if let Some((other, item)) = loans::find_conflict(&candidate, &mine) {
+                return Err(Error::precondition(format!(
+                    "le matériel {item} est déjà prêté (prêt {other}) sur une période qui chevauche celle-ci"
+                )));
+            }
+            apply_incident(doc, &incident, &stamp)?;
+            loans::put_decision(doc, &id, &decision)
         })
         .await?;
     loan_reply(ctx, &id)
@@ -273,7 +667,7 @@ impl Decision {
     }
 }
 
-/// A lender's decision on one of its loans.
+/// A lender's decision on one of its loans (a return without incident).
 pub async fn decide(
     ctx: &NodeContext,
     id: &str,
@@ -282,7 +676,25 @@ pub async fn decide(
     incident: &str,
     role: &str,
 ) -> Result<pb::Loan> {
+    decide_with(ctx, id, what, note, incident, "", &[], role).await
+}
+
+/// A lender's decision on one of its loans; a return may note an incident,
+/// with the lender's verdict on the items (`condition`) and the items it
+/// concerns.
+#[allow(clippy::too_many_arguments)]
+pub async fn decide_with(
+    ctx: &NodeContext,
+    id: &str,
+    what: Decision,
+    note: &str,
+    incident_text: &str,
+    condition: &str,
+    incident_items: &[String],
+    role: &str,
+) -> Result<pb::Loan> {
     let loan = find_loan(ctx, id)?;
+    let id = loan.id.as_str();
     if loan.lender != ctx.site {
         return Err(Error::denied(format!(
             "seul le site prêteur {} peut {} le prêt {id}",
@@ -291,7 +703,21 @@ pub async fn decide(
         )));
     }
     let note = loans::note("note", note)?;
-    let incident = loans::note("incident", incident)?;
+    let incident = if what == Decision::Return {
+        incident(
+            ctx,
+            loan.equipment(),
+            incident_text,
+            condition,
+            incident_items,
+        )?
+    } else {
+        Incident {
+            text: String::new(),
+            condition: String::new(),
+            items: Vec::new(),
+        }
+    };
     if what == Decision::Refuse && note.is_empty() {
         return Err(Error::invalid("indiquez le motif du refus (--reason)"));
     }
@@ -328,6 +754,9 @@ pub async fn decide(
                     checked_out: None,
                     returned: None,
                     incident: String::new(),
+                    recorded: None,
+                    return_condition: String::new(),
+                    incident_items: Vec::new(),
                 }
             });
             match what {
@@ -352,21 +781,7 @@ pub async fn decide(
                             }
                         }
                     }
-                    let mut mine = Vec::new();
-                    for (other, od) in loans::decisions(doc)? {
-                        let other_loan = Loan {
-                            id: other.clone(),
-                            borrower: od.borrower.clone(),
-                            lender: ctx.site.clone(),
-                            request: None,
-                            decision: Some(od),
-                        };
-                        if other_loan.is_active() && !cancelled.contains(&other) {
-                            if let Some(b) = other_loan.booking() {
-                                mine.push(b);
-                            }
-                        }
-                    }
+                    let mine = lender_bookings(doc, &ctx.site, &cancelled, false)?;
                     let candidate = current.booking().ok_or_else(|| {
                         Error::Internal(format!("fenêtre illisible pour le prêt {id}"))
                     })?;
@@ -381,7 +796,10 @@ pub async fn decide(
                 Decision::Checkout => d.checked_out = Some(t.clone()),
                 Decision::Return => {
                     d.returned = Some(t.clone());
-                    d.incident = incident.clone();
+                    d.incident = incident.text.clone();
+                    d.return_condition = incident.condition.clone();
+                    d.incident_items = incident.items.clone();
+                    apply_incident(doc, &incident, &t.at)?;
                 }
             }
             loans::put_decision(doc, id, &d)
@@ -392,6 +810,7 @@ pub async fn decide(
 
 pub async fn cancel(ctx: &NodeContext, id: &str, note: &str, role: &str) -> Result<pb::Loan> {
     let loan = find_loan(ctx, id)?;
+    let id = loan.id.as_str();
     if loan.borrower != ctx.site {
         return Err(Error::denied(format!(
             "seul le site emprunteur {} peut annuler le prêt {id}",
@@ -433,10 +852,15 @@ pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList>
     } else {
         r.site.clone()
     };
-    let all = all_loans(ctx)?;
+    let mut all = all_loans(ctx)?;
+    // By start date, as people look for them.
+    all.sort_by(|a, b| {
+        let key = |l: &Loan| (l.window().map(|w| w.0), l.id.clone());
+        key(a).cmp(&key(b))
+    });
     let conflicts = conflicts(ctx)?;
-    let idx = conflict_index(&conflicts);
-    let now = Utc::now();
+    let view = View::new(ctx)?;
+    let now = view.now;
     let loans = all
         .iter()
         .filter(|l| match (site.as_str(), side) {
@@ -450,7 +874,7 @@ pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList>
             Some("overdue") => l.overdue(now),
             Some(s) => l.state() == s,
         })
-        .map(|l| to_pb(l, &idx))
+        .map(|l| view.to_pb(l))
         .collect();
     Ok(pb::LoanList {
         loans,
@@ -489,15 +913,24 @@ impl pb::loans_server::Loans for LoansApi {
         let who = require(&r, Need::Staff)?;
         let r = r.into_inner();
         Ok(Response::new(
-            decide(
+            decide_with(
                 &self.ctx,
                 &r.id,
                 Decision::Return,
                 &r.note,
                 &r.incident,
+                &r.condition,
+                &r.incident_equipment,
                 who.role.as_str(),
             )
             .await?,
+        ))
+    }
+
+    async fn record(&self, r: Request<pb::LoanRecordInput>) -> Result<Response<pb::Loan>, Status> {
+        let who = require(&r, Need::Director)?;
+        Ok(Response::new(
+            self::record(&self.ctx, r.into_inner(), who.role.as_str()).await?,
         ))
     }
 
@@ -511,11 +944,7 @@ impl pb::loans_server::Loans for LoansApi {
 
     async fn get(&self, r: Request<pb::LoanId>) -> Result<Response<pb::Loan>, Status> {
         require(&r, Need::Read)?;
-        let id = r.into_inner().id;
-        if id.trim().is_empty() {
-            return Err(Error::invalid("identifiant de prêt manquant").into());
-        }
-        Ok(Response::new(loan_reply(&self.ctx, &id)?))
+        Ok(Response::new(loan_reply(&self.ctx, &r.into_inner().id)?))
     }
 
     async fn list(

@@ -87,6 +87,13 @@ pub async fn update(ctx: &NodeContext, id: &str, patch: Patch) -> Result<pb::Par
     if id.trim().is_empty() {
         return Err(Error::invalid("identifiant de partenaire manquant"));
     }
+    // The whole id or a unique beginning of it (issue 10, item 14).
+    let id = crate::domain::ids::resolve(
+        "partenaire",
+        id,
+        all(ctx)?.into_iter().map(|p| (p.id, p.name)),
+    )?;
+    let id = id.as_str();
     if let Some(owner) = all(ctx)?.into_iter().find(|p| p.id == id).map(|p| p.site) {
         if owner != ctx.site {
             return Err(Error::denied(format!(

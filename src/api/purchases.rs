@@ -11,11 +11,11 @@ use super::loans::transition;
 use super::NodeContext;
 use crate::auth::{require, Need};
 use crate::docs::{new_id, NETWORK_DOC};
-use crate::domain::equipment;
 use crate::domain::loans::{note, Transition};
 use crate::domain::now_rfc3339;
 use crate::domain::purchases::{self, eur, Decision, Line, Patch, Purchase};
 use crate::domain::site::Role;
+use crate::domain::{equipment, ids};
 use crate::error::{Error, Result};
 use crate::pb;
 
@@ -163,14 +163,19 @@ pub fn all(ctx: &NodeContext) -> Result<Vec<Record>> {
     Ok(out)
 }
 
+/// The request an id, or a unique beginning of it, names.
 pub fn find(ctx: &NodeContext, id: &str) -> Result<Record> {
-    if id.trim().is_empty() {
-        return Err(Error::invalid("identifiant de demande d'achat manquant"));
-    }
-    all(ctx)?
+    let all = all(ctx)?;
+    let found = ids::resolve(
+        "demande d'achat",
+        id,
+        all.iter()
+            .map(|r| (r.id.clone(), format!("{}, {}", r.purchase.object, r.site))),
+    )?;
+    Ok(all
         .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| Error::not_found(format!("demande d'achat {id} introuvable")))
+        .find(|r| r.id == found)
+        .expect("resolved among these requests"))
 }
 
 /// The request `id` of this site, or PermissionDenied if it is another's.
@@ -186,8 +191,17 @@ fn own(ctx: &NodeContext, id: &str) -> Result<Record> {
 }
 
 /// A linked action must exist on this node.
-fn check_action(ctx: &NodeContext, action: Option<&String>) -> Result<()> {
-    super::partners::check_actions(ctx, action.map(std::slice::from_ref).unwrap_or_default())
+/// The action typed (its id or a unique beginning of it) becomes its id.
+fn check_action(ctx: &NodeContext, action: &mut Option<String>) -> Result<()> {
+    if let Some(a) = action.as_mut().filter(|a| !a.trim().is_empty()) {
+        *a = super::actions::resolve(ctx, a).map_err(|e| match e {
+            Error::NotFound(m) => {
+                Error::not_found(format!("{m} : donnez l'identifiant d'une action commune"))
+            }
+            e => e,
+        })?;
+    }
+    Ok(())
 }
 
 fn lines(input: Vec<pb::PurchaseLineInput>) -> Vec<Line> {
@@ -202,8 +216,8 @@ fn lines(input: Vec<pb::PurchaseLineInput>) -> Vec<Line> {
         .collect()
 }
 
-pub async fn create(ctx: &NodeContext, patch: Patch, role: &str) -> Result<Record> {
-    check_action(ctx, patch.action.as_ref())?;
+pub async fn create(ctx: &NodeContext, mut patch: Patch, role: &str) -> Result<Record> {
+    check_action(ctx, &mut patch.action)?;
     let p = purchases::new_purchase(&patch, transition(ctx, role, String::new()))?;
     let id = new_id("da");
     ctx.docs
@@ -226,6 +240,7 @@ where
     F: FnOnce(&mut Purchase, &'static str) -> Result<Vec<(String, equipment::Equipment)>>,
 {
     let current = own(ctx, id)?;
+    let id = current.id.as_str();
     let decision = current.latest_decision().cloned();
     let decisions = current.decisions.clone();
     let p = ctx
@@ -250,8 +265,8 @@ where
     })
 }
 
-pub async fn update(ctx: &NodeContext, id: &str, patch: Patch) -> Result<Record> {
-    check_action(ctx, patch.action.as_ref())?;
+pub async fn update(ctx: &NodeContext, id: &str, mut patch: Patch) -> Result<Record> {
+    check_action(ctx, &mut patch.action)?;
     let now = now_rfc3339();
     change_own(ctx, id, "purchase update", |p, state| {
         purchases::require_state(id, state, &["draft", "needs_info"], "modifier")?;
@@ -288,48 +303,42 @@ pub async fn ordered(ctx: &NodeContext, id: &str, role: &str) -> Result<Record> 
     .await
 }
 
+/// Notes the delivery; the lines chosen (1-based line, category) become
+/// equipment items, one per unit (see [`purchases::lines_to_items`]).
 pub async fn delivered(
     ctx: &NodeContext,
     id: &str,
     create_items: bool,
+    chosen: &[(i64, String)],
     category: &str,
     role: &str,
 ) -> Result<Record> {
     let t = transition(ctx, role, String::new());
-    let category = if category.trim().is_empty() {
-        "autre".to_string()
-    } else {
-        category.to_string()
-    };
+    let id = own(ctx, id)?.id;
+    let id = id.as_str();
     change_own(ctx, id, "purchase delivered", |p, state| {
         purchases::require_state(id, state, &["ordered"], "réceptionner")?;
         let mut items = Vec::new();
-        if create_items {
-            let count: i64 = p.lines.iter().map(|l| l.quantity).sum();
-            if count > purchases::MAX_ITEMS_CREATED {
-                return Err(Error::invalid(format!(
-                    "{count} objets à créer, au plus {} par livraison : créez-les avec equipment add",
-                    purchases::MAX_ITEMS_CREATED
-                )));
-            }
-            for l in &p.lines {
-                for n in 1..=l.quantity {
-                    let name = if l.quantity > 1 {
-                        format!("{} ({n}/{})", l.designation, l.quantity)
-                    } else {
-                        l.designation.clone()
-                    };
-                    let e = equipment::new_equipment(
-                        &equipment::Patch {
-                            name: Some(name),
-                            category: Some(category.clone()),
-                            description: Some(format!("acheté : demande d'achat {id}")),
-                            ..Default::default()
-                        },
-                        &t.at,
-                    )?;
-                    items.push((new_id("eq"), e));
-                }
+        for (index, category) in
+            purchases::lines_to_items(&p.lines, create_items, chosen, category)?
+        {
+            let l = &p.lines[index];
+            for n in 1..=l.quantity {
+                let name = if l.quantity > 1 {
+                    format!("{} ({n}/{})", l.designation, l.quantity)
+                } else {
+                    l.designation.clone()
+                };
+                let e = equipment::new_equipment(
+                    &equipment::Patch {
+                        name: Some(name),
+                        category: Some(category.clone()),
+                        description: Some(format!("acheté : demande d'achat {id}")),
+                        ..Default::default()
+                    },
+                    &t.at,
+                )?;
+                items.push((new_id("eq"), e));
             }
         }
         p.items = items.iter().map(|(i, _)| i.clone()).collect();
@@ -377,6 +386,8 @@ pub async fn decide(
         ));
     }
     let mut r = find(ctx, id)?;
+    let id = r.id.clone();
+    let id = id.as_str();
     purchases::require_state(id, r.state(), &["submitted"], "décider de")?;
     let d = Decision {
         site: r.site.clone(),
@@ -402,21 +413,29 @@ pub async fn decide(
     Ok(r)
 }
 
+/// The network's requests as `q` filters them, by date of creation.
 pub fn list(ctx: &NodeContext, q: &pb::ListPurchasesRequest) -> Result<Vec<pb::Purchase>> {
-    if !q.state.is_empty() && !purchases::STATES.contains(&q.state.as_str()) {
-        return Err(Error::invalid(format!(
-            "état « {} » inconnu : valeurs possibles {}",
-            q.state,
-            purchases::STATES.join(", ")
-        )));
-    }
+    let state = match q.state.trim() {
+        "" => None,
+        typed => Some(purchases::state_filter(typed)?),
+    };
     if !q.site.is_empty() && ctx.docs.heads(&format!("site/{}", q.site)).is_empty() {
         return Err(Error::not_found(format!("site {} inconnu", q.site)));
     }
-    Ok(all(ctx)?
+    let mut all = all(ctx)?;
+    all.sort_by(|a, b| {
+        let key = |r: &Record| {
+            (
+                crate::domain::loans::parse_stored(&r.purchase.created.at),
+                r.id.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(all
         .iter()
         .filter(|r| q.site.is_empty() || r.site == q.site)
-        .filter(|r| q.state.is_empty() || r.state() == q.state)
+        .filter(|r| state.is_none_or(|s| r.state() == s))
         .filter(|r| q.funding.is_empty() || r.purchase.funding == q.funding)
         .filter(|r| q.action.is_empty() || r.purchase.action == q.action)
         .map(to_pb)
@@ -494,10 +513,16 @@ impl pb::purchases_server::Purchases for PurchasesApi {
     ) -> std::result::Result<Response<pb::Purchase>, Status> {
         let who = require(&r, Need::Director)?;
         let r = r.into_inner();
+        let chosen: Vec<(i64, String)> = r
+            .item_lines
+            .iter()
+            .map(|l| (l.line, l.category.clone()))
+            .collect();
         let rec = self::delivered(
             &self.ctx,
             &r.id,
             r.create_items,
+            &chosen,
             &r.category,
             who.role.as_str(),
         )

@@ -284,6 +284,9 @@ pub fn generate(shape: Shape) -> anyhow::Result<Generated> {
                         checked_out: None,
                         returned: None,
                         incident: String::new(),
+                        recorded: None,
+                        return_condition: String::new(),
+                        incident_items: Vec::new(),
                     };
                     if roll < 15 {
                         dec.refused = Some(t(&asked, s));

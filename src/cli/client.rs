@@ -123,6 +123,7 @@ pub fn item_json(i: &pb::EquipmentItem) -> serde_json::Value {
     json!({
         "id": i.id,
         "site": i.site,
+        "site_name": i.site_name,
         "name": i.name,
         "category": i.category,
         "description": i.description,
@@ -130,23 +131,57 @@ pub fn item_json(i: &pb::EquipmentItem) -> serde_json::Value {
         "loanable": i.loanable,
         "status": i.status,
         "condition": i.condition,
+        "availability": i.availability,
+        "current_loan": i.current_loan,
+        "current_borrower": i.current_borrower,
+        "due": i.due,
         "created_at": i.created_at,
         "updated_at": i.updated_at,
+        "loans": i.loans,
+        "incidents": i.incidents,
     })
 }
 
-fn status_fr(s: &str) -> &str {
-    match s {
-        "available" => "disponible",
-        "maintenance" => "en maintenance",
-        "retired" => "retiré",
-        other => other,
+/// What the item is doing now, in French: « disponible », « sorti (prêt à
+/// Thionville jusqu'au ven. 18 déc. 2026) », « en retard (… depuis le …) ».
+fn availability_text(i: &pb::EquipmentItem) -> String {
+    use crate::domain::{equipment, time};
+    let word = equipment::availability_fr(&i.availability).to_string();
+    if i.current_loan.is_empty() {
+        return word;
+    }
+    let who = if i.current_borrower_name.is_empty() {
+        i.current_borrower.clone()
+    } else {
+        i.current_borrower_name.clone()
+    };
+    // The window's end is exclusive: the last day is the one before a midnight end.
+    let last = chrono::DateTime::parse_from_rfc3339(&i.due).ok().map(|t| {
+        let t = t.with_timezone(&time::TZ);
+        if t.time() == chrono::NaiveTime::MIN {
+            time::fr_date(t.date_naive().pred_opt().unwrap_or(t.date_naive()))
+        } else {
+            time::fr_instant(&i.due)
+        }
+    });
+    let last = last.unwrap_or_else(|| i.due.clone());
+    match i.availability.as_str() {
+        "overdue" => format!(
+            "{word} (prêt {} à {who}, attendu le {last})",
+            i.current_loan
+        ),
+        "booked" => format!("{word} (prêt {} à {who} jusqu'au {last})", i.current_loan),
+        _ => format!("{word} (prêt {} à {who} jusqu'au {last})", i.current_loan),
     }
 }
 
 fn print_item(i: &pb::EquipmentItem) {
+    use crate::domain::{equipment, loans, time};
     println!("{}  {}", i.id, i.name);
-    println!("  site          : {}", i.site);
+    println!(
+        "  site          : {}",
+        super::loans::named(&i.site_name, &i.site)
+    );
     println!("  catégorie     : {}", i.category);
     if !i.inventory_number.is_empty() {
         println!("  n° inventaire : {}", i.inventory_number);
@@ -154,12 +189,51 @@ fn print_item(i: &pb::EquipmentItem) {
     if !i.description.is_empty() {
         println!("  description   : {}", i.description);
     }
-    println!("  statut        : {}", status_fr(&i.status));
-    println!("  état          : {}", i.condition);
+    println!("  disponibilité : {}", availability_text(i));
+    println!("  statut        : {}", equipment::status_fr(&i.status));
+    println!(
+        "  état          : {}",
+        equipment::condition_fr(&i.condition)
+    );
     println!(
         "  prêtable      : {}",
         if i.loanable { "oui" } else { "non" }
     );
+    if !i.loans.is_empty() {
+        println!("  prêts :");
+        for l in &i.loans {
+            let mut state = loans::state_fr(&l.state).to_string();
+            if l.overdue {
+                state.push_str(", en retard");
+            }
+            if l.recorded {
+                state.push_str(", enregistré après coup");
+            }
+            println!(
+                "    {}  {} — {} — {state}",
+                l.id,
+                time::fr_period(&l.from, &l.to),
+                super::loans::named(&l.borrower_name, &l.borrower),
+            );
+        }
+    }
+    if !i.incidents.is_empty() {
+        println!("  incidents :");
+        for n in &i.incidents {
+            let condition = if n.condition.is_empty() {
+                String::new()
+            } else {
+                format!(" (matériel {})", loans::return_condition_fr(&n.condition))
+            };
+            println!(
+                "    {} — {}{condition} — prêt {} à {}",
+                time::fr_instant(&n.at),
+                n.text,
+                n.loan,
+                super::loans::named(&n.borrower_name, &n.borrower),
+            );
+        }
+    }
 }
 
 pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow::Result<()> {
@@ -248,14 +322,22 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
                     .map(|i| {
                         vec![
                             i.id.clone(),
-                            i.site.clone(),
                             i.name.clone(),
+                            if i.site_name.is_empty() {
+                                i.site.clone()
+                            } else {
+                                i.site_name.clone()
+                            },
                             i.category.clone(),
-                            status_fr(&i.status).to_string(),
+                            crate::domain::equipment::condition_fr(&i.condition).to_string(),
+                            availability_text(i),
                         ]
                     })
                     .collect();
-                print_table(&["ID", "SITE", "NOM", "CATÉGORIE", "STATUT"], &rows);
+                print_table(
+                    &["ID", "NOM", "SITE", "CATÉGORIE", "ÉTAT", "DISPONIBILITÉ"],
+                    &rows,
+                );
             }
             return Ok(());
         }

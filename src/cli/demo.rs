@@ -230,6 +230,24 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
     ];
     for (borrower, lender, item, from, to, purpose, steps) in plan {
         let id = item_id(borrower, item)?;
+        if from < 0 {
+            // A loan that already started is entered by its lender after the fact.
+            l::record(
+                &lender.ctx,
+                crate::pb::LoanRecordInput {
+                    equipment: vec![id],
+                    borrower: borrower.ctx.site.clone(),
+                    from: day(from),
+                    to: day(to),
+                    not_returned: !steps.contains(&"return"),
+                    note: purpose.into(),
+                    ..Default::default()
+                },
+                "director",
+            )
+            .await?;
+            continue;
+        }
         let loan = l::request(
             &borrower.ctx,
             crate::pb::LoanRequestInput {

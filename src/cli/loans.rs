@@ -4,20 +4,23 @@ use clap::Subcommand;
 
 use super::client::{api_error, connect, Target};
 use super::output::{print_json, print_table};
+use crate::domain::{loans, time};
 use crate::pb;
 use crate::pb::loans_client::LoansClient;
 
 #[derive(Debug, Subcommand)]
 pub enum LoanCmd {
-    /// Demander à un autre site de prêter du matériel sur une période.
+    /// Demander à un autre site de prêter du matériel sur une période
+    /// (elle commence aujourd'hui ou plus tard).
     Request {
-        /// Identifiants du matériel, séparés par des virgules (d'un seul site prêteur).
+        /// Identifiants du matériel (ou leur début), séparés par des virgules
+        /// (d'un seul site prêteur).
         #[arg(long, value_delimiter = ',', required = true)]
         equipment: Vec<String>,
-        /// Début : RFC 3339, heure locale (Europe/Paris) ou date.
+        /// Début : date (16/12/2026), date et heure (16/12/2026 14:00, heure de Paris) ou RFC 3339.
         #[arg(long)]
         from: String,
-        /// Fin : RFC 3339, heure locale ou date (incluse).
+        /// Fin : date (incluse), date et heure, ou RFC 3339.
         #[arg(long)]
         to: String,
         #[arg(long, default_value = "")]
@@ -28,6 +31,37 @@ pub enum LoanCmd {
         /// Événement lié.
         #[arg(long, default_value = "")]
         event: String,
+    },
+    /// Enregistrer après coup un prêt de matériel de ce site qui a déjà eu
+    /// lieu (prêteur, direction) : par exemple les prêts de l'automne d'un
+    /// site qui rejoint le réseau en cours d'année.
+    Record {
+        /// Identifiants du matériel de ce site (ou leur début), séparés par des virgules.
+        #[arg(long, value_delimiter = ',', required = true)]
+        equipment: Vec<String>,
+        /// Site emprunteur (identifiant ou son début).
+        #[arg(long)]
+        borrower: String,
+        /// Début du prêt, passé : date (16/10/2026) ou date et heure.
+        #[arg(long)]
+        from: String,
+        /// Fin du prêt : date (incluse) ou date et heure.
+        #[arg(long)]
+        to: String,
+        /// Le matériel n'est pas encore rendu : le prêt est enregistré comme sorti.
+        #[arg(long)]
+        not_returned: bool,
+        /// Incident constaté au retour (casse, pièce manquante…).
+        #[arg(long, default_value = "")]
+        incident: String,
+        /// Avec --incident : état du matériel, utilisable ou à_réparer.
+        #[arg(long, default_value = "")]
+        condition: String,
+        /// Avec --incident, pour un prêt de plusieurs matériels : ceux qu'il concerne.
+        #[arg(long, value_delimiter = ',')]
+        incident_equipment: Vec<String>,
+        #[arg(long, default_value = "")]
+        note: String,
     },
     /// Accorder une demande portant sur le matériel de ce site (prêteur).
     Approve {
@@ -47,13 +81,20 @@ pub enum LoanCmd {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Enregistrer le retour (prêteur).
+    /// Enregistrer le retour (prêteur) ; un incident met à jour le matériel.
     Return {
         id: String,
         #[arg(long, default_value = "")]
         note: String,
         #[arg(long, default_value = "")]
         incident: String,
+        /// Avec --incident : utilisable (le matériel reste disponible, état
+        /// « usé ») ou à_réparer (il passe en maintenance, hors service).
+        #[arg(long, default_value = "")]
+        condition: String,
+        /// Avec --incident, pour un prêt de plusieurs matériels : ceux qu'il concerne.
+        #[arg(long, value_delimiter = ',')]
+        incident_equipment: Vec<String>,
     },
     /// Annuler une demande avant la sortie (emprunteur).
     Cancel {
@@ -61,7 +102,7 @@ pub enum LoanCmd {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Lister les prêts du réseau.
+    /// Lister les prêts du réseau, par date de début.
     List {
         #[arg(long)]
         site: Option<String>,
@@ -77,27 +118,67 @@ pub enum LoanCmd {
     Show { id: String },
 }
 
-fn state_fr(s: &str) -> &str {
-    match s {
-        "requested" => "demandé",
-        "approved" => "accordé",
-        "refused" => "refusé",
-        "checked_out" => "sorti",
-        "returned" => "rendu",
-        "cancelled" => "annulé",
+/// A role as people say it.
+pub fn role_fr(role: &str) -> &str {
+    match role {
+        "viewer" => "lecture",
+        "staff" => "équipe",
+        "director" => "direction",
+        "academy" => "équipe académique",
         other => other,
     }
 }
 
+/// "Name (id)", or the id alone when it has no other name.
+pub fn named(name: &str, id: &str) -> String {
+    if name.is_empty() || name == id {
+        id.to_string()
+    } else {
+        format!("{name} ({id})")
+    }
+}
+
+fn state_line(l: &pb::Loan) -> String {
+    let mut s = loans::state_fr(&l.state).to_string();
+    if l.overdue {
+        s.push_str(", en retard");
+    }
+    if l.recorded {
+        s.push_str(", enregistré après coup");
+    }
+    s
+}
+
 fn print_loan(l: &pb::Loan) {
-    let overdue = if l.overdue { " — EN RETARD" } else { "" };
-    println!("{}  {}{}", l.id, state_fr(&l.state), overdue);
-    println!("  prêteur     : {}", l.lender);
-    println!("  emprunteur  : {}", l.borrower);
-    println!("  matériel    : {}", l.equipment.join(", "));
-    println!("  période     : {} → {}", l.from, l.to);
+    println!("Prêt {} : {}", l.id, state_line(l));
+    println!("  prêteur     : {}", named(&l.lender_name, &l.lender));
+    println!("  emprunteur  : {}", named(&l.borrower_name, &l.borrower));
+    let items: Vec<String> = l
+        .equipment
+        .iter()
+        .enumerate()
+        .map(|(n, id)| named(l.equipment_names.get(n).map_or("", |s| s.as_str()), id))
+        .collect();
+    println!("  matériel    : {}", items.join(", "));
+    println!("  période     : {}", time::fr_period(&l.from, &l.to));
     if !l.purpose.is_empty() {
         println!("  objet       : {}", l.purpose);
+    }
+    let note = |t: &pb::Transition| {
+        if t.note.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", t.note)
+        }
+    };
+    if let Some(t) = &l.recorded_by {
+        println!(
+            "  enregistré après coup le {} par {} ({}){}",
+            time::fr_instant(&t.at),
+            t.site,
+            role_fr(&t.role),
+            note(t)
+        );
     }
     let steps = [
         ("demandé", &l.requested),
@@ -107,18 +188,44 @@ fn print_loan(l: &pb::Loan) {
         ("rendu", &l.returned),
         ("annulé", &l.cancelled),
     ];
-    for (label, t) in steps {
-        if let Some(t) = t {
-            let note = if t.note.is_empty() {
-                String::new()
-            } else {
-                format!(" — {}", t.note)
-            };
-            println!("  {label:<11} : {} par {} ({}){note}", t.at, t.site, t.role);
+    if !l.recorded {
+        for (label, t) in steps {
+            if let Some(t) = t {
+                println!(
+                    "  {label:<11} : {} par {} ({}){}",
+                    time::fr_instant(&t.at),
+                    t.site,
+                    role_fr(&t.role),
+                    note(t)
+                );
+            }
         }
     }
     if !l.incident.is_empty() {
-        println!("  incident    : {}", l.incident);
+        let condition = if l.return_condition.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (matériel {})",
+                loans::return_condition_fr(&l.return_condition)
+            )
+        };
+        println!("  incident    : {}{condition}", l.incident);
+    }
+    for o in &l.overlaps {
+        println!(
+            "  ATTENTION : chevauche le prêt {} ({}, {} à {}, {}{}) ; le site prêteur décidera",
+            o.loan,
+            named(&o.equipment_name, &o.equipment),
+            if o.state == "checked_out" {
+                "sorti"
+            } else {
+                "accordé"
+            },
+            named(&o.borrower_name, &o.borrower),
+            time::fr_period(&o.from, &o.to),
+            if o.overdue { ", en retard" } else { "" },
+        );
     }
     if !l.conflicts.is_empty() {
         println!("  CONFLIT avec : {}", l.conflicts.join(", "));
@@ -147,11 +254,47 @@ pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
             })
             .await
             .map_err(api_error)?,
+        LoanCmd::Record {
+            equipment,
+            borrower,
+            from,
+            to,
+            not_returned,
+            incident,
+            condition,
+            incident_equipment,
+            note,
+        } => c
+            .record(pb::LoanRecordInput {
+                equipment,
+                borrower,
+                from,
+                to,
+                incident,
+                note,
+                condition,
+                not_returned,
+                incident_equipment,
+            })
+            .await
+            .map_err(api_error)?,
         LoanCmd::Approve { id, note } => c.approve(action(id, note)).await.map_err(api_error)?,
         LoanCmd::Refuse { id, reason } => c.refuse(action(id, reason)).await.map_err(api_error)?,
         LoanCmd::Checkout { id, note } => c.checkout(action(id, note)).await.map_err(api_error)?,
-        LoanCmd::Return { id, note, incident } => c
-            .return_loan(pb::LoanReturn { id, note, incident })
+        LoanCmd::Return {
+            id,
+            note,
+            incident,
+            condition,
+            incident_equipment,
+        } => c
+            .return_loan(pb::LoanReturn {
+                id,
+                note,
+                incident,
+                condition,
+                incident_equipment,
+            })
             .await
             .map_err(api_error)?,
         LoanCmd::Cancel { id, note } => c.cancel(action(id, note)).await.map_err(api_error)?,
@@ -177,25 +320,38 @@ pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
                     .loans
                     .iter()
                     .map(|l| {
-                        let mut state = state_fr(&l.state).to_string();
-                        if l.overdue {
-                            state.push_str(" (en retard)");
+                        let mut state = state_line(l);
+                        if !l.overlaps.is_empty() {
+                            state.push_str(", chevauche un prêt accordé");
                         }
                         if !l.conflicts.is_empty() {
                             state.push_str(" (CONFLIT)");
                         }
+                        let items = if l.equipment_names.len() == l.equipment.len() {
+                            l.equipment_names.join(", ")
+                        } else {
+                            l.equipment.join(", ")
+                        };
                         vec![
                             l.id.clone(),
-                            l.lender.clone(),
-                            l.borrower.clone(),
-                            l.equipment.join(","),
-                            format!("{} → {}", l.from, l.to),
+                            time::fr_period(&l.from, &l.to),
+                            items,
+                            if l.lender_name.is_empty() {
+                                l.lender.clone()
+                            } else {
+                                l.lender_name.clone()
+                            },
+                            if l.borrower_name.is_empty() {
+                                l.borrower.clone()
+                            } else {
+                                l.borrower_name.clone()
+                            },
                             state,
                         ]
                     })
                     .collect();
                 print_table(
-                    &["ID", "PRÊTEUR", "EMPRUNTEUR", "MATÉRIEL", "PÉRIODE", "ÉTAT"],
+                    &["ID", "PÉRIODE", "MATÉRIEL", "PRÊTEUR", "EMPRUNTEUR", "ÉTAT"],
                     &rows,
                 );
             }

@@ -4,7 +4,8 @@ use clap::{Args, Subcommand};
 
 use super::client::{api_error, connect, Target};
 use super::output::{print_json, print_table};
-use crate::domain::purchases::parse_line;
+use crate::domain::purchases::{parse_line, state_fr};
+use crate::domain::time;
 use crate::pb::{self, purchases_client::PurchasesClient};
 
 #[derive(Debug, Args)]
@@ -60,13 +61,19 @@ pub enum PurchaseCmd {
     },
     /// Noter que la commande est passée (demande validée).
     Ordered { id: String },
-    /// Noter la livraison ; --create-items ajoute au matériel du site un objet
-    /// par unité achetée.
+    /// Noter la livraison ; --item LIGNE[:CATÉGORIE] ajoute au matériel du
+    /// site un objet par unité achetée sur cette ligne (répétable).
     Delivered {
         id: String,
+        /// Une ligne de la demande qui devient du matériel, avec sa catégorie :
+        /// LIGNE[:CATÉGORIE], LIGNE étant son numéro (1 pour la première), par
+        /// exemple --item 1:robotique (répétable ; sans catégorie, celle de --category).
+        #[arg(long = "item", value_name = "LIGNE[:CATÉGORIE]")]
+        items: Vec<String>,
+        /// Pour une demande d'une seule ligne : en faire du matériel sans --item.
         #[arg(long)]
         create_items: bool,
-        /// Catégorie des objets créés.
+        /// Catégorie des objets créés, pour les lignes données sans catégorie.
         #[arg(long, default_value = "")]
         category: String,
     },
@@ -78,7 +85,9 @@ pub enum PurchaseCmd {
     List {
         #[arg(long, default_value = "")]
         site: String,
-        /// draft, submitted, needs_info, validated, refused, ordered, delivered, cancelled.
+        /// État : brouillon, soumise, compléments demandés, validée, refusée,
+        /// commandée, livrée, annulée (ou draft, submitted, needs_info,
+        /// validated, refused, ordered, delivered, cancelled).
         #[arg(long, default_value = "")]
         state: String,
         #[arg(long, default_value = "")]
@@ -104,37 +113,67 @@ fn lines(texts: &[String]) -> anyhow::Result<Vec<pb::PurchaseLineInput>> {
         .collect()
 }
 
-fn state_fr(state: &str) -> &str {
-    match state {
-        "draft" => "brouillon",
-        "submitted" => "soumise",
-        "needs_info" => "compléments demandés",
-        "validated" => "validée",
-        "refused" => "refusée",
-        "ordered" => "commandée",
-        "delivered" => "livrée",
-        "cancelled" => "annulée",
-        other => other,
+/// `--item LINE[:CATEGORY]` values, as the API takes them.
+fn item_lines(typed: &[String]) -> anyhow::Result<Vec<pb::DeliveredLine>> {
+    typed
+        .iter()
+        .map(|t| {
+            let (line, category) = t.split_once(':').unwrap_or((t, ""));
+            let line: i64 = line.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "--item « {t} » : attendu LIGNE[:CATÉGORIE], LIGNE étant le numéro de la ligne (1 pour la première), par exemple --item 2:robotique"
+                )
+            })?;
+            Ok(pb::DeliveredLine {
+                line,
+                category: category.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// An amount as French readers write it: 1 234,50.
+fn eur_fr(v: &str) -> String {
+    let (int, dec) = v.split_once('.').unwrap_or((v, ""));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(c);
+    }
+    if dec.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped},{dec}")
     }
 }
 
 fn show(p: &pb::Purchase) {
     println!(
-        "{}  {} ({}) : {}",
+        "Demande d'achat {} : {} ({}), {}",
         p.id,
         p.object,
         p.site,
         state_fr(&p.state)
     );
-    for l in &p.lines {
+    for (n, l) in p.lines.iter().enumerate() {
         println!(
-            "  {} × {} à {} € HT, TVA {} % : {} € TTC",
-            l.quantity, l.designation, l.unit_price_ht, l.vat_rate, l.total_ttc
+            "  ligne {} : {} × {} à {} € HT, TVA {} % : {} € TTC",
+            n + 1,
+            l.quantity,
+            l.designation,
+            eur_fr(&l.unit_price_ht),
+            l.vat_rate.replace('.', ","),
+            eur_fr(&l.total_ttc)
         );
     }
     println!(
         "  total : {} € HT, {} € de TVA, {} € TTC",
-        p.total_ht, p.total_vat, p.total_ttc
+        eur_fr(&p.total_ht),
+        eur_fr(&p.total_vat),
+        eur_fr(&p.total_ttc)
     );
     for (label, v) in [
         ("fournisseur", &p.supplier),
@@ -157,10 +196,10 @@ fn show(p: &pb::Purchase) {
         };
         println!(
             "  {}  {} ({}, {}){note}",
-            s.at,
+            time::fr_instant(&s.at),
             state_fr(&s.step),
             s.site,
-            s.role
+            super::loans::role_fr(&s.role)
         );
     }
 }
@@ -203,13 +242,15 @@ pub async fn run(t: &Target, json_out: bool, cmd: PurchaseCmd) -> anyhow::Result
         PurchaseCmd::Ordered { id: i } => c.ordered(id(i)).await,
         PurchaseCmd::Delivered {
             id,
+            items,
             create_items,
             category,
         } => {
             c.delivered(pb::DeliverPurchase {
                 id,
-                create_items,
+                create_items: create_items || !items.is_empty(),
                 category,
+                item_lines: item_lines(&items)?,
             })
             .await
         }
@@ -240,18 +281,30 @@ pub async fn run(t: &Target, json_out: bool, cmd: PurchaseCmd) -> anyhow::Result
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|p| {
+                        let created = chrono::DateTime::parse_from_rfc3339(&p.created_at)
+                            .map(|t| time::fr_date(t.with_timezone(&time::TZ).date_naive()))
+                            .unwrap_or_else(|_| p.created_at.clone());
                         vec![
                             p.id.clone(),
+                            created,
                             p.site.clone(),
                             p.object.clone(),
                             state_fr(&p.state).to_string(),
-                            p.total_ttc.clone(),
+                            eur_fr(&p.total_ttc),
                             p.funding.clone(),
                         ]
                     })
                     .collect();
                 print_table(
-                    &["id", "site", "objet", "état", "total TTC €", "financement"],
+                    &[
+                        "ID",
+                        "CRÉÉE LE",
+                        "SITE",
+                        "OBJET",
+                        "ÉTAT",
+                        "TOTAL TTC €",
+                        "FINANCEMENT",
+                    ],
                     &rows,
                 );
             }

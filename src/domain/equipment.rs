@@ -12,6 +12,106 @@ use crate::error::{Error, Result};
 
 pub const STATUSES: &[&str] = &["available", "maintenance", "retired"];
 pub const CONDITIONS: &[&str] = &["new", "good", "worn", "out_of_order"];
+/// Statuses and conditions as people read them, beside their keys.
+pub const STATUSES_FR: &[(&str, &str)] = &[
+    ("available", "disponible"),
+    ("maintenance", "en maintenance"),
+    ("retired", "retiré"),
+];
+pub const CONDITIONS_FR: &[(&str, &str)] = &[
+    ("new", "neuf"),
+    ("good", "bon"),
+    ("worn", "usé"),
+    ("out_of_order", "hors service"),
+];
+/// What an item is doing now, loans included (computed, never stored).
+pub const AVAILABILITY_FR: &[(&str, &str)] = &[
+    ("available", "disponible"),
+    ("booked", "réservé"),
+    ("out", "sorti"),
+    ("overdue", "en retard"),
+    ("maintenance", "en maintenance"),
+    ("out_of_order", "hors service"),
+    ("retired", "retiré"),
+];
+
+fn fr<'a>(table: &[(&'static str, &'static str)], key: &'a str) -> &'a str {
+    table
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| *v)
+        .unwrap_or(key)
+}
+
+/// A status in French (« disponible »); unknown keys as they are.
+pub fn status_fr(key: &str) -> &str {
+    fr(STATUSES_FR, key)
+}
+
+/// A condition in French (« bon »).
+pub fn condition_fr(key: &str) -> &str {
+    fr(CONDITIONS_FR, key)
+}
+
+/// An availability in French (« sorti », « en retard »).
+pub fn availability_fr(key: &str) -> &str {
+    fr(AVAILABILITY_FR, key)
+}
+
+/// A status as typed: its key or its French words, whatever the case and accents.
+pub fn parse_status(typed: &str) -> Result<&'static str> {
+    parse_choice("statut", typed, STATUSES_FR)
+}
+
+/// A condition as typed: its key or its French words.
+pub fn parse_condition(typed: &str) -> Result<&'static str> {
+    parse_choice("état", typed, CONDITIONS_FR)
+}
+
+fn parse_choice(
+    field: &str,
+    typed: &str,
+    table: &[(&'static str, &'static str)],
+) -> Result<&'static str> {
+    let fold = |s: &str| super::fold_for_search(s.trim()).replace(['_', '-'], " ");
+    let t = fold(typed);
+    let t = t.strip_prefix("en ").unwrap_or(&t).to_string();
+    table
+        .iter()
+        .find(|(k, f)| {
+            let f = fold(f);
+            t == fold(k) || t == f || Some(t.as_str()) == f.strip_prefix("en ")
+        })
+        .map(|(k, _)| *k)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{field} « {} » inconnu : valeurs possibles {}",
+                typed.trim(),
+                table
+                    .iter()
+                    .map(|(k, f)| format!("{f} ({k})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+/// The item after it came back with an incident: still usable (condition
+/// `worn`), or to repair (status `maintenance` unless retired, condition
+/// `out_of_order`). `condition` is a key of [`super::loans::RETURN_CONDITIONS`].
+pub fn after_incident(e: &mut Equipment, condition: &str, now: &str) {
+    match condition {
+        "to_repair" => {
+            if e.status != "retired" {
+                e.status = "maintenance".into();
+            }
+            e.condition = "out_of_order".into();
+        }
+        _ => e.condition = "worn".into(),
+    }
+    e.updated_at = now.to_string();
+}
+
 pub const MAX_NAME: usize = 200;
 pub const MAX_CATEGORY: usize = 64;
 pub const MAX_DESCRIPTION: usize = 4000;
@@ -76,18 +176,6 @@ pub struct Patch {
     pub condition: Option<String>,
 }
 
-fn check_choice(field: &str, value: &str, allowed: &[&str]) -> Result<String> {
-    let v = value.trim();
-    if allowed.contains(&v) {
-        Ok(v.to_string())
-    } else {
-        Err(Error::invalid(format!(
-            "{field} « {v} » inconnu : valeurs possibles {}",
-            allowed.join(", ")
-        )))
-    }
-}
-
 impl Patch {
     /// Applies the patch to `e`, validating every field it sets.
     pub fn apply(&self, e: &mut Equipment, now: &str) -> Result<()> {
@@ -107,10 +195,10 @@ impl Patch {
             e.loanable = v;
         }
         if let Some(v) = &self.status {
-            e.status = check_choice("status", v, STATUSES)?;
+            e.status = parse_status(v)?.to_string();
         }
         if let Some(v) = &self.condition {
-            e.condition = check_choice("condition", v, CONDITIONS)?;
+            e.condition = parse_condition(v)?.to_string();
         }
         e.updated_at = now.to_string();
         Ok(())
@@ -196,5 +284,54 @@ mod tests {
         };
         let mut e2 = e.clone();
         assert!(bad.apply(&mut e2, "t").is_err());
+    }
+
+    #[test]
+    fn statuses_and_conditions_take_french_words() {
+        for (typed, key) in [
+            ("available", "available"),
+            ("disponible", "available"),
+            ("En maintenance", "maintenance"),
+            ("maintenance", "maintenance"),
+            ("retire", "retired"),
+        ] {
+            assert_eq!(parse_status(typed).unwrap(), key, "{typed}");
+        }
+        for (typed, key) in [
+            ("bon", "good"),
+            ("USÉ", "worn"),
+            ("hors_service", "out_of_order"),
+            ("new", "new"),
+        ] {
+            assert_eq!(parse_condition(typed).unwrap(), key, "{typed}");
+        }
+        let e = parse_condition("cassé").unwrap_err().to_string();
+        assert!(e.contains("bon (good)"), "{e}");
+        assert_eq!(condition_fr("good"), "bon");
+        assert_eq!(status_fr("retired"), "retiré");
+    }
+
+    #[test]
+    fn an_incident_marks_the_item() {
+        let p = Patch {
+            name: Some("Trépied".into()),
+            category: Some("vidéo".into()),
+            ..Default::default()
+        };
+        let mut e = new_equipment(&p, "t0").unwrap();
+        after_incident(&mut e, "usable", "t1");
+        assert_eq!(
+            (e.status.as_str(), e.condition.as_str()),
+            ("available", "worn")
+        );
+        after_incident(&mut e, "to_repair", "t2");
+        assert_eq!(
+            (
+                e.status.as_str(),
+                e.condition.as_str(),
+                e.updated_at.as_str()
+            ),
+            ("maintenance", "out_of_order", "t2")
+        );
     }
 }

@@ -62,6 +62,50 @@ pub fn state_filter(typed: &str) -> Result<&'static str> {
         })
 }
 
+/// What the lender says of an item that came back with an incident, with
+/// the French words it may type: still usable (its condition becomes
+/// `worn`), or to repair (status `maintenance`, condition `out_of_order`).
+pub const RETURN_CONDITIONS: &[(&str, &str)] =
+    &[("usable", "utilisable"), ("to_repair", "à réparer")];
+
+/// A return condition as typed: the key or the French words, whatever the
+/// case, accents, spaces or underscores.
+pub fn return_condition(typed: &str) -> Result<&'static str> {
+    let t = super::fold_for_search(typed.trim()).replace(['_', '-'], " ");
+    RETURN_CONDITIONS
+        .iter()
+        .find(|(k, fr)| t == k.replace('_', " ") || t == super::fold_for_search(fr))
+        .map(|(k, _)| *k)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "état au retour « {typed} » inconnu : utilisable (usable) ou à_réparer (to_repair)"
+            ))
+        })
+}
+
+/// The French words for a return condition.
+pub fn return_condition_fr(key: &str) -> &str {
+    RETURN_CONDITIONS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, fr)| *fr)
+        .unwrap_or(key)
+}
+
+/// A loan state in French, as lists show it.
+pub fn state_fr(key: &str) -> &str {
+    STATES_FR
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, fr)| *fr)
+        .unwrap_or(key)
+}
+
+/// Today in Paris: a request may not start before it.
+pub fn today_paris(now: DateTime<Utc>) -> chrono::NaiveDate {
+    now.with_timezone(&super::time::TZ).date_naive()
+}
+
 pub const MAX_ITEMS: usize = 50;
 pub const MAX_NOTE: usize = 2000;
 pub const REQUESTS: &str = "loan_requests";
@@ -103,6 +147,16 @@ pub struct LoanDecision {
     pub checked_out: Option<Transition>,
     pub returned: Option<Transition>,
     pub incident: String,
+    /// Entered after the fact by the lender (`loan record`): who and when.
+    /// The other transitions then carry the window's bounds as their times.
+    #[autosurgeon(missing = "Default::default")]
+    pub recorded: Option<Transition>,
+    /// With an incident: `usable` or `to_repair` (see [`RETURN_CONDITIONS`]).
+    #[autosurgeon(missing = "Default::default")]
+    pub return_condition: String,
+    /// The items the incident concerns (every item of the loan when empty).
+    #[autosurgeon(missing = "Default::default")]
+    pub incident_items: Vec<String>,
 }
 
 /// The joined view of one loan.
@@ -164,6 +218,11 @@ impl Loan {
     /// Checked out and past the end of its window.
     pub fn overdue(&self, now: DateTime<Utc>) -> bool {
         self.state() == "checked_out" && self.window().is_some_and(|(_, to)| now > to)
+    }
+
+    /// Entered after the fact by the lender.
+    pub fn recorded(&self) -> bool {
+        self.decision.as_ref().is_some_and(|d| d.recorded.is_some())
     }
 
     pub fn booking(&self) -> Option<Booking> {
@@ -428,6 +487,9 @@ mod tests {
             checked_out: None,
             returned: None,
             incident: String::new(),
+            recorded: None,
+            return_condition: String::new(),
+            incident_items: Vec::new(),
         };
         loan.decision = Some(d.clone());
         assert_eq!(loan.state(), "approved");
@@ -448,6 +510,57 @@ mod tests {
         loan.decision = Some(d);
         assert_eq!(loan.state(), "returned");
         assert!(!loan.overdue(after));
+    }
+
+    /// Decisions written before `recorded`, `return_condition` and
+    /// `incident_items` existed still read, with empty values.
+    #[test]
+    fn decisions_written_before_the_new_fields_still_read() {
+        #[derive(Reconcile)]
+        struct OldDecision {
+            borrower: String,
+            equipment: Vec<String>,
+            from: String,
+            to: String,
+            approved: Option<Transition>,
+            refused: Option<Transition>,
+            checked_out: Option<Transition>,
+            returned: Option<Transition>,
+            incident: String,
+        }
+        let old = OldDecision {
+            borrower: "b".into(),
+            equipment: vec!["eq-1".into()],
+            from: "2026-01-01T00:00:00Z".into(),
+            to: "2026-01-02T00:00:00Z".into(),
+            approved: Some(transition()),
+            refused: None,
+            checked_out: Some(transition()),
+            returned: Some(transition()),
+            incident: "rayure".into(),
+        };
+        let mut doc = AutoCommit::new();
+        super::super::put_entry(&mut doc, DECISIONS, "ln-1", &old).unwrap();
+        let d = get_decision(&doc, "ln-1").unwrap().unwrap();
+        assert_eq!(d.incident, "rayure");
+        assert_eq!(d.recorded, None);
+        assert_eq!(d.return_condition, "");
+        assert!(d.incident_items.is_empty());
+    }
+
+    #[test]
+    fn return_conditions_take_french_words() {
+        for (typed, key) in [
+            ("usable", "usable"),
+            ("utilisable", "usable"),
+            ("à réparer", "to_repair"),
+            ("a_reparer", "to_repair"),
+            ("À-RÉPARER", "to_repair"),
+            ("to_repair", "to_repair"),
+        ] {
+            assert_eq!(return_condition(typed).unwrap(), key, "{typed}");
+        }
+        assert!(return_condition("cassé").is_err());
     }
 
     proptest! {

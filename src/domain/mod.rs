@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod calendar;
 pub mod equipment;
+pub mod ids;
 pub mod loans;
 pub mod partners;
 pub mod purchases;

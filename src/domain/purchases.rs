@@ -246,6 +246,128 @@ pub fn parse_line(n: usize, text: &str) -> Result<Line> {
     line(n, fields[0], quantity, fields[2], fields[3])
 }
 
+/// The lines as a person picks them: "1 « Robot Thymio » (×4), 2 …".
+pub fn lines_for_people(lines: &[Line]) -> String {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{} « {} » (×{})", i + 1, l.designation, l.quantity))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which lines of a delivery become equipment items, with their category:
+/// `chosen` holds (1-based line, category, empty for `default_category`,
+/// itself empty for « autre »). With `create_items` and nothing chosen, a
+/// purchase of one line creates its units; one of several lines must say
+/// which (USB cables and books are not equipment). Returns (line index,
+/// category), checking that the units to create stay within bounds.
+pub fn lines_to_items(
+    lines: &[Line],
+    create_items: bool,
+    chosen: &[(i64, String)],
+    default_category: &str,
+) -> Result<Vec<(usize, String)>> {
+    let default = match default_category.trim() {
+        "" => "autre",
+        c => c,
+    };
+    let valid = || {
+        if lines.is_empty() {
+            "la demande n'a aucune ligne".to_string()
+        } else {
+            format!("lignes de la demande : {}", lines_for_people(lines))
+        }
+    };
+    let mut out: Vec<(usize, String)> = Vec::new();
+    if chosen.is_empty() {
+        if !create_items {
+            return Ok(out);
+        }
+        if lines.len() != 1 {
+            return Err(Error::invalid(format!(
+                "précisez quelles lignes deviennent du matériel, chacune avec sa catégorie : \
+                 --item LIGNE[:CATÉGORIE] (répétable, par exemple --item 1:robotique) ; {}",
+                valid()
+            )));
+        }
+        out.push((0, default.to_string()));
+    }
+    for (n, category) in chosen {
+        if *n < 1 || *n as usize > lines.len() {
+            return Err(Error::invalid(format!(
+                "ligne {n} inexistante ; {}",
+                valid()
+            )));
+        }
+        let index = *n as usize - 1;
+        if out.iter().any(|(i, _)| *i == index) {
+            return Err(Error::invalid(format!(
+                "ligne {n} donnée deux fois : une catégorie par ligne"
+            )));
+        }
+        let category = match category.trim() {
+            "" => default.to_string(),
+            c => required_text("category", c, super::equipment::MAX_CATEGORY)?,
+        };
+        out.push((index, category));
+    }
+    let count: i64 = out.iter().map(|(i, _)| lines[*i].quantity).sum();
+    if count > MAX_ITEMS_CREATED {
+        return Err(Error::invalid(format!(
+            "{count} objets à créer, au plus {MAX_ITEMS_CREATED} par livraison : \
+             choisissez moins de lignes, ou créez-les avec equipment add"
+        )));
+    }
+    Ok(out)
+}
+
+/// States as people read them, beside their keys.
+pub const STATES_FR: &[(&str, &str)] = &[
+    ("draft", "brouillon"),
+    ("submitted", "soumise"),
+    ("needs_info", "compléments demandés"),
+    ("validated", "validée"),
+    ("refused", "refusée"),
+    ("ordered", "commandée"),
+    ("delivered", "livrée"),
+    ("cancelled", "annulée"),
+];
+
+/// A state, or a step of the history (`created`), in French.
+pub fn state_fr(key: &str) -> &str {
+    if key == "created" {
+        return "créée";
+    }
+    STATES_FR
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| *v)
+        .unwrap_or(key)
+}
+
+/// A state filter as typed: the key or the French word, whatever the case
+/// and accents.
+pub fn state_filter(typed: &str) -> Result<&'static str> {
+    let fold = |s: &str| super::fold_for_search(s.trim()).replace(['_', '-'], " ");
+    let t = fold(typed);
+    STATES_FR
+        .iter()
+        .find(|(k, f)| t == fold(k) || t == fold(f) || (*k == "needs_info" && t == "complements"))
+        .map(|(k, _)| *k)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "état « {} » inconnu : valeurs possibles {}",
+                typed.trim(),
+                STATES_FR
+                    .iter()
+                    .map(|(k, f)| format!("{f} ({k})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
 /// What a site gives to create or change a request; `None` keeps the value.
 #[derive(Debug, Clone, Default)]
 pub struct Patch {
@@ -412,6 +534,51 @@ mod tests {
             assert!(e.contains(expect), "{text}: {e}");
             assert!(e.contains("ligne 4"), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn deliveries_create_items_from_the_lines_chosen() {
+        let lines = vec![
+            line(1, "Robot Thymio", 4, "129.90", "20").unwrap(),
+            line(2, "Câble USB", 10, "3", "20").unwrap(),
+            line(3, "Caméra", 1, "300", "20").unwrap(),
+        ];
+        assert!(lines_to_items(&lines, false, &[], "").unwrap().is_empty());
+        let e = lines_to_items(&lines, true, &[], "robotique")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--item") && e.contains("2 « Câble USB » (×10)"),
+            "{e}"
+        );
+        let picked = lines_to_items(
+            &lines,
+            false,
+            &[(1, "robotique".into()), (3, String::new())],
+            "vidéo",
+        )
+        .unwrap();
+        assert_eq!(picked, vec![(0, "robotique".into()), (2, "vidéo".into())]);
+        let e = lines_to_items(&lines, true, &[(4, String::new())], "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ligne 4 inexistante") && e.contains("1 « Robot Thymio »"),
+            "{e}"
+        );
+        assert!(lines_to_items(&lines, true, &[(1, "a".into()), (1, "b".into())], "").is_err());
+        let one = &lines[..1];
+        assert_eq!(
+            lines_to_items(one, true, &[], "").unwrap(),
+            vec![(0, "autre".into())]
+        );
+        assert_eq!(state_filter("Livrée").unwrap(), "delivered");
+        assert_eq!(state_filter("brouillon").unwrap(), "draft");
+        assert_eq!(state_filter("needs_info").unwrap(), "needs_info");
+        assert!(state_filter("perdue")
+            .unwrap_err()
+            .to_string()
+            .contains("livrée (delivered)"));
     }
 
     #[test]

@@ -779,6 +779,9 @@ mod tests {
                 checked_out: b(3).then(t),
                 returned: b(4).then(t),
                 incident: String::new(),
+                recorded: None,
+                return_condition: String::new(),
+                incident_items: Vec::new(),
             };
             let loan = Loan {
                 id: "l".into(),
