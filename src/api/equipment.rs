@@ -39,6 +39,7 @@ impl From<Item> for pb::EquipmentItem {
             condition: i.condition,
             created_at: i.created_at,
             updated_at: i.updated_at,
+            acquired: i.acquired,
         }
     }
 }
@@ -131,6 +132,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
             loanable: r.loanable,
             status: None,
             condition: none_if_empty(r.condition),
+            acquired: none_if_empty(r.acquired),
         };
         Ok(Response::new(add(&self.ctx, patch).await?.into()))
     }
@@ -149,6 +151,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
             loanable: r.loanable,
             status: r.status,
             condition: r.condition,
+            acquired: r.acquired,
         };
         Ok(Response::new(
             update(&self.ctx, &r.id, patch, "equipment update")

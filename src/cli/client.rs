@@ -130,6 +130,7 @@ pub fn item_json(i: &pb::EquipmentItem) -> serde_json::Value {
         "loanable": i.loanable,
         "status": i.status,
         "condition": i.condition,
+        "acquired": i.acquired,
         "created_at": i.created_at,
         "updated_at": i.updated_at,
     })
@@ -160,6 +161,9 @@ fn print_item(i: &pb::EquipmentItem) {
         "  prêtable      : {}",
         if i.loanable { "oui" } else { "non" }
     );
+    if let Ok(d) = crate::domain::time::parse_date(&i.acquired) {
+        println!("  acquis le     : {}", crate::domain::time::fr_date(d));
+    }
 }
 
 pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow::Result<()> {
@@ -172,6 +176,7 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
             inventory_number,
             loanable,
             condition,
+            acquired,
         } => client
             .add(pb::AddEquipmentRequest {
                 name,
@@ -180,6 +185,7 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
                 inventory_number,
                 loanable,
                 condition,
+                acquired,
             })
             .await
             .map_err(api_error)?
@@ -193,6 +199,7 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
             loanable,
             status,
             condition,
+            acquired,
         } => client
             .update(pb::UpdateEquipmentRequest {
                 id,
@@ -203,6 +210,7 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
                 loanable,
                 status,
                 condition,
+                acquired,
             })
             .await
             .map_err(api_error)?

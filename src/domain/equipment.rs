@@ -28,6 +28,10 @@ pub struct Equipment {
     pub condition: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Acquisition date "AAAA-MM-JJ"; empty: the day of `created_at`.
+    /// Documents written before the field existed read as empty.
+    #[autosurgeon(missing = "Default::default")]
+    pub acquired: String,
 }
 
 /// An item with its id and owner site, as shown to users.
@@ -44,6 +48,8 @@ pub struct Item {
     pub condition: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Acquisition date "AAAA-MM-JJ"; empty: the day of `created_at`.
+    pub acquired: String,
 }
 
 impl Item {
@@ -60,6 +66,7 @@ impl Item {
             condition: e.condition,
             created_at: e.created_at,
             updated_at: e.updated_at,
+            acquired: e.acquired,
         }
     }
 }
@@ -74,6 +81,8 @@ pub struct Patch {
     pub loanable: Option<bool>,
     pub status: Option<String>,
     pub condition: Option<String>,
+    /// A date (AAAA-MM-JJ or JJ/MM/AAAA); empty: the creation day.
+    pub acquired: Option<String>,
 }
 
 fn check_choice(field: &str, value: &str, allowed: &[&str]) -> Result<String> {
@@ -112,6 +121,15 @@ impl Patch {
         if let Some(v) = &self.condition {
             e.condition = check_choice("condition", v, CONDITIONS)?;
         }
+        if let Some(v) = &self.acquired {
+            e.acquired = if v.trim().is_empty() {
+                String::new()
+            } else {
+                super::time::parse_date(v)
+                    .map_err(|e| Error::invalid(format!("acquired (date d'acquisition) : {e}")))?
+                    .to_string()
+            };
+        }
         e.updated_at = now.to_string();
         Ok(())
     }
@@ -129,6 +147,7 @@ pub fn new_equipment(patch: &Patch, now: &str) -> Result<Equipment> {
         condition: "good".into(),
         created_at: now.to_string(),
         updated_at: now.to_string(),
+        acquired: String::new(),
     };
     let mut p = patch.clone();
     p.name.get_or_insert_with(String::new);
@@ -196,5 +215,54 @@ mod tests {
         };
         let mut e2 = e.clone();
         assert!(bad.apply(&mut e2, "t").is_err());
+    }
+
+    #[test]
+    fn acquired_is_a_date_and_old_items_hydrate_without_it() {
+        let mut e = new_equipment(
+            &Patch {
+                name: Some("Caméra".into()),
+                category: Some("vidéo".into()),
+                acquired: Some("15/09/2025".into()),
+                ..Default::default()
+            },
+            "2026-11-30T10:00:00Z",
+        )
+        .unwrap();
+        assert_eq!(e.acquired, "2025-09-15");
+        let bad = Patch {
+            acquired: Some("septembre".into()),
+            ..Default::default()
+        };
+        let err = bad.apply(&mut e, "t").unwrap_err().to_string();
+        assert!(
+            err.contains("acquired") && err.contains("JJ/MM/AAAA"),
+            "{err}"
+        );
+        // An item written before the field existed.
+        let mut doc = AutoCommit::new();
+        let map = super::super::root_map_mut(&mut doc, MAP).unwrap();
+        let item = automerge::transaction::Transactable::put_object(
+            &mut doc,
+            &map,
+            "eq-old",
+            automerge::ObjType::Map,
+        )
+        .unwrap();
+        for (k, v) in [
+            ("name", "Trépied"),
+            ("category", "vidéo"),
+            ("description", ""),
+            ("inventory_number", ""),
+            ("status", "available"),
+            ("condition", "good"),
+            ("created_at", "2025-01-01T00:00:00Z"),
+            ("updated_at", "2025-01-01T00:00:00Z"),
+        ] {
+            automerge::transaction::Transactable::put(&mut doc, &item, k, v).unwrap();
+        }
+        automerge::transaction::Transactable::put(&mut doc, &item, "loanable", true).unwrap();
+        let old = get(&doc, "eq-old").unwrap().expect("hydrates");
+        assert_eq!((old.name.as_str(), old.acquired.as_str()), ("Trépied", ""));
     }
 }

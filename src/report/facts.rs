@@ -116,11 +116,14 @@ pub struct LoanFact {
 
 #[derive(Debug, Clone)]
 pub struct ItemFact {
+    pub id: String,
     pub site: String,
     pub category: String,
     /// Loanable and not retired.
     pub lendable: bool,
-    pub created: NaiveDate,
+    pub retired: bool,
+    /// The day it counts from: its acquisition date, else its creation day.
+    pub since: NaiveDate,
 }
 
 #[derive(Debug, Clone)]
@@ -518,23 +521,34 @@ pub fn read_doc(id: &str, doc: &AutoCommit) -> Result<DocFacts> {
     r.site = site.as_str().into();
     r.site_name = read_profile(doc).map(|p| p.name).unwrap_or_default();
     for (eid, obj) in records(doc, equipment::MAP) {
-        let (mut category, mut loanable, mut status, mut created) =
-            (String::new(), true, String::new(), String::new());
+        let (mut category, mut loanable, mut status, mut created, mut acquired) = (
+            String::new(),
+            true,
+            String::new(),
+            String::new(),
+            String::new(),
+        );
         for (k, f) in fields(doc, &obj) {
             match k.as_str() {
                 "category" => category = f.str(),
                 "loanable" => loanable = !matches!(f, Field::Bool(false)),
                 "status" => status = f.str(),
                 "created_at" => created = f.str(),
+                "acquired" => acquired = f.str(),
                 _ => {}
             }
         }
-        r.categories.insert(eid, category.as_str().into());
+        r.categories.insert(eid.clone(), category.as_str().into());
+        let retired = status == "retired";
         r.items.push(ItemFact {
+            id: eid,
             site: site.clone(),
             category,
-            lendable: loanable && status != "retired",
-            created: date_of(&created).unwrap_or(NaiveDate::MIN),
+            lendable: loanable && !retired,
+            retired,
+            since: date_of(&acquired)
+                .or_else(|| date_of(&created))
+                .unwrap_or(NaiveDate::MIN),
         });
     }
     for (_, obj) in records(doc, partners::MAP) {
@@ -855,7 +869,22 @@ mod tests {
             cancelled: None,
         };
         loans::put_request(&mut doc, "ln-1", &req).unwrap();
+        let mut item = equipment::new_equipment(
+            &equipment::Patch {
+                name: Some("Caméra".into()),
+                category: Some("vidéo".into()),
+                ..Default::default()
+            },
+            "2026-11-30T10:00:00Z",
+        )
+        .unwrap();
+        equipment::put(&mut doc, "eq-new", &item).unwrap();
+        item.acquired = "2025-09-15".into();
+        equipment::put(&mut doc, "eq-old", &item).unwrap();
         let facts = read_doc("site/metz", &doc).unwrap();
+        let since = |id: &str| facts.items.iter().find(|i| i.id == id).unwrap().since;
+        assert_eq!(since("eq-new").to_string(), "2026-11-30", "creation day");
+        assert_eq!(since("eq-old").to_string(), "2025-09-15", "acquisition");
         let e = facts.events.iter().find(|e| e.id == "ev-1").unwrap();
         assert_eq!(e.days, vec![NaiveDate::from_ymd_opt(2026, 1, 7).unwrap()]);
         assert_eq!(e.attendance, Some([24, 2, 3, 1]));

@@ -36,7 +36,7 @@
 
 pub mod facts;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -278,6 +278,8 @@ impl Report {
 /// Sums of one group.
 #[derive(Debug, Default, Clone)]
 struct Sums {
+    loan_requests: i64,
+    loan_requests_sent: i64,
     loans_lent: i64,
     loans_borrowed: i64,
     loan_states: [i64; 6],
@@ -285,7 +287,10 @@ struct Sums {
     item_days_lent: i64,
     item_days_borrowed: i64,
     items: i64,
+    loanable: i64,
+    /// Item-days available of the loanable items, and of those, days out.
     capacity: i64,
+    days_out: i64,
     events: i64,
     events_by_kind: [i64; 6],
     events_cancelled: i64,
@@ -324,6 +329,8 @@ impl Sums {
                 integer: true,
             })
         };
+        int("loans.requests", self.loan_requests);
+        int("loans.requests_sent", self.loan_requests_sent);
         int("loans.lent", self.loans_lent);
         int("loans.borrowed", self.loans_borrowed);
         for (s, n) in LOAN_STATES.iter().zip(self.loan_states) {
@@ -333,6 +340,9 @@ impl Sums {
         int("loans.item_days_lent", self.item_days_lent);
         int("loans.item_days_borrowed", self.item_days_borrowed);
         int("equipment.items", self.items);
+        int("equipment.loanable", self.loanable);
+        int("equipment.item_days_available", self.capacity);
+        int("equipment.item_days_out", self.days_out);
         int("events.count", self.events);
         for ((k, _), n) in EVENT_KINDS.iter().zip(self.events_by_kind) {
             int(&format!("events.{k}"), n);
@@ -371,7 +381,7 @@ impl Sums {
         dec(
             "equipment.use_rate_pct".into(),
             if self.capacity > 0 {
-                let r = Decimal::from(self.item_days_lent) * Decimal::from(100)
+                let r = Decimal::from(self.days_out) * Decimal::from(100)
                     / Decimal::from(self.capacity);
                 format!("{:.1}", r.round_dp(1))
             } else {
@@ -459,6 +469,29 @@ fn months(q: &Query) -> Vec<(String, NaiveDate, NaiveDate)> {
     out
 }
 
+/// The days of `windows` within [from, to], each day once (two loans of one
+/// item that overlap count their common days once), as disjoint spans.
+fn merged(
+    windows: &[(NaiveDate, NaiveDate)],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut w: Vec<(NaiveDate, NaiveDate)> = windows
+        .iter()
+        .map(|(a, b)| ((*a).max(from), (*b).min(to)))
+        .filter(|(a, b)| a <= b)
+        .collect();
+    w.sort();
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::with_capacity(w.len());
+    for (a, b) in w {
+        match out.last_mut() {
+            Some((_, end)) if a <= *end + chrono::Duration::days(1) => *end = (*end).max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 /// Computes the report `q` over `facts`. Unknown site: NotFound.
 pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
     if let Some(s) = &q.site {
@@ -504,11 +537,13 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
             }
             let count = move |s: &mut Sums| {
                 if side {
-                    s.loans_lent += 1;
+                    s.loan_requests += 1;
+                    s.loans_lent += went_out as i64;
                     s.loan_states[state] += 1;
                     s.loans_overdue += overdue as i64;
                 } else {
-                    s.loans_borrowed += 1;
+                    s.loan_requests_sent += 1;
+                    s.loans_borrowed += went_out as i64;
                 }
             };
             let item_days = move |s: &mut Sums, n: i64| {
@@ -566,34 +601,70 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
         }
     }
 
-    // Lendable items and their capacity in item-days.
+    // The inventory, and the use of loanable items: for each, the days it
+    // was out (loans that went out, merged, clipped to the period and to its
+    // acquisition) against the days it was there.
     if q.axis.is_none() {
+        let mut out: HashMap<(&str, &str), Vec<(NaiveDate, NaiveDate)>> = HashMap::new();
+        for l in &facts.loans {
+            if matches!(l.state, "checked_out" | "returned") && q.overlap(l.from, l.to) > 0 {
+                for i in l.items.iter() {
+                    out.entry((&l.lender, i.as_str()))
+                        .or_default()
+                        .push((l.from, l.to));
+                }
+            }
+        }
         for it in facts.items() {
-            if !it.lendable || it.created > q.to || !q.site_ok(&it.site) {
+            if it.retired || it.since > q.to || !q.site_ok(&it.site) {
                 continue;
             }
-            let cap = q.overlap(it.created, q.to);
-            let add = |s: &mut Sums| {
-                s.items += 1;
-                s.capacity += cap;
+            let first = it.since.max(q.from);
+            let days_out = merged(
+                out.get(&(it.site.as_str(), it.id.as_str()))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+                first,
+                q.to,
+            );
+            let lendable = it.lendable;
+            // Counts over the days [a, b] of the period.
+            let add = |a: NaiveDate, b: NaiveDate| {
+                let (a, b) = (a.max(first), b);
+                let cap = if b < a { 0 } else { (b - a).num_days() + 1 };
+                let used: i64 = days_out
+                    .iter()
+                    .map(|(x, y)| {
+                        let (x, y) = ((*x).max(a), (*y).min(b));
+                        if y < x {
+                            0
+                        } else {
+                            (y - x).num_days() + 1
+                        }
+                    })
+                    .sum();
+                move |s: &mut Sums| {
+                    s.items += 1;
+                    if lendable {
+                        s.loanable += 1;
+                        s.capacity += cap;
+                        s.days_out += used;
+                    }
+                }
             };
             match q.by.as_deref() {
-                Some("site") => acc.add(Some(&it.site), false, add),
-                Some("category") => acc.add(Some(&it.category), false, add),
+                Some("site") => acc.add(Some(&it.site), false, add(q.from, q.to)),
+                Some("category") => acc.add(Some(&it.category), false, add(q.from, q.to)),
                 Some("month") => {
                     for (m, a, b) in &month_list {
-                        if it.created <= *b {
-                            let c = (*b - it.created.max(*a)).num_days() + 1;
-                            acc.add(Some(m), false, |s| {
-                                s.items += 1;
-                                s.capacity += c;
-                            });
+                        if it.since <= *b {
+                            acc.add(Some(m), false, add(*a, *b));
                         }
                     }
                 }
                 _ => {}
             }
-            acc.add(None, true, add);
+            acc.add(None, true, add(q.from, q.to));
         }
     }
 

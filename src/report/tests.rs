@@ -42,12 +42,14 @@ fn loan(
     }
 }
 
-fn item(site: &str, category: &str, lendable: bool, created: &str) -> ItemFact {
+fn item(id: &str, site: &str, category: &str, lendable: bool, since: &str) -> ItemFact {
     ItemFact {
+        id: id.into(),
         site: site.into(),
         category: category.into(),
         lendable,
-        created: d(created),
+        retired: false,
+        since: d(since),
     }
 }
 
@@ -184,11 +186,11 @@ fn fixture() -> Facts {
     }
     let mut doc = DocFacts::default();
     doc.items = vec![
-        item("metz", "robotique", true, "2025-01-01"),
-        item("metz", "robotique", true, "2025-01-01"),
-        item("metz", "robotique", false, "2025-01-01"),
+        item("eq-0", "metz", "robotique", true, "2025-01-01"),
+        item("eq-1", "metz", "robotique", true, "2025-01-01"),
+        item("eq-2", "metz", "robotique", false, "2025-01-01"),
         // 2026-03-01 to 2026-08-31: 184 days.
-        item("nancy", "audio", true, "2026-03-01"),
+        item("eq-0", "nancy", "audio", true, "2026-03-01"),
     ];
     f.loans = vec![
         // 4 days × 2 items = 8 item-days: 4 in September, 4 in October.
@@ -357,8 +359,12 @@ fn the_total_matches_the_hand_computed_figures() {
         &r,
         "",
         &[
-            ("loans.lent", "4"),
-            ("loans.borrowed", "4"),
+            // Every request in the period, once; lent and borrowed: those
+            // that went out (checked out or returned).
+            ("loans.requests", "4"),
+            ("loans.requests_sent", "4"),
+            ("loans.lent", "3"),
+            ("loans.borrowed", "3"),
             ("loans.requested", "1"),
             ("loans.approved", "0"),
             ("loans.refused", "0"),
@@ -368,9 +374,15 @@ fn the_total_matches_the_hand_computed_figures() {
             ("loans.overdue", "1"),
             ("loans.item_days_lent", "13"),
             ("loans.item_days_borrowed", "13"),
-            ("equipment.items", "3"),
-            // 13 / (2 × 365 + 184) = 1.42 %.
-            ("equipment.use_rate_pct", "1.4"),
+            // The inventory (the item not loanable too), and the loanable.
+            ("equipment.items", "4"),
+            ("equipment.loanable", "3"),
+            ("equipment.item_days_available", "914"),
+            // Metz's two robots: 4 + 2 and 4 days; Nancy's recorder was
+            // lent in January, before it was acquired: not counted.
+            ("equipment.item_days_out", "10"),
+            // 10 / (2 × 365 + 184) = 1.09 %.
+            ("equipment.use_rate_pct", "1.1"),
             ("events.count", "4"),
             ("events.workshop", "3"),
             ("events.seminar", "1"),
@@ -429,14 +441,17 @@ fn by_site() {
         &r,
         "metz",
         &[
-            ("loans.lent", "3"),
+            ("loans.requests", "3"),
+            ("loans.requests_sent", "1"),
+            ("loans.lent", "2"),
             ("loans.borrowed", "1"),
             ("loans.returned", "2"),
             ("loans.requested", "1"),
             ("loans.overdue", "0"),
             ("loans.item_days_lent", "10"),
             ("loans.item_days_borrowed", "3"),
-            ("equipment.items", "2"),
+            ("equipment.items", "3"),
+            ("equipment.loanable", "2"),
             // 10 / 730.
             ("equipment.use_rate_pct", "1.4"),
             ("events.count", "3"),
@@ -460,15 +475,18 @@ fn by_site() {
         &r,
         "nancy",
         &[
+            ("loans.requests", "1"),
+            ("loans.requests_sent", "3"),
             ("loans.lent", "1"),
-            ("loans.borrowed", "3"),
+            ("loans.borrowed", "2"),
             ("loans.checked_out", "1"),
             ("loans.overdue", "1"),
             ("loans.item_days_lent", "3"),
             ("loans.item_days_borrowed", "10"),
             ("equipment.items", "1"),
-            // 3 / 184.
-            ("equipment.use_rate_pct", "1.6"),
+            // Its only loan was before its acquisition: 0 / 184.
+            ("equipment.item_days_out", "0"),
+            ("equipment.use_rate_pct", "0.0"),
             ("events.count", "1"),
             ("events.seminar", "1"),
             ("events.cancelled", "1"),
@@ -502,7 +520,8 @@ fn by_month() {
         &[
             ("loans.lent", "2"),
             ("loans.item_days_lent", "6"),
-            ("equipment.items", "2"),
+            ("equipment.items", "3"),
+            ("equipment.loanable", "2"),
             // 6 / (2 × 30).
             ("equipment.use_rate_pct", "10.0"),
             ("events.count", "3"),
@@ -541,8 +560,10 @@ fn by_month() {
         "2026-03",
         &[
             ("events.cancelled", "1"),
-            // Metz's 2 items and Nancy's, new this month: 2 × 31 + 31.
-            ("equipment.items", "3"),
+            // Metz's 3 items and Nancy's, new this month.
+            ("equipment.items", "4"),
+            ("equipment.loanable", "3"),
+            ("equipment.item_days_available", "93"),
         ],
     );
     check(&r, "2025-11", &[("purchases.delivered_eur", "478.20")]);
@@ -566,6 +587,7 @@ fn by_axis() {
         &r,
         "1",
         &[
+            ("loans.requests", "1"),
             ("loans.lent", "1"),
             ("loans.item_days_lent", "8"),
             ("events.count", "3"),
@@ -581,7 +603,8 @@ fn by_axis() {
         &r,
         "none",
         &[
-            ("loans.lent", "3"),
+            ("loans.requests", "3"),
+            ("loans.lent", "2"),
             ("loans.item_days_lent", "5"),
             ("events.count", "1"),
             ("events.cancelled", "1"),
@@ -598,9 +621,11 @@ fn by_category() {
         &r,
         "robotique",
         &[
-            ("loans.lent", "3"),
+            ("loans.requests", "3"),
+            ("loans.lent", "2"),
             ("loans.item_days_lent", "10"),
-            ("equipment.items", "2"),
+            ("equipment.items", "3"),
+            ("equipment.loanable", "2"),
             ("equipment.use_rate_pct", "1.4"),
         ],
     );
@@ -610,7 +635,7 @@ fn by_category() {
         &[
             ("loans.lent", "1"),
             ("equipment.items", "1"),
-            ("equipment.use_rate_pct", "1.6"),
+            ("equipment.use_rate_pct", "0.0"),
         ],
     );
     // Events have no category: total only.
@@ -626,7 +651,7 @@ fn filters_by_site_and_axis() {
         "",
         &[
             ("loans.lent", "1"),
-            ("loans.borrowed", "3"),
+            ("loans.borrowed", "2"),
             ("loans.item_days_borrowed", "10"),
             ("equipment.items", "1"),
             ("events.count", "1"),
@@ -697,4 +722,81 @@ fn bad_queries_say_what_to_fix() {
     assert_eq!((q.from, q.to), (d("2026-09-01"), d("2027-08-31")));
     let q = Query::new("", "", "", "", 0, "", d("2026-08-31")).unwrap();
     assert_eq!(q.from, d("2025-09-01"));
+}
+
+/// An item counts from its acquisition date; loans are clipped to it and to
+/// the period, and two loans of one item on the same days count those days
+/// once: the rate never goes above 100 %.
+#[test]
+fn the_use_rate_counts_from_acquisition_and_never_exceeds_100() {
+    let mut f = Facts::default();
+    f.sites.insert("metz".into(), "Metz".into());
+    let mut doc = DocFacts::default();
+    // Acquired on 1 August 2026: 31 days in the school year 2025-2026.
+    doc.items = vec![item("eq-0", "metz", "vidéo", true, "2026-08-01")];
+    f.docs.push(std::sync::Arc::new(doc));
+    f.loans = vec![
+        // 62 days, of which 31 after the acquisition.
+        loan(
+            "a",
+            "metz",
+            "nancy",
+            "returned",
+            "2026-07-01",
+            "2026-08-31",
+            &["vidéo"],
+            "",
+        ),
+        // The same days again (a conflict recorded twice).
+        loan(
+            "b",
+            "metz",
+            "nancy",
+            "returned",
+            "2026-08-10",
+            "2026-08-20",
+            &["vidéo"],
+            "",
+        ),
+        // Refused: never out.
+        loan(
+            "c",
+            "metz",
+            "nancy",
+            "refused",
+            "2026-08-01",
+            "2026-08-31",
+            &["vidéo"],
+            "",
+        ),
+    ];
+    let r = compute(&f, &query("", "", 0)).unwrap();
+    check(
+        &r,
+        "",
+        &[
+            ("equipment.item_days_available", "31"),
+            ("equipment.item_days_out", "31"),
+            ("equipment.use_rate_pct", "100.0"),
+            ("loans.requests", "3"),
+            ("loans.lent", "2"),
+            ("loans.refused", "1"),
+        ],
+    );
+    // By month: July has no item yet; August is full.
+    let r = compute(&f, &query("month", "", 0)).unwrap();
+    check(
+        &r,
+        "2026-07",
+        &[("equipment.items", "0"), ("equipment.use_rate_pct", "")],
+    );
+    check(&r, "2026-08", &[("equipment.use_rate_pct", "100.0")]);
+    for g in &r.groups {
+        if let Some(v) = r
+            .group(&g.key, "equipment.use_rate_pct")
+            .filter(|v| !v.is_empty())
+        {
+            assert!(v.parse::<f64>().unwrap() <= 100.0, "{}: {v}", g.key);
+        }
+    }
 }
