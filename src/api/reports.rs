@@ -167,8 +167,18 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
             .into(),
             start: a.start.map(|d| d.to_string()).unwrap_or_default(),
             end: a.end.map(|d| d.to_string()).unwrap_or_default(),
-            budget_planned: eur(a.budget_planned),
-            budget_spent: eur(a.budget_spent),
+            // The budget is the lead's: a participant's bilan leaves it
+            // empty, so that adding bilans counts it once.
+            budget_planned: if a.lead == site {
+                eur(a.budget_planned)
+            } else {
+                String::new()
+            },
+            budget_spent: if a.lead == site {
+                eur(a.budget_spent)
+            } else {
+                String::new()
+            },
         })
         .collect();
     let purchases = facts

@@ -733,14 +733,16 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                 if let Some(i) = axis {
                     x.actions_by_axis[i] += 1;
                 }
+                // Money is held by the lead: budgets count for it alone.
                 if with_money {
                     x.budget_planned += a.budget_planned;
                     x.budget_spent += a.budget_spent;
-                    for (n, t, v) in &a.indicators {
-                        let slot = x.action_indicators.entry(n.clone()).or_default();
-                        slot.0 += t;
-                        slot.1 += v;
-                    }
+                }
+                // The action's results are every participating site's.
+                for (n, t, v) in &a.indicators {
+                    let slot = x.action_indicators.entry(n.clone()).or_default();
+                    slot.0 += t;
+                    slot.1 += v;
                 }
             }
         };
@@ -756,9 +758,13 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                     acc.add(Some(site), false, add(*site == a.lead));
                 }
             }
+            // The month it starts (the period's first if before); an action
+            // without a start date has no month: in the total only.
             Some("month") if a.sites.iter().any(|s| in_site(s)) => {
-                let money = q.site.is_none() || in_site(&a.lead);
-                acc.add(Some(&month(s.max(q.from))), false, add(money));
+                if let Some(start) = a.start {
+                    let money = q.site.is_none() || in_site(&a.lead);
+                    acc.add(Some(&month(start.max(q.from))), false, add(money));
+                }
             }
             Some("axis") if a.sites.iter().any(|s| in_site(s)) => {
                 let money = q.site.is_none() || in_site(&a.lead);
@@ -848,7 +854,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                 .filter(|n| !n.is_empty())
                 .cloned()
                 .unwrap_or_else(|| key.to_string()),
-            Some("axis") if key == "none" => "sans axe".into(),
+            Some("axis") if key == "none" => "hors action (sans axe)".into(),
             Some("axis") => format!("axe {key}"),
             _ => key.to_string(),
         }

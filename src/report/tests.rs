@@ -497,8 +497,10 @@ fn by_site() {
             ("actions.idea", "1"),
             ("actions.in_progress", "1"),
             ("actions.budget_planned_eur", "0.00"),
-            ("actions.indicator.eleves.target", "50"),
-            ("actions.indicator.eleves.actual", "0"),
+            // act-a's results count for its participant too, act-c's for
+            // its lead; act-a's budget only for its lead, Metz.
+            ("actions.indicator.eleves.target", "150"),
+            ("actions.indicator.eleves.actual", "40"),
             ("partners.count", "1"),
             ("partners.in_kind", "1"),
             ("purchases.requested", "2"),
@@ -526,8 +528,9 @@ fn by_month() {
             ("equipment.use_rate_pct", "10.0"),
             ("events.count", "3"),
             ("attendance.total", "23"),
-            ("actions.count", "1"),
-            ("actions.idea", "1"),
+            // act-c has no dates: no month (it used to fall in September).
+            ("actions.count", "0"),
+            ("actions.idea", "0"),
         ],
     );
     check(
@@ -798,5 +801,46 @@ fn the_use_rate_counts_from_acquisition_and_never_exceeds_100() {
         {
             assert!(v.parse::<f64>().unwrap() <= 100.0, "{}: {v}", g.key);
         }
+    }
+}
+
+/// The rules for actions (README, "Indicator reference"): counts and
+/// results for every participating site, budgets for the lead alone, the
+/// month an action starts, and records linked to no action in the group
+/// `none` by axis.
+#[test]
+fn action_rules_budgets_once_months_from_the_start_and_the_none_axis() {
+    let total = run("", "", 0);
+    let by_site = run("site", "", 0);
+    let sum = |r: &Report, name: &str| -> Decimal {
+        r.groups
+            .iter()
+            .map(|g| dec(r.group(&g.key, name).unwrap()))
+            .sum()
+    };
+    // Summing the sites gives the budget once.
+    assert_eq!(
+        sum(&by_site, "actions.budget_planned_eur"),
+        dec(total.total("actions.budget_planned_eur").unwrap())
+    );
+    // An action shared by two sites counts for both.
+    assert_eq!(sum(&by_site, "actions.count"), dec("3"));
+    assert_eq!(total.total("actions.count"), Some("2"));
+    // By month: act-a in October, when it starts; act-c (undated) in none.
+    let by_month = run("month", "", 0);
+    assert_eq!(sum(&by_month, "actions.count"), dec("1"));
+    check(&by_month, "2025-10", &[("actions.count", "1")]);
+    check(&by_month, "", &[("actions.count", "2")]);
+    // By axis: records linked to no action are in `none`, so that the
+    // groups add up to the total for loans, events and purchases.
+    let by_axis = run("axis", "", 0);
+    let none = by_axis.groups.iter().find(|g| g.key == "none").unwrap();
+    assert_eq!(none.label, "hors action (sans axe)");
+    for name in ["loans.requests", "events.count", "purchases.requested"] {
+        assert_eq!(
+            sum(&by_axis, name),
+            dec(by_axis.total(name).unwrap()),
+            "{name}"
+        );
     }
 }
