@@ -83,6 +83,7 @@ async fn indicators_and_bilans_come_from_the_recorded_activity() {
         teachers: 2,
         families: 3,
         partners: 1,
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -675,7 +675,6 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
             continue;
         }
         let kind = pair_index(EVENT_KINDS, &e.kind);
-        let first = e.days.first().copied();
         for d in e.days.iter().filter(|d| q.contains(**d)) {
             let add = |s: &mut Sums| {
                 if e.cancelled {
@@ -695,21 +694,23 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
             };
             acc.add(key.as_deref(), true, add);
         }
-        if let (Some(a), Some(d)) = (e.attendance, first) {
-            if !e.cancelled && q.contains(d) {
-                let key = match q.by.as_deref() {
-                    Some("site") => Some(e.site.clone()),
-                    Some("month") => Some(month(d)),
-                    Some("axis") => Some(axis_key(axis)),
-                    _ => None,
-                };
-                acc.add(key.as_deref(), true, |s| {
-                    s.events_with_attendance += 1;
-                    for (sum, n) in s.attendance.iter_mut().zip(a) {
-                        *sum += n;
-                    }
-                });
+        // Attendance, on the day of each occurrence recorded.
+        for (d, a) in &e.attendance {
+            if e.cancelled || !q.contains(*d) || e.days.binary_search(d).is_err() {
+                continue;
             }
+            let key = match q.by.as_deref() {
+                Some("site") => Some(e.site.clone()),
+                Some("month") => Some(month(*d)),
+                Some("axis") => Some(axis_key(axis)),
+                _ => None,
+            };
+            acc.add(key.as_deref(), true, |s| {
+                s.events_with_attendance += 1;
+                for (sum, n) in s.attendance.iter_mut().zip(a) {
+                    *sum += n;
+                }
+            });
         }
     }
 

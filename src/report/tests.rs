@@ -69,7 +69,7 @@ fn event(
         cancelled,
         days: days.iter().map(|s| d(s)).collect(),
         start: days[0].into(),
-        attendance,
+        attendance: attendance.map(|a| (d(days[0]), a)).into_iter().collect(),
         action: action.into(),
     }
 }
@@ -843,4 +843,51 @@ fn action_rules_budgets_once_months_from_the_start_and_the_none_axis() {
             "{name}"
         );
     }
+}
+
+/// A weekly « Aide aux devoirs » of 8 sessions with 8 pupils each counts 64
+/// pupils, each session in its month; a session out of the period, or no
+/// longer an occurrence, does not count.
+#[test]
+fn attendance_counts_every_occurrence() {
+    let mut f = Facts::default();
+    f.sites.insert("metz".into(), "Metz".into());
+    let days = [
+        "2026-05-06",
+        "2026-05-13",
+        "2026-05-20",
+        "2026-05-27",
+        "2026-06-03",
+        "2026-06-10",
+        "2026-06-17",
+        "2026-06-24",
+    ];
+    let mut e = event("metz", "workshop", &days, false, None, "");
+    e.attendance = days.iter().map(|s| (d(s), [8, 1, 0, 0])).collect();
+    // Recorded for a session since excluded from the series.
+    e.attendance.push((d("2026-07-01"), [100, 0, 0, 0]));
+    let mut doc = DocFacts::default();
+    doc.events = vec![e];
+    f.docs.push(std::sync::Arc::new(doc));
+    let r = compute(&f, &query("month", "", 0)).unwrap();
+    check(
+        &r,
+        "",
+        &[
+            ("events.count", "8"),
+            ("events.with_attendance", "8"),
+            ("attendance.pupils", "64"),
+            ("attendance.teachers", "8"),
+            ("attendance.total", "72"),
+        ],
+    );
+    check(&r, "2026-05", &[("attendance.pupils", "32")]);
+    check(&r, "2026-06", &[("attendance.pupils", "32")]);
+    check(&r, "2026-07", &[("attendance.pupils", "0")]);
+    let june = compute(
+        &f,
+        &Query::new("2026-06-01", "2026-06-30", "", "", 0, "", d("2026-11-29")).unwrap(),
+    )
+    .unwrap();
+    check(&june, "", &[("attendance.pupils", "32")]);
 }
