@@ -33,6 +33,7 @@ fn figures(f: &[Figure]) -> Vec<pb::Figure> {
             name: f.name.clone(),
             value: f.value.clone(),
             integer: f.integer,
+            label: f.label.clone(),
         })
         .collect()
 }

@@ -122,9 +122,17 @@ fn print_action(a: &pb::CommonAction) {
         println!("  publics cibles: {}", a.target_publics.join(", "));
     }
     if !a.budget_planned.is_empty() || !a.budget_spent.is_empty() {
+        let eur = |v: &str| {
+            if v.is_empty() {
+                "non renseigné".to_string()
+            } else {
+                format!("{v} €")
+            }
+        };
         println!(
-            "  budget        : {} € prévus, {} € dépensés",
-            a.budget_planned, a.budget_spent
+            "  budget        : prévu {}, dépensé {}",
+            eur(&a.budget_planned),
+            eur(&a.budget_spent)
         );
     }
     for i in &a.indicators {

@@ -338,7 +338,11 @@ pub async fn calendar(t: &Target, json: bool, args: CalendarArgs) -> anyhow::Res
                     &serde_json::json!({ "out": out, "events": events, "bytes": ics.len() }),
                 );
             } else {
-                println!("{events} événement(s) écrits dans {}.", out.display());
+                println!(
+                    "{} dans {}.",
+                    count_fr(events as i64, "événement écrit", "événements écrits"),
+                    out.display()
+                );
             }
         }
         None => {

@@ -2,39 +2,20 @@
 //!
 //! Every figure is a sum over raw records ([`facts`]), in a period of whole
 //! days (Paris dates, both ends included) and optionally for one site or one
-//! axis, grouped by site, month, axis or equipment category. How each kind of
-//! record counts:
+//! axis, grouped by site, month, axis or equipment category. What each key
+//! counts, for which site and in which month, and the rules (loans that went
+//! out, the use rate from each item's acquisition, attendance per
+//! occurrence, budgets for an action's lead alone, the group `none` by axis)
+//! are written in the README's "Indicator reference", which mirrors the
+//! labels of [`labels::LABELS`]; the tests in `tests.rs` check each rule.
 //!
-//! - **loans** are in the period when their window (first to last day)
-//!   meets it. `loans.lent` and the count by state go to the lender,
-//!   `loans.borrowed` to the borrower. Item-days (items × days of the window
-//!   within the period) count for loans that went out (checked out or
-//!   returned): `loans.item_days_lent` for the lender, `…_borrowed` for the
-//!   borrower. By month, item-days are split by day and a loan counts in the
-//!   month its window starts (or the period's first month). By category, a
-//!   loan counts once in each category of its items.
-//! - **equipment use rate** = item-days lent ÷ (lendable items × days), in
-//!   percent: items that are loanable, not retired, created by the period's
-//!   end.
-//! - **events** count occurrences in the period (a weekly workshop counts
-//!   each week); cancelled events count only in `events.cancelled`.
-//!   Attendance is recorded once per event and counts on its first
-//!   occurrence's day.
-//! - **actions** are in the period when their dates meet it (an action
-//!   without dates always is). Each counts for its lead and every
-//!   participating site; budgets count for the lead only. Indicator targets
-//!   and actuals are summed by indicator name.
-//! - **partners** are a stock: those created by the period's end. A partner
-//!   counts in the axis of each action it is linked to.
-//! - **purchases** count by the day of their latest submission; amounts are
-//!   with tax (TTC). `validated` includes those since ordered or delivered.
-//!
-//! Records with no value for the grouping (events by category, partners by
-//! month…) count in the total only; the total counts each record once, so it
-//! is not always the sum of the groups (a loan between two sites is in both
-//! sites' groups).
+//! Records with no value for the grouping count in the total only (by axis:
+//! in the group `none`); the total counts each record once, so it is not
+//! always the sum of the groups (a loan between two sites is in both sites'
+//! groups).
 
 pub mod facts;
+pub mod labels;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -47,6 +28,7 @@ use crate::domain::loans::STATES as LOAN_STATES;
 use crate::domain::partners::KINDS as PARTNER_KINDS;
 use crate::error::{Error, Result};
 pub use facts::{Facts, Index};
+pub use labels::{label, LABELS};
 
 /// Quiet time after a document change before the index is brought up to
 /// date (a sync burst changes many documents at once).
@@ -237,6 +219,8 @@ impl Query {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
     pub name: String,
+    /// The French label people read.
+    pub label: String,
     pub value: String,
     pub integer: bool,
 }
@@ -322,8 +306,10 @@ fn measure(d: Decimal) -> String {
 impl Sums {
     fn figures(&self) -> Vec<Figure> {
         let mut out = Vec::with_capacity(64);
+        let label_of = |name: &str| label(name).unwrap_or_else(|| name.to_string());
         let mut int = |name: &str, v: i64| {
             out.push(Figure {
+                label: label_of(name),
                 name: name.to_string(),
                 value: v.to_string(),
                 integer: true,
@@ -373,6 +359,7 @@ impl Sums {
         }
         let mut dec = |name: String, v: String| {
             out.push(Figure {
+                label: label_of(&name),
                 name,
                 value: v,
                 integer: false,
@@ -857,6 +844,9 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                 .unwrap_or_else(|| key.to_string()),
             Some("axis") if key == "none" => "hors action (sans axe)".into(),
             Some("axis") => format!("axe {key}"),
+            Some("month") => NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d")
+                .map(|d| crate::domain::time::fr_month(d.year(), d.month()))
+                .unwrap_or_else(|_| key.to_string()),
             _ => key.to_string(),
         }
     };

@@ -516,6 +516,10 @@ fn by_month() {
     assert_eq!(r.groups.len(), 12, "every month of the year, even empty");
     assert_eq!(r.groups[0].key, "2025-09");
     assert_eq!(r.groups[11].key, "2026-08");
+    assert_eq!(
+        r.groups[0].label, "septembre 2025",
+        "months named in French"
+    );
     check(
         &r,
         "2025-09",
@@ -890,4 +894,41 @@ fn attendance_counts_every_occurrence() {
     )
     .unwrap();
     check(&june, "", &[("attendance.pupils", "32")]);
+}
+
+/// Every key a report gives has a French label, every label of the table is
+/// a key reports give, and the README's indicator reference lists each.
+#[test]
+fn every_indicator_has_a_french_label_and_the_readme_lists_it() {
+    let mut seen = std::collections::BTreeSet::new();
+    for by in ["", "site", "month", "axis", "category"] {
+        let r = run(by, "", 0);
+        for f in r
+            .total
+            .iter()
+            .chain(r.groups.iter().flat_map(|g| &g.figures))
+        {
+            let l = label(&f.name).unwrap_or_else(|| panic!("{} has no label", f.name));
+            assert_eq!(f.label, l);
+            seen.insert(f.name.clone());
+        }
+    }
+    for (k, _) in LABELS {
+        assert!(seen.contains(*k), "{k} is labelled but no report gives it");
+    }
+    assert_eq!(
+        label("purchases.funding.France 2030.validated_eur").as_deref(),
+        Some("achats validés (€ TTC), financement « France 2030 »")
+    );
+    assert_eq!(
+        label("actions.indicator.eleves.target").as_deref(),
+        Some("indicateur « eleves » des actions : cible")
+    );
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    for (k, l) in LABELS.iter().chain(labels::PATTERNS) {
+        assert!(
+            readme.contains(&format!("| `{k}` | {l} |")),
+            "README: no row for {k} with the label « {l} »"
+        );
+    }
 }
