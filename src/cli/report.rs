@@ -184,17 +184,19 @@ const SECTIONS: &[(&str, &str)] = &[
     ("purchases", "Achats"),
 ];
 
-fn section_of(key: &str) -> &str {
+/// The section of a key: its position in [`SECTIONS`] and its title.
+fn section_of(key: &str) -> (usize, &'static str) {
     let first = key.split('.').next().unwrap_or(key);
     SECTIONS
         .iter()
-        .find(|(k, _)| *k == first)
-        .map(|(_, l)| *l)
-        .unwrap_or("Autres")
+        .position(|(k, _)| *k == first)
+        .map(|i| (i, SECTIONS[i].1))
+        .unwrap_or((SECTIONS.len(), "Autres"))
 }
 
-/// Rows of the report: (section, figure of the total, value of each group).
-fn rows(r: &pb::IndicatorReport) -> Vec<(&str, &pb::Figure, Vec<&str>)> {
+/// Rows of the report, section by section: (section, figure of the total,
+/// value of each group).
+fn rows(r: &pb::IndicatorReport) -> Vec<(&'static str, &pb::Figure, Vec<&str>)> {
     let groups: Vec<std::collections::HashMap<&str, &str>> = r
         .groups
         .iter()
@@ -205,7 +207,8 @@ fn rows(r: &pb::IndicatorReport) -> Vec<(&str, &pb::Figure, Vec<&str>)> {
                 .collect()
         })
         .collect();
-    r.total
+    let mut rows = r
+        .total
         .iter()
         .map(|f| {
             let values = groups
@@ -214,7 +217,9 @@ fn rows(r: &pb::IndicatorReport) -> Vec<(&str, &pb::Figure, Vec<&str>)> {
                 .collect();
             (section_of(&f.name), f, values)
         })
-        .collect()
+        .collect::<Vec<_>>();
+    rows.sort_by_key(|((i, _), _, _)| *i);
+    rows.into_iter().map(|((_, s), f, v)| (s, f, v)).collect()
 }
 
 fn indicators_table(r: &pb::IndicatorReport) -> String {
