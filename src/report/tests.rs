@@ -738,9 +738,11 @@ fn bad_queries_say_what_to_fix() {
 fn the_use_rate_counts_from_acquisition_and_never_exceeds_100() {
     let mut f = Facts::default();
     f.sites.insert("metz".into(), "Metz".into());
-    let mut doc = DocFacts::default();
     // Acquired on 1 August 2026: 31 days in the school year 2025-2026.
-    doc.items = vec![item("eq-0", "metz", "vidéo", true, "2026-08-01")];
+    let doc = DocFacts {
+        items: vec![item("eq-0", "metz", "vidéo", true, "2026-08-01")],
+        ..Default::default()
+    };
     f.docs.push(std::sync::Arc::new(doc));
     f.loans = vec![
         // 62 days, of which 31 after the acquisition.
@@ -870,8 +872,10 @@ fn attendance_counts_every_occurrence() {
     e.attendance = days.iter().map(|s| (d(s), [8, 1, 0, 0])).collect();
     // Recorded for a session since excluded from the series.
     e.attendance.push((d("2026-07-01"), [100, 0, 0, 0]));
-    let mut doc = DocFacts::default();
-    doc.events = vec![e];
+    let doc = DocFacts {
+        events: vec![e],
+        ..Default::default()
+    };
     f.docs.push(std::sync::Arc::new(doc));
     let r = compute(&f, &query("month", "", 0)).unwrap();
     check(
