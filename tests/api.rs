@@ -20,6 +20,7 @@ async fn catalogue_add_update_retire_and_filters() {
             inventory_number: "MB-001".into(),
             loanable: Some(false),
             condition: "new".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -215,6 +215,7 @@ async fn attendance_is_recorded_after_the_event() {
         teachers: 2,
         families: n,
         partners: 1,
+        ..Default::default()
     };
     let before = a.digest();
     assert_eq!(

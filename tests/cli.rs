@@ -681,7 +681,7 @@ fn report_benchmark_reports_its_figures() {
     let r = &v["report"];
     assert_eq!(r["records"]["loans"], 60, "3 sites × 2 years × 10 loans");
     assert_eq!(r["loans_and_events"], 120);
-    assert_eq!(r["loans_lent"], "60", "every loan is in the report");
+    assert_eq!(r["loan_requests"], "60", "every loan is in the report");
     assert!(r["disk_mib"].as_f64().unwrap() > 0.0);
     assert!(r["rss_mib"].as_f64().unwrap() > 0.0);
     assert!(r["report_ms"]["site"]["median_ms"].as_f64().is_some());

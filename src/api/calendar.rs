@@ -84,6 +84,16 @@ fn resolve(ctx: &NodeContext, id: &str) -> Result<String> {
     )
 }
 
+fn attendance_pb(a: &calendar::Attendance) -> pb::Attendance {
+    pb::Attendance {
+        pupils: a.pupils,
+        teachers: a.teachers,
+        families: a.families,
+        partners: a.partners,
+        recorded_at: a.recorded_at.clone(),
+    }
+}
+
 pub fn to_pb(id: &str, site: &str, e: &Event) -> pb::Event {
     pb::Event {
         id: id.to_string(),
@@ -102,13 +112,15 @@ pub fn to_pb(id: &str, site: &str, e: &Event) -> pb::Event {
         audience: e.audience.clone(),
         status: e.status.clone(),
         action: e.action.clone(),
-        attendance: e.attendance.as_ref().map(|a| pb::Attendance {
-            pupils: a.pupils,
-            teachers: a.teachers,
-            families: a.families,
-            partners: a.partners,
-            recorded_at: a.recorded_at.clone(),
-        }),
+        attendance: e.attendance.as_ref().map(attendance_pb),
+        occurrence_attendance: e
+            .occurrence_attendance
+            .iter()
+            .map(|(day, a)| pb::OccurrenceAttendance {
+                day: day.clone(),
+                attendance: Some(attendance_pb(a)),
+            })
+            .collect(),
         sequence: e.sequence,
         created_at: e.created_at.clone(),
         updated_at: e.updated_at.clone(),
@@ -209,7 +221,7 @@ pub async fn cancel(ctx: &NodeContext, id: &str) -> Result<pb::Event> {
 pub async fn attendance(ctx: &NodeContext, r: pb::AttendanceInput) -> Result<pb::Event> {
     let counts = [r.pupils, r.teachers, r.families, r.partners];
     edit(ctx, &r.id, "event attendance", |e| {
-        calendar::record_attendance(e, counts, Utc::now())
+        calendar::record_attendance_on(e, counts, &r.occurrence, Utc::now())
     })
     .await
 }

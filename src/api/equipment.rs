@@ -44,6 +44,7 @@ impl From<Item> for pb::EquipmentItem {
             condition: i.condition,
             created_at: i.created_at,
             updated_at: i.updated_at,
+            acquired: i.acquired,
             ..Default::default()
         }
     }
@@ -372,6 +373,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
             loanable: r.loanable,
             status: None,
             condition: none_if_empty(r.condition),
+            acquired: none_if_empty(r.acquired),
         };
         let item = add(&self.ctx, patch).await?;
         Ok(Response::new(reply(&self.ctx, item, false)?))
@@ -391,6 +393,7 @@ impl pb::equipment_server::Equipment for EquipmentApi {
             loanable: r.loanable,
             status: r.status,
             condition: r.condition,
+            acquired: r.acquired,
         };
         let item = update(&self.ctx, &r.id, patch, "equipment update").await?;
         Ok(Response::new(reply(&self.ctx, item, false)?))

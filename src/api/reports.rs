@@ -33,6 +33,7 @@ fn figures(f: &[Figure]) -> Vec<pb::Figure> {
             name: f.name.clone(),
             value: f.value.clone(),
             integer: f.integer,
+            label: f.label.clone(),
         })
         .collect()
 }
@@ -92,10 +93,20 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
             if occurrences == 0 {
                 return None;
             }
-            let a = e
+            // The occurrences in the period whose attendance was recorded.
+            let recorded: Vec<&[i64; 4]> = e
                 .attendance
-                .filter(|_| e.days.first().is_some_and(|d| q.contains(*d)));
-            let [pupils, teachers, families, partners] = a.unwrap_or_default();
+                .iter()
+                .filter(|(d, _)| q.contains(*d) && e.days.binary_search(d).is_ok())
+                .map(|(_, a)| a)
+                .collect();
+            let mut sum = [0i64; 4];
+            for a in &recorded {
+                for (s, n) in sum.iter_mut().zip(a.iter()) {
+                    *s += n;
+                }
+            }
+            let [pupils, teachers, families, partners] = sum;
             Some(pb::BilanEvent {
                 id: e.id.clone(),
                 title: e.title.clone(),
@@ -103,7 +114,8 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
                 start: e.start.clone(),
                 occurrences,
                 cancelled: e.cancelled,
-                has_attendance: a.is_some(),
+                has_attendance: !recorded.is_empty(),
+                sessions_with_attendance: recorded.len() as i64,
                 pupils,
                 teachers,
                 families,
@@ -167,8 +179,18 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
             .into(),
             start: a.start.map(|d| d.to_string()).unwrap_or_default(),
             end: a.end.map(|d| d.to_string()).unwrap_or_default(),
-            budget_planned: eur(a.budget_planned),
-            budget_spent: eur(a.budget_spent),
+            // The budget is the lead's: a participant's bilan leaves it
+            // empty, so that adding bilans counts it once.
+            budget_planned: if a.lead == site {
+                eur(a.budget_planned)
+            } else {
+                String::new()
+            },
+            budget_spent: if a.lead == site {
+                eur(a.budget_spent)
+            } else {
+                String::new()
+            },
         })
         .collect();
     let purchases = facts

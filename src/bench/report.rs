@@ -688,7 +688,8 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
         "  rapport par site juste après une écriture : médiane {after_write_ms:.1} ms, max {after_write_max_ms:.1} ms"
     );
     println!(
-        "  prêts {} (rendus {}), événements {}, fréquentation {}",
+        "  demandes de prêt {}, prêts sortis {} (rendus {}), séances {}, fréquentation {}",
+        figure("loans.requests"),
         figure("loans.lent"),
         figure("loans.returned"),
         figure("events.count"),
@@ -720,6 +721,7 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
         "loan_show_ms": loan_ms,
         "equipment_available_ms": free_ms,
         "report_after_write_ms": {"median_ms": after_write_ms, "max_ms": after_write_max_ms},
+        "loan_requests": figure("loans.requests"),
         "loans_lent": figure("loans.lent"),
         "events": figure("events.count"),
     }))

@@ -70,16 +70,21 @@ pub enum EventCmd {
     },
     /// Annuler un événement (il reste au calendrier, annulé).
     Cancel { id: String },
-    /// Enregistrer la fréquentation par public après l'événement.
+    /// Enregistrer (ou corriger) la fréquentation d'une séance, par public,
+    /// après son début ; un public non donné compte 0.
     Attendance {
         id: String,
-        #[arg(long, allow_negative_numbers = true)]
+        /// Jour de la séance (JJ/MM/AAAA) : obligatoire pour un événement
+        /// qui se répète, chaque séance a sa fréquentation.
+        #[arg(long, default_value = "")]
+        occurrence: String,
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
         pupils: i64,
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
         teachers: i64,
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
         families: i64,
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
         partners: i64,
     },
     /// Afficher un événement.
@@ -122,30 +127,98 @@ pub enum CalendarCmd {
     },
 }
 
+/// "1 élève", "2 élèves", "0 élève".
+pub fn count_fr(n: i64, singular: &str, plural: &str) -> String {
+    if n.abs() <= 1 {
+        format!("{n} {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
+/// Attendance as a sentence: "24 élèves, 2 enseignants, 1 partenaire".
+pub fn attendance_fr(a: &pb::Attendance) -> String {
+    [
+        count_fr(a.pupils, "élève", "élèves"),
+        count_fr(a.teachers, "enseignant", "enseignants"),
+        count_fr(a.families, "membre des familles", "membres des familles"),
+        count_fr(a.partners, "partenaire", "partenaires"),
+    ]
+    .join(", ")
+}
+
+/// The status of an event in French.
+pub fn status_fr(status: &str) -> &str {
+    match status {
+        "confirmed" => "confirmé",
+        "cancelled" => "annulé",
+        other => other,
+    }
+}
+
+/// When an event (or an occurrence) takes place, in Paris time: all-day
+/// events stored as dates (the end is the last day), timed ones as instants.
+pub fn when_fr(start: &str, end: &str, all_day: bool) -> String {
+    use crate::domain::time::{fr_date, fr_period, parse_date};
+    if all_day {
+        if let (Ok(s), Ok(e)) = (parse_date(start), parse_date(end)) {
+            return if e <= s {
+                fr_date(s)
+            } else {
+                format!("{} → {}", fr_date(s), fr_date(e))
+            };
+        }
+    }
+    fr_period(start, end)
+}
+
+fn day_fr(day: &str) -> String {
+    crate::domain::time::parse_date(day)
+        .map(crate::domain::time::fr_date)
+        .unwrap_or_else(|_| day.to_string())
+}
+
 fn print_event(e: &pb::Event) {
+    use crate::domain::calendar::{audience_label, kind_label};
     println!("{}  {}", e.id, e.title);
     println!("  organisé par : {}", e.site);
-    println!("  type         : {}", e.kind);
-    let when = if e.all_day { "journée(s)" } else { "horaire" };
-    println!("  quand        : {} → {} ({when})", e.start, e.end);
-    if !e.rrule.is_empty() {
+    println!("  type         : {}", kind_label(&e.kind));
+    let when = when_fr(&e.start, &e.end, e.all_day);
+    if e.rrule.is_empty() {
+        println!("  quand        : {when}");
+    } else {
+        println!("  première fois: {when}");
         println!("  récurrence   : {}", e.rrule);
     }
     if !e.exdates.is_empty() {
-        println!("  sauf         : {}", e.exdates.join(", "));
+        let days: Vec<String> = e
+            .exdates
+            .iter()
+            .map(|x| {
+                if e.all_day {
+                    day_fr(x)
+                } else {
+                    crate::domain::time::fr_instant(x)
+                }
+            })
+            .collect();
+        println!("  sauf         : {}", days.join(" ; "));
     }
     if !e.place.is_empty() {
         println!("  lieu         : {}", e.place);
     }
     if !e.audience.is_empty() {
-        println!("  public       : {}", e.audience.join(", "));
+        let a: Vec<&str> = e.audience.iter().map(|a| audience_label(a)).collect();
+        println!("  public       : {}", a.join(", "));
     }
-    println!("  statut       : {}", e.status);
+    println!("  statut       : {}", status_fr(&e.status));
     if let Some(a) = &e.attendance {
-        println!(
-            "  présence     : {} élèves, {} enseignants, {} familles, {} partenaires",
-            a.pupils, a.teachers, a.families, a.partners
-        );
+        println!("  présence     : {}", attendance_fr(a));
+    }
+    for o in &e.occurrence_attendance {
+        if let Some(a) = &o.attendance {
+            println!("  séance du {} : {}", day_fr(&o.day), attendance_fr(a));
+        }
     }
 }
 
@@ -216,6 +289,7 @@ pub async fn event(t: &Target, json: bool, cmd: EventCmd) -> anyhow::Result<()> 
             .map_err(api_error)?,
         EventCmd::Attendance {
             id,
+            occurrence,
             pupils,
             teachers,
             families,
@@ -227,6 +301,7 @@ pub async fn event(t: &Target, json: bool, cmd: EventCmd) -> anyhow::Result<()> 
                 teachers,
                 families,
                 partners,
+                occurrence,
             })
             .await
             .map_err(api_error)?,
@@ -263,7 +338,11 @@ pub async fn calendar(t: &Target, json: bool, args: CalendarArgs) -> anyhow::Res
                     &serde_json::json!({ "out": out, "events": events, "bytes": ics.len() }),
                 );
             } else {
-                println!("{events} événement(s) écrits dans {}.", out.display());
+                println!(
+                    "{} dans {}.",
+                    count_fr(events as i64, "événement écrit", "événements écrits"),
+                    out.display()
+                );
             }
         }
         None => {
@@ -292,16 +371,15 @@ pub async fn calendar(t: &Target, json: bool, args: CalendarArgs) -> anyhow::Res
                             title.push_str(" (annulé)");
                         }
                         vec![
-                            o.start.clone(),
-                            o.end.clone(),
+                            crate::domain::time::fr_period(&o.start, &o.end),
                             o.site.clone(),
                             title,
-                            o.kind.clone(),
+                            crate::domain::calendar::kind_label(&o.kind).to_string(),
                             o.event_id.clone(),
                         ]
                     })
                     .collect();
-                print_table(&["DÉBUT", "FIN", "SITE", "TITRE", "TYPE", "ID"], &rows);
+                print_table(&["QUAND", "SITE", "TITRE", "TYPE", "ID"], &rows);
             }
         }
     }

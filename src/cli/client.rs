@@ -135,6 +135,7 @@ pub fn item_json(i: &pb::EquipmentItem) -> serde_json::Value {
         "current_loan": i.current_loan,
         "current_borrower": i.current_borrower,
         "due": i.due,
+        "acquired": i.acquired,
         "created_at": i.created_at,
         "updated_at": i.updated_at,
         "loans": i.loans,
@@ -199,6 +200,9 @@ fn print_item(i: &pb::EquipmentItem) {
         "  prêtable      : {}",
         if i.loanable { "oui" } else { "non" }
     );
+    if let Ok(d) = crate::domain::time::parse_date(&i.acquired) {
+        println!("  acquis le     : {}", crate::domain::time::fr_date(d));
+    }
     if !i.loans.is_empty() {
         println!("  prêts :");
         for l in &i.loans {
@@ -246,6 +250,7 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
             inventory_number,
             loanable,
             condition,
+            acquired,
         } => client
             .add(pb::AddEquipmentRequest {
                 name,
@@ -254,6 +259,7 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
                 inventory_number,
                 loanable,
                 condition,
+                acquired,
             })
             .await
             .map_err(api_error)?
@@ -267,6 +273,7 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
             loanable,
             status,
             condition,
+            acquired,
         } => client
             .update(pb::UpdateEquipmentRequest {
                 id,
@@ -277,6 +284,7 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
                 loanable,
                 status,
                 condition,
+                acquired,
             })
             .await
             .map_err(api_error)?

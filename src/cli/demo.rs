@@ -566,6 +566,7 @@ async fn seed_events(nodes: &[RunningNode], fablab: &str, sciences: &str) -> any
             teachers: 2,
             families: 0,
             partners: 1,
+            ..Default::default()
         },
     )
     .await?;

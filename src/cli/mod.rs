@@ -183,6 +183,10 @@ pub enum EquipmentCmd {
         /// État : new, good, worn ou out_of_order.
         #[arg(long, default_value = "")]
         condition: String,
+        /// Date d'acquisition (JJ/MM/AAAA) : le taux d'utilisation compte le
+        /// matériel à partir de ce jour ; par défaut, le jour de l'ajout.
+        #[arg(long, default_value = "")]
+        acquired: String,
     },
     /// Modifier un matériel de ce site.
     Update {
@@ -204,6 +208,9 @@ pub enum EquipmentCmd {
         status: Option<String>,
         #[arg(long)]
         condition: Option<String>,
+        /// Date d'acquisition (JJ/MM/AAAA) ; vide : le jour de l'ajout.
+        #[arg(long)]
+        acquired: Option<String>,
     },
     /// Retirer un matériel de ce site (il reste dans l'historique).
     Retire { id: String },

@@ -128,6 +128,10 @@ pub struct Equipment {
     pub condition: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Acquisition date "AAAA-MM-JJ"; empty: the day of `created_at`.
+    /// Documents written before the field existed read as empty.
+    #[autosurgeon(missing = "Default::default")]
+    pub acquired: String,
 }
 
 /// An item with its id and owner site, as shown to users.
@@ -144,6 +148,8 @@ pub struct Item {
     pub condition: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Acquisition date "AAAA-MM-JJ"; empty: the day of `created_at`.
+    pub acquired: String,
 }
 
 impl Item {
@@ -160,6 +166,7 @@ impl Item {
             condition: e.condition,
             created_at: e.created_at,
             updated_at: e.updated_at,
+            acquired: e.acquired,
         }
     }
 }
@@ -174,6 +181,8 @@ pub struct Patch {
     pub loanable: Option<bool>,
     pub status: Option<String>,
     pub condition: Option<String>,
+    /// A date (AAAA-MM-JJ or JJ/MM/AAAA); empty: the creation day.
+    pub acquired: Option<String>,
 }
 
 impl Patch {
@@ -200,6 +209,15 @@ impl Patch {
         if let Some(v) = &self.condition {
             e.condition = parse_condition(v)?.to_string();
         }
+        if let Some(v) = &self.acquired {
+            e.acquired = if v.trim().is_empty() {
+                String::new()
+            } else {
+                super::time::parse_date(v)
+                    .map_err(|e| Error::invalid(format!("acquired (date d'acquisition) : {e}")))?
+                    .to_string()
+            };
+        }
         e.updated_at = now.to_string();
         Ok(())
     }
@@ -217,6 +235,7 @@ pub fn new_equipment(patch: &Patch, now: &str) -> Result<Equipment> {
         condition: "good".into(),
         created_at: now.to_string(),
         updated_at: now.to_string(),
+        acquired: String::new(),
     };
     let mut p = patch.clone();
     p.name.get_or_insert_with(String::new);
@@ -333,5 +352,54 @@ mod tests {
             ),
             ("maintenance", "out_of_order", "t2")
         );
+    }
+
+    #[test]
+    fn acquired_is_a_date_and_old_items_hydrate_without_it() {
+        let mut e = new_equipment(
+            &Patch {
+                name: Some("Caméra".into()),
+                category: Some("vidéo".into()),
+                acquired: Some("15/09/2025".into()),
+                ..Default::default()
+            },
+            "2026-11-30T10:00:00Z",
+        )
+        .unwrap();
+        assert_eq!(e.acquired, "2025-09-15");
+        let bad = Patch {
+            acquired: Some("septembre".into()),
+            ..Default::default()
+        };
+        let err = bad.apply(&mut e, "t").unwrap_err().to_string();
+        assert!(
+            err.contains("acquired") && err.contains("JJ/MM/AAAA"),
+            "{err}"
+        );
+        // An item written before the field existed.
+        let mut doc = AutoCommit::new();
+        let map = super::super::root_map_mut(&mut doc, MAP).unwrap();
+        let item = automerge::transaction::Transactable::put_object(
+            &mut doc,
+            &map,
+            "eq-old",
+            automerge::ObjType::Map,
+        )
+        .unwrap();
+        for (k, v) in [
+            ("name", "Trépied"),
+            ("category", "vidéo"),
+            ("description", ""),
+            ("inventory_number", ""),
+            ("status", "available"),
+            ("condition", "good"),
+            ("created_at", "2025-01-01T00:00:00Z"),
+            ("updated_at", "2025-01-01T00:00:00Z"),
+        ] {
+            automerge::transaction::Transactable::put(&mut doc, &item, k, v).unwrap();
+        }
+        automerge::transaction::Transactable::put(&mut doc, &item, "loanable", true).unwrap();
+        let old = get(&doc, "eq-old").unwrap().expect("hydrates");
+        assert_eq!((old.name.as_str(), old.acquired.as_str()), ("Trépied", ""));
     }
 }

@@ -116,11 +116,14 @@ pub struct LoanFact {
 
 #[derive(Debug, Clone)]
 pub struct ItemFact {
+    pub id: String,
     pub site: String,
     pub category: String,
     /// Loanable and not retired.
     pub lendable: bool,
-    pub created: NaiveDate,
+    pub retired: bool,
+    /// The day it counts from: its acquisition date, else its creation day.
+    pub since: NaiveDate,
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +137,10 @@ pub struct EventFact {
     /// Start day of every occurrence (one for a single event).
     pub days: Vec<NaiveDate>,
     pub start: String,
-    pub attendance: Option<[i64; 4]>,
+    /// Attendance by occurrence day, in order: each occurrence recorded, and
+    /// a series' single figure (documents before attendance per occurrence)
+    /// on its first day.
+    pub attendance: Vec<(NaiveDate, [i64; 4])>,
     pub action: String,
 }
 
@@ -360,9 +366,10 @@ fn read_event(doc: &AutoCommit, site: &str, id: &str, obj: &ObjId) -> Option<Eve
         cancelled: false,
         days: Vec::new(),
         start: String::new(),
-        attendance: None,
+        attendance: Vec::new(),
         action: String::new(),
     };
+    let mut single = None;
     let (mut all_day, mut rrule, mut exdates) = (false, String::new(), false);
     for (k, f) in fields(doc, obj) {
         match k.as_str() {
@@ -380,22 +387,16 @@ fn read_event(doc: &AutoCommit, site: &str, id: &str, obj: &ObjId) -> Option<Eve
                 }
             }
             "action" => e.action = f.str(),
-            "attendance" => {
-                if let Field::Obj(a, ObjType::Map) = f {
-                    let mut counts = [0i64; 4];
-                    for (k, f) in fields(doc, &a) {
-                        let slot = match k.as_str() {
-                            "pupils" => 0,
-                            "teachers" => 1,
-                            "families" => 2,
-                            "partners" => 3,
-                            _ => continue,
-                        };
-                        if let Field::Int(n) = f {
-                            counts[slot] = n;
+            "attendance" => single = counts(doc, f),
+            "occurrence_attendance" => {
+                if let Field::Obj(m, ObjType::Map) = f {
+                    for (day, f) in fields(doc, &m) {
+                        if let (Ok(d), Some(c)) =
+                            (NaiveDate::parse_from_str(&day, "%Y-%m-%d"), counts(doc, f))
+                        {
+                            e.attendance.push((d, c));
                         }
                     }
-                    e.attendance = Some(counts);
                 }
             }
             _ => {}
@@ -424,7 +425,34 @@ fn read_event(doc: &AutoCommit, site: &str, id: &str, obj: &ObjId) -> Option<Eve
         .map(|(s, _)| s.date_naive())
         .collect();
     }
+    if let (Some(a), Some(first)) = (single, e.days.first()) {
+        if !e.attendance.iter().any(|(d, _)| d == first) {
+            e.attendance.push((*first, a));
+        }
+    }
+    e.attendance.sort_by_key(|(d, _)| *d);
     Some(e)
+}
+
+/// Attendance counts (pupils, teachers, families, partners) of a map.
+fn counts(doc: &AutoCommit, f: Field) -> Option<[i64; 4]> {
+    let Field::Obj(a, ObjType::Map) = f else {
+        return None;
+    };
+    let mut counts = [0i64; 4];
+    for (k, f) in fields(doc, &a) {
+        let slot = match k.as_str() {
+            "pupils" => 0,
+            "teachers" => 1,
+            "families" => 2,
+            "partners" => 3,
+            _ => continue,
+        };
+        if let Field::Int(n) = f {
+            counts[slot] = n;
+        }
+    }
+    Some(counts)
 }
 
 /// The map holding the record `obj`.
@@ -518,23 +546,34 @@ pub fn read_doc(id: &str, doc: &AutoCommit) -> Result<DocFacts> {
     r.site = site.as_str().into();
     r.site_name = read_profile(doc).map(|p| p.name).unwrap_or_default();
     for (eid, obj) in records(doc, equipment::MAP) {
-        let (mut category, mut loanable, mut status, mut created) =
-            (String::new(), true, String::new(), String::new());
+        let (mut category, mut loanable, mut status, mut created, mut acquired) = (
+            String::new(),
+            true,
+            String::new(),
+            String::new(),
+            String::new(),
+        );
         for (k, f) in fields(doc, &obj) {
             match k.as_str() {
                 "category" => category = f.str(),
                 "loanable" => loanable = !matches!(f, Field::Bool(false)),
                 "status" => status = f.str(),
                 "created_at" => created = f.str(),
+                "acquired" => acquired = f.str(),
                 _ => {}
             }
         }
-        r.categories.insert(eid, category.as_str().into());
+        r.categories.insert(eid.clone(), category.as_str().into());
+        let retired = status == "retired";
         r.items.push(ItemFact {
+            id: eid,
             site: site.clone(),
             category,
-            lendable: loanable && status != "retired",
-            created: date_of(&created).unwrap_or(NaiveDate::MIN),
+            lendable: loanable && !retired,
+            retired,
+            since: date_of(&acquired)
+                .or_else(|| date_of(&created))
+                .unwrap_or(NaiveDate::MIN),
         });
     }
     for (_, obj) in records(doc, partners::MAP) {
@@ -840,6 +879,19 @@ mod tests {
         let mut weekly = ev.clone();
         weekly.rrule = "FREQ=WEEKLY;COUNT=3".into();
         weekly.attendance = None;
+        let at = |n| calendar::Attendance {
+            pupils: n,
+            teachers: 1,
+            families: 0,
+            partners: 0,
+            recorded_at: "t".into(),
+        };
+        weekly
+            .occurrence_attendance
+            .insert("2026-01-14".into(), at(8));
+        weekly
+            .occurrence_attendance
+            .insert("2026-01-21".into(), at(7));
         calendar::put(&mut doc, "ev-2", &weekly).unwrap();
         let req = loans::LoanRequest {
             lender: "thionville".into(),
@@ -858,17 +910,42 @@ mod tests {
             cancelled: None,
         };
         loans::put_request(&mut doc, "ln-1", &req).unwrap();
+        let mut item = equipment::new_equipment(
+            &equipment::Patch {
+                name: Some("Caméra".into()),
+                category: Some("vidéo".into()),
+                ..Default::default()
+            },
+            "2026-11-30T10:00:00Z",
+        )
+        .unwrap();
+        equipment::put(&mut doc, "eq-new", &item).unwrap();
+        item.acquired = "2025-09-15".into();
+        equipment::put(&mut doc, "eq-old", &item).unwrap();
         let facts = read_doc("site/metz", &doc).unwrap();
+        let since = |id: &str| facts.items.iter().find(|i| i.id == id).unwrap().since;
+        assert_eq!(since("eq-new").to_string(), "2026-11-30", "creation day");
+        assert_eq!(since("eq-old").to_string(), "2025-09-15", "acquisition");
         let e = facts.events.iter().find(|e| e.id == "ev-1").unwrap();
         assert_eq!(e.days, vec![NaiveDate::from_ymd_opt(2026, 1, 7).unwrap()]);
-        assert_eq!(e.attendance, Some([24, 2, 3, 1]));
+        assert_eq!(
+            e.attendance,
+            vec![(NaiveDate::from_ymd_opt(2026, 1, 7).unwrap(), [24, 2, 3, 1])]
+        );
         assert_eq!(
             (e.kind.as_str(), e.action.as_str(), e.site.as_str()),
             ("workshop", "act-1", "metz")
         );
         let w = facts.events.iter().find(|e| e.id == "ev-2").unwrap();
         assert_eq!(w.days.len(), 3, "recurring: every occurrence");
-        assert_eq!(w.attendance, None);
+        assert_eq!(
+            w.attendance,
+            vec![
+                (NaiveDate::from_ymd_opt(2026, 1, 14).unwrap(), [8, 1, 0, 0]),
+                (NaiveDate::from_ymd_opt(2026, 1, 21).unwrap(), [7, 1, 0, 0]),
+            ],
+            "each occurrence's attendance"
+        );
         let (id, r) = &facts.requests[0];
         assert_eq!(&**id, "ln-1");
         assert_eq!(*r.equipment, req.equipment);

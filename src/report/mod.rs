@@ -2,41 +2,22 @@
 //!
 //! Every figure is a sum over raw records ([`facts`]), in a period of whole
 //! days (Paris dates, both ends included) and optionally for one site or one
-//! axis, grouped by site, month, axis or equipment category. How each kind of
-//! record counts:
+//! axis, grouped by site, month, axis or equipment category. What each key
+//! counts, for which site and in which month, and the rules (loans that went
+//! out, the use rate from each item's acquisition, attendance per
+//! occurrence, budgets for an action's lead alone, the group `none` by axis)
+//! are written in the README's "Indicator reference", which mirrors the
+//! labels of [`labels::LABELS`]; the tests in `tests.rs` check each rule.
 //!
-//! - **loans** are in the period when their window (first to last day)
-//!   meets it. `loans.lent` and the count by state go to the lender,
-//!   `loans.borrowed` to the borrower. Item-days (items × days of the window
-//!   within the period) count for loans that went out (checked out or
-//!   returned): `loans.item_days_lent` for the lender, `…_borrowed` for the
-//!   borrower. By month, item-days are split by day and a loan counts in the
-//!   month its window starts (or the period's first month). By category, a
-//!   loan counts once in each category of its items.
-//! - **equipment use rate** = item-days lent ÷ (lendable items × days), in
-//!   percent: items that are loanable, not retired, created by the period's
-//!   end.
-//! - **events** count occurrences in the period (a weekly workshop counts
-//!   each week); cancelled events count only in `events.cancelled`.
-//!   Attendance is recorded once per event and counts on its first
-//!   occurrence's day.
-//! - **actions** are in the period when their dates meet it (an action
-//!   without dates always is). Each counts for its lead and every
-//!   participating site; budgets count for the lead only. Indicator targets
-//!   and actuals are summed by indicator name.
-//! - **partners** are a stock: those created by the period's end. A partner
-//!   counts in the axis of each action it is linked to.
-//! - **purchases** count by the day of their latest submission; amounts are
-//!   with tax (TTC). `validated` includes those since ordered or delivered.
-//!
-//! Records with no value for the grouping (events by category, partners by
-//! month…) count in the total only; the total counts each record once, so it
-//! is not always the sum of the groups (a loan between two sites is in both
-//! sites' groups).
+//! Records with no value for the grouping count in the total only (by axis:
+//! in the group `none`); the total counts each record once, so it is not
+//! always the sum of the groups (a loan between two sites is in both sites'
+//! groups).
 
 pub mod facts;
+pub mod labels;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -47,6 +28,7 @@ use crate::domain::loans::STATES as LOAN_STATES;
 use crate::domain::partners::KINDS as PARTNER_KINDS;
 use crate::error::{Error, Result};
 pub use facts::{Facts, Index};
+pub use labels::{label, LABELS};
 
 /// Quiet time after a document change before the index is brought up to
 /// date (a sync burst changes many documents at once).
@@ -237,6 +219,8 @@ impl Query {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
     pub name: String,
+    /// The French label people read.
+    pub label: String,
     pub value: String,
     pub integer: bool,
 }
@@ -278,6 +262,8 @@ impl Report {
 /// Sums of one group.
 #[derive(Debug, Default, Clone)]
 struct Sums {
+    loan_requests: i64,
+    loan_requests_sent: i64,
     loans_lent: i64,
     loans_borrowed: i64,
     loan_states: [i64; 6],
@@ -285,7 +271,10 @@ struct Sums {
     item_days_lent: i64,
     item_days_borrowed: i64,
     items: i64,
+    loanable: i64,
+    /// Item-days available of the loanable items, and of those, days out.
     capacity: i64,
+    days_out: i64,
     events: i64,
     events_by_kind: [i64; 6],
     events_cancelled: i64,
@@ -317,13 +306,17 @@ fn measure(d: Decimal) -> String {
 impl Sums {
     fn figures(&self) -> Vec<Figure> {
         let mut out = Vec::with_capacity(64);
+        let label_of = |name: &str| label(name).unwrap_or_else(|| name.to_string());
         let mut int = |name: &str, v: i64| {
             out.push(Figure {
+                label: label_of(name),
                 name: name.to_string(),
                 value: v.to_string(),
                 integer: true,
             })
         };
+        int("loans.requests", self.loan_requests);
+        int("loans.requests_sent", self.loan_requests_sent);
         int("loans.lent", self.loans_lent);
         int("loans.borrowed", self.loans_borrowed);
         for (s, n) in LOAN_STATES.iter().zip(self.loan_states) {
@@ -333,6 +326,9 @@ impl Sums {
         int("loans.item_days_lent", self.item_days_lent);
         int("loans.item_days_borrowed", self.item_days_borrowed);
         int("equipment.items", self.items);
+        int("equipment.loanable", self.loanable);
+        int("equipment.item_days_available", self.capacity);
+        int("equipment.item_days_out", self.days_out);
         int("events.count", self.events);
         for ((k, _), n) in EVENT_KINDS.iter().zip(self.events_by_kind) {
             int(&format!("events.{k}"), n);
@@ -363,6 +359,7 @@ impl Sums {
         }
         let mut dec = |name: String, v: String| {
             out.push(Figure {
+                label: label_of(&name),
                 name,
                 value: v,
                 integer: false,
@@ -371,7 +368,7 @@ impl Sums {
         dec(
             "equipment.use_rate_pct".into(),
             if self.capacity > 0 {
-                let r = Decimal::from(self.item_days_lent) * Decimal::from(100)
+                let r = Decimal::from(self.days_out) * Decimal::from(100)
                     / Decimal::from(self.capacity);
                 format!("{:.1}", r.round_dp(1))
             } else {
@@ -459,6 +456,29 @@ fn months(q: &Query) -> Vec<(String, NaiveDate, NaiveDate)> {
     out
 }
 
+/// The days of `windows` within [from, to], each day once (two loans of one
+/// item that overlap count their common days once), as disjoint spans.
+fn merged(
+    windows: &[(NaiveDate, NaiveDate)],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut w: Vec<(NaiveDate, NaiveDate)> = windows
+        .iter()
+        .map(|(a, b)| ((*a).max(from), (*b).min(to)))
+        .filter(|(a, b)| a <= b)
+        .collect();
+    w.sort();
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::with_capacity(w.len());
+    for (a, b) in w {
+        match out.last_mut() {
+            Some((_, end)) if a <= *end + chrono::Duration::days(1) => *end = (*end).max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 /// Computes the report `q` over `facts`. Unknown site: NotFound.
 pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
     if let Some(s) = &q.site {
@@ -504,11 +524,13 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
             }
             let count = move |s: &mut Sums| {
                 if side {
-                    s.loans_lent += 1;
+                    s.loan_requests += 1;
+                    s.loans_lent += went_out as i64;
                     s.loan_states[state] += 1;
                     s.loans_overdue += overdue as i64;
                 } else {
-                    s.loans_borrowed += 1;
+                    s.loan_requests_sent += 1;
+                    s.loans_borrowed += went_out as i64;
                 }
             };
             let item_days = move |s: &mut Sums, n: i64| {
@@ -566,34 +588,70 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
         }
     }
 
-    // Lendable items and their capacity in item-days.
+    // The inventory, and the use of loanable items: for each, the days it
+    // was out (loans that went out, merged, clipped to the period and to its
+    // acquisition) against the days it was there.
     if q.axis.is_none() {
+        let mut out: HashMap<(&str, &str), Vec<(NaiveDate, NaiveDate)>> = HashMap::new();
+        for l in &facts.loans {
+            if matches!(l.state, "checked_out" | "returned") && q.overlap(l.from, l.to) > 0 {
+                for i in l.items.iter() {
+                    out.entry((&l.lender, i.as_str()))
+                        .or_default()
+                        .push((l.from, l.to));
+                }
+            }
+        }
         for it in facts.items() {
-            if !it.lendable || it.created > q.to || !q.site_ok(&it.site) {
+            if it.retired || it.since > q.to || !q.site_ok(&it.site) {
                 continue;
             }
-            let cap = q.overlap(it.created, q.to);
-            let add = |s: &mut Sums| {
-                s.items += 1;
-                s.capacity += cap;
+            let first = it.since.max(q.from);
+            let days_out = merged(
+                out.get(&(it.site.as_str(), it.id.as_str()))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+                first,
+                q.to,
+            );
+            let lendable = it.lendable;
+            // Counts over the days [a, b] of the period.
+            let add = |a: NaiveDate, b: NaiveDate| {
+                let (a, b) = (a.max(first), b);
+                let cap = if b < a { 0 } else { (b - a).num_days() + 1 };
+                let used: i64 = days_out
+                    .iter()
+                    .map(|(x, y)| {
+                        let (x, y) = ((*x).max(a), (*y).min(b));
+                        if y < x {
+                            0
+                        } else {
+                            (y - x).num_days() + 1
+                        }
+                    })
+                    .sum();
+                move |s: &mut Sums| {
+                    s.items += 1;
+                    if lendable {
+                        s.loanable += 1;
+                        s.capacity += cap;
+                        s.days_out += used;
+                    }
+                }
             };
             match q.by.as_deref() {
-                Some("site") => acc.add(Some(&it.site), false, add),
-                Some("category") => acc.add(Some(&it.category), false, add),
+                Some("site") => acc.add(Some(&it.site), false, add(q.from, q.to)),
+                Some("category") => acc.add(Some(&it.category), false, add(q.from, q.to)),
                 Some("month") => {
                     for (m, a, b) in &month_list {
-                        if it.created <= *b {
-                            let c = (*b - it.created.max(*a)).num_days() + 1;
-                            acc.add(Some(m), false, |s| {
-                                s.items += 1;
-                                s.capacity += c;
-                            });
+                        if it.since <= *b {
+                            acc.add(Some(m), false, add(*a, *b));
                         }
                     }
                 }
                 _ => {}
             }
-            acc.add(None, true, add);
+            acc.add(None, true, add(q.from, q.to));
         }
     }
 
@@ -604,7 +662,6 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
             continue;
         }
         let kind = pair_index(EVENT_KINDS, &e.kind);
-        let first = e.days.first().copied();
         for d in e.days.iter().filter(|d| q.contains(**d)) {
             let add = |s: &mut Sums| {
                 if e.cancelled {
@@ -624,21 +681,23 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
             };
             acc.add(key.as_deref(), true, add);
         }
-        if let (Some(a), Some(d)) = (e.attendance, first) {
-            if !e.cancelled && q.contains(d) {
-                let key = match q.by.as_deref() {
-                    Some("site") => Some(e.site.clone()),
-                    Some("month") => Some(month(d)),
-                    Some("axis") => Some(axis_key(axis)),
-                    _ => None,
-                };
-                acc.add(key.as_deref(), true, |s| {
-                    s.events_with_attendance += 1;
-                    for (sum, n) in s.attendance.iter_mut().zip(a) {
-                        *sum += n;
-                    }
-                });
+        // Attendance, on the day of each occurrence recorded.
+        for (d, a) in &e.attendance {
+            if e.cancelled || !q.contains(*d) || e.days.binary_search(d).is_err() {
+                continue;
             }
+            let key = match q.by.as_deref() {
+                Some("site") => Some(e.site.clone()),
+                Some("month") => Some(month(*d)),
+                Some("axis") => Some(axis_key(axis)),
+                _ => None,
+            };
+            acc.add(key.as_deref(), true, |s| {
+                s.events_with_attendance += 1;
+                for (sum, n) in s.attendance.iter_mut().zip(a) {
+                    *sum += n;
+                }
+            });
         }
     }
 
@@ -662,14 +721,16 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                 if let Some(i) = axis {
                     x.actions_by_axis[i] += 1;
                 }
+                // Money is held by the lead: budgets count for it alone.
                 if with_money {
                     x.budget_planned += a.budget_planned;
                     x.budget_spent += a.budget_spent;
-                    for (n, t, v) in &a.indicators {
-                        let slot = x.action_indicators.entry(n.clone()).or_default();
-                        slot.0 += t;
-                        slot.1 += v;
-                    }
+                }
+                // The action's results are every participating site's.
+                for (n, t, v) in &a.indicators {
+                    let slot = x.action_indicators.entry(n.clone()).or_default();
+                    slot.0 += t;
+                    slot.1 += v;
                 }
             }
         };
@@ -685,9 +746,13 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                     acc.add(Some(site), false, add(*site == a.lead));
                 }
             }
+            // The month it starts (the period's first if before); an action
+            // without a start date has no month: in the total only.
             Some("month") if a.sites.iter().any(|s| in_site(s)) => {
-                let money = q.site.is_none() || in_site(&a.lead);
-                acc.add(Some(&month(s.max(q.from))), false, add(money));
+                if let Some(start) = a.start {
+                    let money = q.site.is_none() || in_site(&a.lead);
+                    acc.add(Some(&month(start.max(q.from))), false, add(money));
+                }
             }
             Some("axis") if a.sites.iter().any(|s| in_site(s)) => {
                 let money = q.site.is_none() || in_site(&a.lead);
@@ -777,8 +842,11 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                 .filter(|n| !n.is_empty())
                 .cloned()
                 .unwrap_or_else(|| key.to_string()),
-            Some("axis") if key == "none" => "sans axe".into(),
+            Some("axis") if key == "none" => "hors action (sans axe)".into(),
             Some("axis") => format!("axe {key}"),
+            Some("month") => NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d")
+                .map(|d| crate::domain::time::fr_month(d.year(), d.month()))
+                .unwrap_or_else(|_| key.to_string()),
             _ => key.to_string(),
         }
     };

@@ -42,12 +42,14 @@ fn loan(
     }
 }
 
-fn item(site: &str, category: &str, lendable: bool, created: &str) -> ItemFact {
+fn item(id: &str, site: &str, category: &str, lendable: bool, since: &str) -> ItemFact {
     ItemFact {
+        id: id.into(),
         site: site.into(),
         category: category.into(),
         lendable,
-        created: d(created),
+        retired: false,
+        since: d(since),
     }
 }
 
@@ -67,7 +69,7 @@ fn event(
         cancelled,
         days: days.iter().map(|s| d(s)).collect(),
         start: days[0].into(),
-        attendance,
+        attendance: attendance.map(|a| (d(days[0]), a)).into_iter().collect(),
         action: action.into(),
     }
 }
@@ -184,11 +186,11 @@ fn fixture() -> Facts {
     }
     let mut doc = DocFacts::default();
     doc.items = vec![
-        item("metz", "robotique", true, "2025-01-01"),
-        item("metz", "robotique", true, "2025-01-01"),
-        item("metz", "robotique", false, "2025-01-01"),
+        item("eq-0", "metz", "robotique", true, "2025-01-01"),
+        item("eq-1", "metz", "robotique", true, "2025-01-01"),
+        item("eq-2", "metz", "robotique", false, "2025-01-01"),
         // 2026-03-01 to 2026-08-31: 184 days.
-        item("nancy", "audio", true, "2026-03-01"),
+        item("eq-0", "nancy", "audio", true, "2026-03-01"),
     ];
     f.loans = vec![
         // 4 days × 2 items = 8 item-days: 4 in September, 4 in October.
@@ -357,8 +359,12 @@ fn the_total_matches_the_hand_computed_figures() {
         &r,
         "",
         &[
-            ("loans.lent", "4"),
-            ("loans.borrowed", "4"),
+            // Every request in the period, once; lent and borrowed: those
+            // that went out (checked out or returned).
+            ("loans.requests", "4"),
+            ("loans.requests_sent", "4"),
+            ("loans.lent", "3"),
+            ("loans.borrowed", "3"),
             ("loans.requested", "1"),
             ("loans.approved", "0"),
             ("loans.refused", "0"),
@@ -368,9 +374,15 @@ fn the_total_matches_the_hand_computed_figures() {
             ("loans.overdue", "1"),
             ("loans.item_days_lent", "13"),
             ("loans.item_days_borrowed", "13"),
-            ("equipment.items", "3"),
-            // 13 / (2 × 365 + 184) = 1.42 %.
-            ("equipment.use_rate_pct", "1.4"),
+            // The inventory (the item not loanable too), and the loanable.
+            ("equipment.items", "4"),
+            ("equipment.loanable", "3"),
+            ("equipment.item_days_available", "914"),
+            // Metz's two robots: 4 + 2 and 4 days; Nancy's recorder was
+            // lent in January, before it was acquired: not counted.
+            ("equipment.item_days_out", "10"),
+            // 10 / (2 × 365 + 184) = 1.09 %.
+            ("equipment.use_rate_pct", "1.1"),
             ("events.count", "4"),
             ("events.workshop", "3"),
             ("events.seminar", "1"),
@@ -429,14 +441,17 @@ fn by_site() {
         &r,
         "metz",
         &[
-            ("loans.lent", "3"),
+            ("loans.requests", "3"),
+            ("loans.requests_sent", "1"),
+            ("loans.lent", "2"),
             ("loans.borrowed", "1"),
             ("loans.returned", "2"),
             ("loans.requested", "1"),
             ("loans.overdue", "0"),
             ("loans.item_days_lent", "10"),
             ("loans.item_days_borrowed", "3"),
-            ("equipment.items", "2"),
+            ("equipment.items", "3"),
+            ("equipment.loanable", "2"),
             // 10 / 730.
             ("equipment.use_rate_pct", "1.4"),
             ("events.count", "3"),
@@ -460,15 +475,18 @@ fn by_site() {
         &r,
         "nancy",
         &[
+            ("loans.requests", "1"),
+            ("loans.requests_sent", "3"),
             ("loans.lent", "1"),
-            ("loans.borrowed", "3"),
+            ("loans.borrowed", "2"),
             ("loans.checked_out", "1"),
             ("loans.overdue", "1"),
             ("loans.item_days_lent", "3"),
             ("loans.item_days_borrowed", "10"),
             ("equipment.items", "1"),
-            // 3 / 184.
-            ("equipment.use_rate_pct", "1.6"),
+            // Its only loan was before its acquisition: 0 / 184.
+            ("equipment.item_days_out", "0"),
+            ("equipment.use_rate_pct", "0.0"),
             ("events.count", "1"),
             ("events.seminar", "1"),
             ("events.cancelled", "1"),
@@ -479,8 +497,10 @@ fn by_site() {
             ("actions.idea", "1"),
             ("actions.in_progress", "1"),
             ("actions.budget_planned_eur", "0.00"),
-            ("actions.indicator.eleves.target", "50"),
-            ("actions.indicator.eleves.actual", "0"),
+            // act-a's results count for its participant too, act-c's for
+            // its lead; act-a's budget only for its lead, Metz.
+            ("actions.indicator.eleves.target", "150"),
+            ("actions.indicator.eleves.actual", "40"),
             ("partners.count", "1"),
             ("partners.in_kind", "1"),
             ("purchases.requested", "2"),
@@ -496,19 +516,25 @@ fn by_month() {
     assert_eq!(r.groups.len(), 12, "every month of the year, even empty");
     assert_eq!(r.groups[0].key, "2025-09");
     assert_eq!(r.groups[11].key, "2026-08");
+    assert_eq!(
+        r.groups[0].label, "septembre 2025",
+        "months named in French"
+    );
     check(
         &r,
         "2025-09",
         &[
             ("loans.lent", "2"),
             ("loans.item_days_lent", "6"),
-            ("equipment.items", "2"),
+            ("equipment.items", "3"),
+            ("equipment.loanable", "2"),
             // 6 / (2 × 30).
             ("equipment.use_rate_pct", "10.0"),
             ("events.count", "3"),
             ("attendance.total", "23"),
-            ("actions.count", "1"),
-            ("actions.idea", "1"),
+            // act-c has no dates: no month (it used to fall in September).
+            ("actions.count", "0"),
+            ("actions.idea", "0"),
         ],
     );
     check(
@@ -541,8 +567,10 @@ fn by_month() {
         "2026-03",
         &[
             ("events.cancelled", "1"),
-            // Metz's 2 items and Nancy's, new this month: 2 × 31 + 31.
-            ("equipment.items", "3"),
+            // Metz's 3 items and Nancy's, new this month.
+            ("equipment.items", "4"),
+            ("equipment.loanable", "3"),
+            ("equipment.item_days_available", "93"),
         ],
     );
     check(&r, "2025-11", &[("purchases.delivered_eur", "478.20")]);
@@ -566,6 +594,7 @@ fn by_axis() {
         &r,
         "1",
         &[
+            ("loans.requests", "1"),
             ("loans.lent", "1"),
             ("loans.item_days_lent", "8"),
             ("events.count", "3"),
@@ -581,7 +610,8 @@ fn by_axis() {
         &r,
         "none",
         &[
-            ("loans.lent", "3"),
+            ("loans.requests", "3"),
+            ("loans.lent", "2"),
             ("loans.item_days_lent", "5"),
             ("events.count", "1"),
             ("events.cancelled", "1"),
@@ -598,9 +628,11 @@ fn by_category() {
         &r,
         "robotique",
         &[
-            ("loans.lent", "3"),
+            ("loans.requests", "3"),
+            ("loans.lent", "2"),
             ("loans.item_days_lent", "10"),
-            ("equipment.items", "2"),
+            ("equipment.items", "3"),
+            ("equipment.loanable", "2"),
             ("equipment.use_rate_pct", "1.4"),
         ],
     );
@@ -610,7 +642,7 @@ fn by_category() {
         &[
             ("loans.lent", "1"),
             ("equipment.items", "1"),
-            ("equipment.use_rate_pct", "1.6"),
+            ("equipment.use_rate_pct", "0.0"),
         ],
     );
     // Events have no category: total only.
@@ -626,7 +658,7 @@ fn filters_by_site_and_axis() {
         "",
         &[
             ("loans.lent", "1"),
-            ("loans.borrowed", "3"),
+            ("loans.borrowed", "2"),
             ("loans.item_days_borrowed", "10"),
             ("equipment.items", "1"),
             ("events.count", "1"),
@@ -697,4 +729,210 @@ fn bad_queries_say_what_to_fix() {
     assert_eq!((q.from, q.to), (d("2026-09-01"), d("2027-08-31")));
     let q = Query::new("", "", "", "", 0, "", d("2026-08-31")).unwrap();
     assert_eq!(q.from, d("2025-09-01"));
+}
+
+/// An item counts from its acquisition date; loans are clipped to it and to
+/// the period, and two loans of one item on the same days count those days
+/// once: the rate never goes above 100 %.
+#[test]
+fn the_use_rate_counts_from_acquisition_and_never_exceeds_100() {
+    let mut f = Facts::default();
+    f.sites.insert("metz".into(), "Metz".into());
+    // Acquired on 1 August 2026: 31 days in the school year 2025-2026.
+    let doc = DocFacts {
+        items: vec![item("eq-0", "metz", "vidéo", true, "2026-08-01")],
+        ..Default::default()
+    };
+    f.docs.push(std::sync::Arc::new(doc));
+    f.loans = vec![
+        // 62 days, of which 31 after the acquisition.
+        loan(
+            "a",
+            "metz",
+            "nancy",
+            "returned",
+            "2026-07-01",
+            "2026-08-31",
+            &["vidéo"],
+            "",
+        ),
+        // The same days again (a conflict recorded twice).
+        loan(
+            "b",
+            "metz",
+            "nancy",
+            "returned",
+            "2026-08-10",
+            "2026-08-20",
+            &["vidéo"],
+            "",
+        ),
+        // Refused: never out.
+        loan(
+            "c",
+            "metz",
+            "nancy",
+            "refused",
+            "2026-08-01",
+            "2026-08-31",
+            &["vidéo"],
+            "",
+        ),
+    ];
+    let r = compute(&f, &query("", "", 0)).unwrap();
+    check(
+        &r,
+        "",
+        &[
+            ("equipment.item_days_available", "31"),
+            ("equipment.item_days_out", "31"),
+            ("equipment.use_rate_pct", "100.0"),
+            ("loans.requests", "3"),
+            ("loans.lent", "2"),
+            ("loans.refused", "1"),
+        ],
+    );
+    // By month: July has no item yet; August is full.
+    let r = compute(&f, &query("month", "", 0)).unwrap();
+    check(
+        &r,
+        "2026-07",
+        &[("equipment.items", "0"), ("equipment.use_rate_pct", "")],
+    );
+    check(&r, "2026-08", &[("equipment.use_rate_pct", "100.0")]);
+    for g in &r.groups {
+        if let Some(v) = r
+            .group(&g.key, "equipment.use_rate_pct")
+            .filter(|v| !v.is_empty())
+        {
+            assert!(v.parse::<f64>().unwrap() <= 100.0, "{}: {v}", g.key);
+        }
+    }
+}
+
+/// The rules for actions (README, "Indicator reference"): counts and
+/// results for every participating site, budgets for the lead alone, the
+/// month an action starts, and records linked to no action in the group
+/// `none` by axis.
+#[test]
+fn action_rules_budgets_once_months_from_the_start_and_the_none_axis() {
+    let total = run("", "", 0);
+    let by_site = run("site", "", 0);
+    let sum = |r: &Report, name: &str| -> Decimal {
+        r.groups
+            .iter()
+            .map(|g| dec(r.group(&g.key, name).unwrap()))
+            .sum()
+    };
+    // Summing the sites gives the budget once.
+    assert_eq!(
+        sum(&by_site, "actions.budget_planned_eur"),
+        dec(total.total("actions.budget_planned_eur").unwrap())
+    );
+    // An action shared by two sites counts for both.
+    assert_eq!(sum(&by_site, "actions.count"), dec("3"));
+    assert_eq!(total.total("actions.count"), Some("2"));
+    // By month: act-a in October, when it starts; act-c (undated) in none.
+    let by_month = run("month", "", 0);
+    assert_eq!(sum(&by_month, "actions.count"), dec("1"));
+    check(&by_month, "2025-10", &[("actions.count", "1")]);
+    check(&by_month, "", &[("actions.count", "2")]);
+    // By axis: records linked to no action are in `none`, so that the
+    // groups add up to the total for loans, events and purchases.
+    let by_axis = run("axis", "", 0);
+    let none = by_axis.groups.iter().find(|g| g.key == "none").unwrap();
+    assert_eq!(none.label, "hors action (sans axe)");
+    for name in ["loans.requests", "events.count", "purchases.requested"] {
+        assert_eq!(
+            sum(&by_axis, name),
+            dec(by_axis.total(name).unwrap()),
+            "{name}"
+        );
+    }
+}
+
+/// A weekly « Aide aux devoirs » of 8 sessions with 8 pupils each counts 64
+/// pupils, each session in its month; a session out of the period, or no
+/// longer an occurrence, does not count.
+#[test]
+fn attendance_counts_every_occurrence() {
+    let mut f = Facts::default();
+    f.sites.insert("metz".into(), "Metz".into());
+    let days = [
+        "2026-05-06",
+        "2026-05-13",
+        "2026-05-20",
+        "2026-05-27",
+        "2026-06-03",
+        "2026-06-10",
+        "2026-06-17",
+        "2026-06-24",
+    ];
+    let mut e = event("metz", "workshop", &days, false, None, "");
+    e.attendance = days.iter().map(|s| (d(s), [8, 1, 0, 0])).collect();
+    // Recorded for a session since excluded from the series.
+    e.attendance.push((d("2026-07-01"), [100, 0, 0, 0]));
+    let doc = DocFacts {
+        events: vec![e],
+        ..Default::default()
+    };
+    f.docs.push(std::sync::Arc::new(doc));
+    let r = compute(&f, &query("month", "", 0)).unwrap();
+    check(
+        &r,
+        "",
+        &[
+            ("events.count", "8"),
+            ("events.with_attendance", "8"),
+            ("attendance.pupils", "64"),
+            ("attendance.teachers", "8"),
+            ("attendance.total", "72"),
+        ],
+    );
+    check(&r, "2026-05", &[("attendance.pupils", "32")]);
+    check(&r, "2026-06", &[("attendance.pupils", "32")]);
+    check(&r, "2026-07", &[("attendance.pupils", "0")]);
+    let june = compute(
+        &f,
+        &Query::new("2026-06-01", "2026-06-30", "", "", 0, "", d("2026-11-29")).unwrap(),
+    )
+    .unwrap();
+    check(&june, "", &[("attendance.pupils", "32")]);
+}
+
+/// Every key a report gives has a French label, every label of the table is
+/// a key reports give, and the README's indicator reference lists each.
+#[test]
+fn every_indicator_has_a_french_label_and_the_readme_lists_it() {
+    let mut seen = std::collections::BTreeSet::new();
+    for by in ["", "site", "month", "axis", "category"] {
+        let r = run(by, "", 0);
+        for f in r
+            .total
+            .iter()
+            .chain(r.groups.iter().flat_map(|g| &g.figures))
+        {
+            let l = label(&f.name).unwrap_or_else(|| panic!("{} has no label", f.name));
+            assert_eq!(f.label, l);
+            seen.insert(f.name.clone());
+        }
+    }
+    for (k, _) in LABELS {
+        assert!(seen.contains(*k), "{k} is labelled but no report gives it");
+    }
+    assert_eq!(
+        label("purchases.funding.France 2030.validated_eur").as_deref(),
+        Some("achats validés (€ TTC), financement « France 2030 »")
+    );
+    assert_eq!(
+        label("actions.indicator.eleves.target").as_deref(),
+        Some("indicateur « eleves » des actions : cible")
+    );
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    for (k, l) in LABELS.iter().chain(labels::PATTERNS) {
+        assert!(
+            readme.contains(&format!("| `{k}` | {l} |")),
+            "README: no row for {k} with the label « {l} »"
+        );
+    }
 }

@@ -93,7 +93,14 @@ pub struct Event {
     pub status: String,
     /// Linked common action, empty if none.
     pub action: String,
+    /// Attendance of a single event (and, in documents written before
+    /// `occurrence_attendance`, of a whole series: reports count it on the
+    /// series' first occurrence).
     pub attendance: Option<Attendance>,
+    /// Attendance of each occurrence of a recurring event, by the Paris date
+    /// of its start ("AAAA-MM-JJ"). Absent from older documents.
+    #[autosurgeon(missing = "Default::default")]
+    pub occurrence_attendance: BTreeMap<String, Attendance>,
     /// RFC 5545 SEQUENCE, bumped by every change.
     pub sequence: i64,
     pub created_at: String,
@@ -610,6 +617,7 @@ pub fn new_event(input: &EventInput, uid: &str, organiser: &str, now: &str) -> R
         status: CONFIRMED.to_string(),
         action: String::new(),
         attendance: None,
+        occurrence_attendance: BTreeMap::new(),
         sequence: 0,
         created_at: now.to_string(),
         updated_at: now.to_string(),
@@ -643,13 +651,41 @@ pub fn cancel(e: &mut Event, now: &str) -> Result<()> {
     Ok(())
 }
 
-/// Records (or corrects) the attendance of an event that has started:
+/// Records (or corrects) the attendance of a single event that has started:
 /// counts of pupils, teachers, families and partners, in that order.
 pub fn record_attendance(e: &mut Event, counts: [i64; 4], now: DateTime<Utc>) -> Result<()> {
+    record_attendance_on(e, counts, "", now)
+}
+
+/// Whether the event repeats.
+pub fn is_recurring(e: &Event) -> bool {
+    !e.rrule.is_empty()
+}
+
+/// The occurrence of `e` that starts on the Paris day `day`, if any.
+pub fn occurrence_on(e: &Event, day: NaiveDate) -> Result<Option<DateTime<FixedOffset>>> {
+    let from = midnight(day).with_timezone(&Utc);
+    let to = midnight(day.succ_opt().unwrap_or(day)).with_timezone(&Utc);
+    Ok(occurrences(e, from, to, 16)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .find(|s| s.with_timezone(&TZ).date_naive() == day))
+}
+
+/// Records (or corrects) the attendance of one occurrence that has started.
+/// `occurrence` is the day it starts (JJ/MM/AAAA or AAAA-MM-JJ); required
+/// for a recurring event, optional for a single one (then its day).
+pub fn record_attendance_on(
+    e: &mut Event,
+    counts: [i64; 4],
+    occurrence: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     for (n, (id, label)) in counts.iter().zip(AUDIENCES) {
         if *n < 0 {
             return Err(Error::invalid(format!(
-                "{id} : le nombre de {label} ne peut pas être négatif (reçu {n})"
+                "{id} : le nombre {} ne peut pas être négatif (reçu {n})",
+                de(label)
             )));
         }
         if *n > MAX_COUNT {
@@ -664,25 +700,80 @@ pub fn record_attendance(e: &mut Event, counts: [i64; 4], now: DateTime<Utc>) ->
             e.title
         )));
     }
-    let (start, _) = span(e)?;
+    let (first, _) = span(e)?;
+    let day = if occurrence.trim().is_empty() {
+        if is_recurring(e) {
+            return Err(Error::invalid(format!(
+                "l'événement « {} » se répète : précisez la séance avec --occurrence \
+                 JJ/MM/AAAA (la première : {})",
+                e.title,
+                time::fr_date(first.date_naive())
+            )));
+        }
+        None
+    } else {
+        Some(
+            time::parse_date(occurrence)
+                .map_err(|err| in_field("occurrence (jour de la séance)", err))?,
+        )
+    };
+    let start = match day {
+        None => first.fixed_offset(),
+        Some(d) => occurrence_on(e, d)?.ok_or_else(|| {
+            let next: Vec<String> = occurrences(
+                e,
+                midnight(d).with_timezone(&Utc),
+                DateTime::<Utc>::MAX_UTC,
+                3,
+            )
+            .unwrap_or_default()
+            .iter()
+            .map(|(s, _)| time::fr_date(s.with_timezone(&TZ).date_naive()))
+            .collect();
+            let hint = if next.is_empty() {
+                "aucune séance ce jour-là ni après".to_string()
+            } else {
+                format!("séances suivantes : {}", next.join(", "))
+            };
+            Error::invalid(format!(
+                "l'événement « {} » n'a pas de séance le {} ({hint})",
+                e.title,
+                time::fr_date(d)
+            ))
+        })?,
+    };
     if now < start {
         return Err(Error::precondition(format!(
-            "l'événement « {} » n'a pas encore commencé (début le {}) : saisissez la \
+            "la séance de « {} » du {} n'a pas encore commencé : saisissez la \
              fréquentation après",
             e.title,
-            time::rfc3339(&start.fixed_offset())
+            time::fr_instant(&time::rfc3339(&start))
         )));
     }
     let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    e.attendance = Some(Attendance {
+    let record = Attendance {
         pupils: counts[0],
         teachers: counts[1],
         families: counts[2],
         partners: counts[3],
         recorded_at: at.clone(),
-    });
+    };
+    if is_recurring(e) {
+        let d = start.with_timezone(&TZ).date_naive();
+        e.occurrence_attendance.insert(d.to_string(), record);
+    } else {
+        e.attendance = Some(record);
+    }
     e.updated_at = at;
     Ok(())
+}
+
+/// "de" before a French noun: « d'élèves », « de familles ».
+pub fn de(noun: &str) -> String {
+    match noun.chars().next() {
+        Some('a' | 'e' | 'é' | 'è' | 'ê' | 'i' | 'o' | 'u' | 'h') => format!("d'{noun}"),
+        _ => format!("de {noun}"),
+    }
 }
 
 /// The end of the occurrence starting at `start`: its local start plus the

@@ -520,6 +520,77 @@ fn attendance_rules() {
     record_attendance(&mut d, [1, 0, 0, 0], midnight).unwrap();
 }
 
+/// A series has one attendance per occurrence, by the day it starts.
+#[test]
+fn attendance_per_occurrence_of_a_series() {
+    // Wednesdays 7, 14 and 21 October 2026, 10:00–12:00.
+    let mut e = ev(&weekly("FREQ=WEEKLY;COUNT=3"));
+    let later = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    // Which session is required.
+    let m = record_attendance(&mut e, [8, 0, 0, 0], later).unwrap_err();
+    assert!(
+        matches!(m, Error::InvalidArgument(_)) && m.to_string().contains("--occurrence"),
+        "{m}"
+    );
+    assert!(m.to_string().contains("mer. 7 oct. 2026"), "{m}");
+    // A day without a session names the next ones.
+    let m = record_attendance_on(&mut e, [8, 0, 0, 0], "08/10/2026", later).unwrap_err();
+    assert!(m.to_string().contains("mer. 14 oct. 2026"), "{m}");
+    for day in ["07/10/2026", "2026-10-14", "21/10/2026"] {
+        record_attendance_on(&mut e, [8, 1, 0, 0], day, later).unwrap();
+    }
+    record_attendance_on(&mut e, [9, 1, 0, 0], "14/10/2026", later).unwrap();
+    let got: Vec<(&str, i64)> = e
+        .occurrence_attendance
+        .iter()
+        .map(|(d, a)| (d.as_str(), a.pupils))
+        .collect();
+    assert_eq!(
+        got,
+        [("2026-10-07", 8), ("2026-10-14", 9), ("2026-10-21", 8)]
+    );
+    assert!(e.attendance.is_none());
+    // Not before the session starts.
+    let before = Utc.with_ymd_and_hms(2026, 10, 21, 7, 59, 0).unwrap();
+    assert!(matches!(
+        record_attendance_on(&mut e, [1, 0, 0, 0], "21/10/2026", before),
+        Err(Error::FailedPrecondition(_))
+    ));
+    // French: « le nombre d'élèves ».
+    let m = record_attendance_on(&mut e, [-1, 0, 0, 0], "21/10/2026", later).unwrap_err();
+    assert!(m.to_string().contains("le nombre d'élèves"), "{m}");
+    // A single event takes its own day, or none.
+    let mut one = ev(&input("2026-12-01T10:00", "2026-12-01T12:00"));
+    assert!(record_attendance_on(&mut one, [1, 0, 0, 0], "02/12/2026", later).is_err());
+    record_attendance_on(&mut one, [1, 0, 0, 0], "01/12/2026", later).unwrap();
+    assert_eq!(one.attendance.unwrap().pupils, 1);
+}
+
+/// Events written before attendance per occurrence existed still read.
+#[test]
+fn events_without_occurrence_attendance_hydrate() {
+    let mut doc = AutoCommit::new();
+    let mut e = ev(&weekly("FREQ=WEEKLY;COUNT=3"));
+    e.attendance = Some(Attendance {
+        pupils: 8,
+        teachers: 1,
+        families: 0,
+        partners: 0,
+        recorded_at: "t".into(),
+    });
+    put(&mut doc, "ev-1", &e).unwrap();
+    // Remove the new field, as an older node wrote the event.
+    let map = crate::domain::root_map(&doc, MAP).unwrap();
+    let obj = match automerge::ReadDoc::get(&doc, &map, "ev-1").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("stored"),
+    };
+    automerge::transaction::Transactable::delete(&mut doc, &obj, "occurrence_attendance").unwrap();
+    let old = get(&doc, "ev-1").unwrap().expect("hydrates");
+    assert!(old.occurrence_attendance.is_empty());
+    assert_eq!(old.attendance.unwrap().pupils, 8);
+}
+
 #[test]
 fn put_get_all_roundtrip() {
     let mut doc = AutoCommit::new();
@@ -527,9 +598,10 @@ fn put_get_all_roundtrip() {
     put(&mut doc, "ev-1", &e).unwrap();
     assert_eq!(get(&doc, "ev-1").unwrap(), Some(e.clone()));
     assert_eq!(get(&doc, "ev-2").unwrap(), None);
-    record_attendance(
+    record_attendance_on(
         &mut e,
         [3, 1, 0, 0],
+        "07/10/2026",
         Utc.with_ymd_and_hms(2026, 10, 8, 0, 0, 0).unwrap(),
     )
     .unwrap();
