@@ -262,6 +262,22 @@ async fn the_demo_network_starts_and_converges() {
             .find(|f| f.name == name)
             .map(|f| f.value.clone())
     };
+    // A believable past: the autumn's loans entered after the fact, over
+    // weeks, and a weekly club whose every past session was counted.
+    let recorded: Vec<_> = loans.iter().filter(|l| l.recorded()).collect();
+    assert!(recorded.len() >= 8, "{} recorded loans", recorded.len());
+    let earliest = recorded
+        .iter()
+        .filter_map(|l| l.window())
+        .map(|(from, _)| from)
+        .min()
+        .unwrap();
+    assert!(
+        now - earliest > chrono::Duration::days(60),
+        "history since {earliest}"
+    );
+    let pupils: i64 = figure("attendance.pupils").unwrap().parse().unwrap();
+    assert!(pupils >= 26 + 8 * 7, "{pupils} pupils counted");
     assert_eq!(figure("partners.count").as_deref(), Some("1"));
     assert_eq!(figure("purchases.requested").as_deref(), Some("2"));
 

@@ -228,6 +228,100 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
             &["cancel"],
         ),
     ];
+    // The autumn's loans, entered after the fact by their lenders as a site
+    // joining mid-year does (`loan record`): weeks of past activity.
+    // (borrower, lender, item, first day, last day, purpose, incident)
+    let autumn: Vec<(&RunningNode, &RunningNode, &str, i64, i64, &str, &str)> = vec![
+        (
+            thionville,
+            metz,
+            "Casques de réalité virtuelle (6)",
+            -70,
+            -66,
+            "Semaine de l'orientation : visites virtuelles de métiers",
+            "",
+        ),
+        (
+            forbach,
+            thionville,
+            "Caméra 4K et trépied",
+            -62,
+            -58,
+            "Reportage sur la rentrée",
+            "Trépied : une jambe ne se verrouille plus",
+        ),
+        (
+            metz,
+            forbach,
+            "Kit sport de raquette",
+            -55,
+            -52,
+            "Tournoi inter-classes",
+            "",
+        ),
+        (
+            forbach,
+            metz,
+            "Robots Thymio (lot de 8)",
+            -48,
+            -41,
+            "Club robotique du collège",
+            "",
+        ),
+        (
+            metz,
+            thionville,
+            "Découpeuse vinyle",
+            -40,
+            -37,
+            "Atelier flocage de t-shirts",
+            "",
+        ),
+        (
+            thionville,
+            forbach,
+            "Mallette Micro:bit (15 cartes)",
+            -34,
+            -27,
+            "Initiation à la programmation",
+            "Deux cartes ne s'allument plus",
+        ),
+        (
+            metz,
+            thionville,
+            "Valise de microscopes numériques",
+            -26,
+            -22,
+            "Fête de la science",
+            "",
+        ),
+        (
+            thionville,
+            metz,
+            "Kit micro-trottoir",
+            -13,
+            -11,
+            "Interviews pour la webradio",
+            "",
+        ),
+    ];
+    for (borrower, lender, item, from, to, purpose, incident) in autumn {
+        l::record(
+            &lender.ctx,
+            crate::pb::LoanRecordInput {
+                equipment: vec![item_id(borrower, item)?],
+                borrower: borrower.ctx.site.clone(),
+                from: day(from),
+                to: day(to),
+                note: purpose.into(),
+                incident: incident.into(),
+                condition: if incident.is_empty() { "" } else { "usable" }.into(),
+                ..Default::default()
+            },
+            "director",
+        )
+        .await?;
+    }
     for (borrower, lender, item, from, to, purpose, steps) in plan {
         let id = item_id(borrower, item)?;
         if from < 0 {
@@ -570,6 +664,47 @@ async fn seed_events(nodes: &[RunningNode], fablab: &str, sciences: &str) -> any
         },
     )
     .await?;
+
+    // A weekly homework club since the autumn, with the pupils of each
+    // session counted (attendance per occurrence).
+    let tuesday = (56..63)
+        .find(|d| {
+            use chrono::Datelike;
+            (chrono::Utc::now() - chrono::Duration::days(*d))
+                .with_timezone(&crate::domain::time::TZ)
+                .weekday()
+                == chrono::Weekday::Tue
+        })
+        .unwrap_or(56);
+    let mut homework = ev(
+        "Aide aux devoirs",
+        "workshop",
+        at(-tuesday, 17),
+        at(-tuesday, 18),
+        "Tiers-lieu de Thionville",
+        &["pupils", "families"],
+    );
+    homework.rrule = "FREQ=WEEKLY;COUNT=16".into();
+    let homework = c::add(&thionville.ctx, homework).await?;
+    let pupils = [8, 9, 7, 10, 8, 11, 9, 8];
+    for (week, pupils) in pupils.iter().enumerate() {
+        let day = -tuesday + 7 * week as i64;
+        if day >= 0 {
+            break;
+        }
+        c::attendance(
+            &thionville.ctx,
+            crate::pb::AttendanceInput {
+                id: homework.id.clone(),
+                pupils: *pupils,
+                teachers: 1,
+                families: (week % 3 == 0) as i64,
+                occurrence: at(day, 17)[..10].to_string(),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
     Ok(())
 }
 
