@@ -178,10 +178,10 @@ fn day_fr(day: &str) -> String {
         .unwrap_or_else(|_| day.to_string())
 }
 
-fn print_event(e: &pb::Event) {
+fn print_event(e: &pb::Event, names: &super::names::SiteNames) {
     use crate::domain::calendar::{audience_label, kind_label};
     println!("{}  {}", e.id, e.title);
-    println!("  organisé par : {}", e.site);
+    println!("  organisé par : {}", names.name(&e.site));
     println!("  type         : {}", kind_label(&e.kind));
     let when = when_fr(&e.start, &e.end, e.all_day);
     if e.rrule.is_empty() {
@@ -223,7 +223,9 @@ fn print_event(e: &pb::Event) {
 }
 
 pub async fn event(t: &Target, json: bool, cmd: EventCmd) -> anyhow::Result<()> {
-    let mut c = CalendarClient::new(connect(t).await?);
+    let conn = connect(t).await?;
+    let names = super::names::SiteNames::fetch(&conn).await;
+    let mut c = CalendarClient::new(conn);
     let e = match cmd {
         EventCmd::Add {
             title,
@@ -311,13 +313,15 @@ pub async fn event(t: &Target, json: bool, cmd: EventCmd) -> anyhow::Result<()> 
     if json {
         print_json(&e);
     } else {
-        print_event(&e);
+        print_event(&e, &names);
     }
     Ok(())
 }
 
 pub async fn calendar(t: &Target, json: bool, args: CalendarArgs) -> anyhow::Result<()> {
-    let mut c = CalendarClient::new(connect(t).await?);
+    let conn = connect(t).await?;
+    let names = super::names::SiteNames::fetch(&conn).await;
+    let mut c = CalendarClient::new(conn);
     match args.cmd {
         Some(CalendarCmd::Export { site, action, out }) => {
             let ics = c
@@ -372,7 +376,7 @@ pub async fn calendar(t: &Target, json: bool, args: CalendarArgs) -> anyhow::Res
                         }
                         vec![
                             crate::domain::time::fr_period(&o.start, &o.end),
-                            o.site.clone(),
+                            names.name(&o.site),
                             title,
                             crate::domain::calendar::kind_label(&o.kind).to_string(),
                             o.event_id.clone(),

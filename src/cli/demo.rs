@@ -756,6 +756,9 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
                     category: Some(category.into()),
                     description: Some(description.into()),
                     inventory_number: Some(inv.into()),
+                    // Bought for the school year before: the use rate counts them
+                    // over the autumn's loans.
+                    acquired: Some("2025-09-01".into()),
                     ..Default::default()
                 };
                 equipment::add(&node.ctx, patch).await?;

@@ -150,12 +150,12 @@ fn eur_fr(v: &str) -> String {
     }
 }
 
-fn show(p: &pb::Purchase) {
+fn show(p: &pb::Purchase, names: &super::names::SiteNames) {
     println!(
         "Demande d'achat {} : {} ({}), {}",
         p.id,
         p.object,
-        p.site,
+        names.name(&p.site),
         state_fr(&p.state)
     );
     for (n, l) in p.lines.iter().enumerate() {
@@ -198,14 +198,16 @@ fn show(p: &pb::Purchase) {
             "  {}  {} ({}, {}){note}",
             time::fr_instant(&s.at),
             state_fr(&s.step),
-            s.site,
+            names.name(&s.site),
             super::loans::role_fr(&s.role)
         );
     }
 }
 
 pub async fn run(t: &Target, json_out: bool, cmd: PurchaseCmd) -> anyhow::Result<()> {
-    let mut c = PurchasesClient::new(connect(t).await?);
+    let conn = connect(t).await?;
+    let names = super::names::SiteNames::fetch(&conn).await;
+    let mut c = PurchasesClient::new(conn);
     let decide = |id: String, verdict: &str, reason: String| pb::PurchaseDecision {
         id,
         verdict: verdict.into(),
@@ -287,7 +289,7 @@ pub async fn run(t: &Target, json_out: bool, cmd: PurchaseCmd) -> anyhow::Result
                         vec![
                             p.id.clone(),
                             created,
-                            p.site.clone(),
+                            names.name(&p.site),
                             p.object.clone(),
                             state_fr(&p.state).to_string(),
                             eur_fr(&p.total_ttc),
@@ -316,7 +318,7 @@ pub async fn run(t: &Target, json_out: bool, cmd: PurchaseCmd) -> anyhow::Result
     if json_out {
         print_json(&p);
     } else {
-        show(&p);
+        show(&p, &names);
     }
     Ok(())
 }
