@@ -277,7 +277,10 @@ async fn the_demo_network_starts_and_converges() {
         "history since {earliest}"
     );
     let days_out: i64 = figure("equipment.item_days_out").unwrap().parse().unwrap();
-    assert!(days_out > 40, "the autumn's loans count in the use rate: {days_out}");
+    assert!(
+        days_out > 40,
+        "the autumn's loans count in the use rate: {days_out}"
+    );
     let pupils: i64 = figure("attendance.pupils").unwrap().parse().unwrap();
     assert!(pupils >= 26 + 8 * 7, "{pupils} pupils counted");
     assert_eq!(figure("partners.count").as_deref(), Some("1"));

@@ -967,6 +967,39 @@ async fn requests_start_today_and_past_loans_are_recorded() {
     let expected =
         maillage::domain::time::fr_period(v["from"].as_str().unwrap(), v["to"].as_str().unwrap());
     assert!(shown.contains(&expected), "{shown}");
+
+    // Reports count them as loans that happened, and say they were recorded.
+    let (from, to) = (paris_day(-70), paris_day(0));
+    let period = ["--from", from.as_str(), "--to", to.as_str()];
+    let mut args = vec![
+        "report",
+        "indicators",
+        "--site",
+        "preteur",
+        "--format",
+        "json",
+    ];
+    args.extend(period);
+    let r = json_of(&lender.cli(&args));
+    assert_eq!(r["total"]["loans.recorded"], 2, "{r}");
+    assert_eq!(r["total"]["loans.lent"], 2, "{r}");
+    assert_eq!(
+        r["labels"]["loans.recorded"],
+        "prêts enregistrés après coup"
+    );
+    // Grouped by month, typed in French.
+    let mut args = vec!["report", "indicators", "--by", "mois", "--format", "json"];
+    args.extend(period);
+    let r = json_of(&lender.cli(&args));
+    assert_eq!(r["by"], "month", "{r}");
+    let mut args = vec!["report", "bilan", "--site", "preteur", "--format", "md"];
+    args.extend(period);
+    let md = ok(&lender.cli(&args));
+    let row = md.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(
+        row.contains("rendu (enregistré après coup)") && row.contains("emprunteur"),
+        "{md}"
+    );
 }
 
 /// Issue 10, item 8: a return with an incident changes the item as the

@@ -124,7 +124,12 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
         })
         .collect();
     events.sort_by(|a, b| a.start.cmp(&b.start).then(a.id.cmp(&b.id)));
+    let names = crate::api::equipment::site_names(ctx).unwrap_or_default();
+    let name = |site: &str| names.get(site).cloned().unwrap_or_else(|| site.to_string());
     let loan = |l: &report::facts::LoanFact| pb::BilanLoan {
+        recorded: l.recorded,
+        lender_name: name(&l.lender),
+        borrower_name: name(&l.borrower),
         id: l.id.to_string(),
         lender: l.lender.to_string(),
         borrower: l.borrower.to_string(),

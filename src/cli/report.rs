@@ -61,8 +61,9 @@ pub enum ReportCmd {
         axis: u32,
         #[command(flatten)]
         period: Period,
-        /// Regrouper par site, mois, axe ou catégorie de matériel.
-        #[arg(long, value_parser = ["site", "month", "axis", "category"])]
+        /// Regrouper par site, mois, axe ou catégorie de matériel (ou leurs noms
+        /// anglais : site, month, axis, category).
+        #[arg(long)]
         by: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: IndicatorFormat,
@@ -537,6 +538,16 @@ fn budget_cell(a: &pb::BilanAction, amount: &str) -> String {
     }
 }
 
+/// A loan's state in a bilan, marked when it was entered after the fact.
+fn loan_state_shown(l: &pb::BilanLoan) -> String {
+    let state = loan_state_fr(&l.state);
+    if l.recorded {
+        format!("{state} (enregistré après coup)")
+    } else {
+        state.to_string()
+    }
+}
+
 fn bilan_md(b: &pb::BilanReport) -> String {
     let ind = b.indicators.clone().unwrap_or_default();
     let name = if b.site_name.is_empty() {
@@ -627,11 +638,11 @@ fn bilan_md(b: &pb::BilanReport) -> String {
                     vec![
                         l.id.clone(),
                         if other == "emprunteur" {
-                            l.borrower.clone()
+                            l.borrower_name.clone()
                         } else {
-                            l.lender.clone()
+                            l.lender_name.clone()
                         },
-                        loan_state_fr(&l.state).to_string(),
+                        loan_state_shown(l),
                         crate::domain::time::fr_period(&l.from, &l.to),
                         l.items.len().to_string(),
                         l.item_days.to_string(),
@@ -781,11 +792,11 @@ pub fn bilan_csv_excel(b: &pb::BilanReport) -> anyhow::Result<Vec<u8>> {
             w.write_record([
                 l.id.clone(),
                 if other == "Emprunteur" {
-                    l.borrower.clone()
+                    l.borrower_name.clone()
                 } else {
-                    l.lender.clone()
+                    l.lender_name.clone()
                 },
-                loan_state_fr(&l.state).to_string(),
+                loan_state_shown(l),
                 from,
                 to,
                 l.items.len().to_string(),

@@ -74,6 +74,8 @@ pub struct DecisionFact {
     pub refused: bool,
     pub checked_out: bool,
     pub returned: bool,
+    /// Entered by the lender after the fact (`loan record`).
+    pub recorded: bool,
 }
 
 /// The state of a loan from its two halves, as [`loans::Loan::state`].
@@ -112,6 +114,8 @@ pub struct LoanFact {
     pub items: Arc<Vec<String>>,
     pub action: Text,
     pub purpose: Text,
+    /// Entered by the lender after the fact (`loan record`).
+    pub recorded: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -493,6 +497,7 @@ fn read_decision(doc: &AutoCommit, obj: &ObjId) -> DecisionFact {
             "refused" => d.refused = set,
             "checked_out" => d.checked_out = set,
             "returned" => d.returned = set,
+            "recorded" => d.recorded = set,
             _ => {}
         }
     }
@@ -689,6 +694,7 @@ pub fn join(docs: Vec<Arc<DocFacts>>) -> Facts {
         let cats = categories.get(&*lender);
         f.loans.push(LoanFact {
             id: id.clone(),
+            recorded: dec.is_some_and(|(_, d)| d.recorded),
             state: loan_state(req.map(|(_, r)| *r), dec.map(|(_, d)| *d)),
             start,
             end,

@@ -15,6 +15,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("loans.returned", "prêts rendus"),
     ("loans.cancelled", "demandes annulées"),
     ("loans.overdue", "prêts en retard"),
+    ("loans.recorded", "prêts enregistrés après coup"),
     ("loans.item_days_lent", "objets-jours prêtés"),
     ("loans.item_days_borrowed", "objets-jours empruntés"),
     ("equipment.items", "matériel à l'inventaire"),

@@ -117,9 +117,10 @@ pub fn parse_school_year(s: &str) -> Result<(NaiveDate, NaiveDate)> {
 }
 
 fn parse_day(field: &str, s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+    crate::domain::time::parse_date(s).map_err(|_| {
         Error::invalid(format!(
-            "{field} « {s} » n'est pas une date : attendu AAAA-MM-JJ, par exemple 2026-03-15"
+            "{field} « {} » n'est pas une date : attendu JJ/MM/AAAA ou AAAA-MM-JJ, par exemple 15/03/2026",
+            s.trim()
         ))
     })
 }
@@ -168,12 +169,17 @@ impl Query {
             0 => None,
             n => Some(crate::domain::actions::parse_axis(n)?),
         };
-        let by = match by.trim() {
+        // The keys, or the French words a person would type.
+        let by = match crate::domain::fold_for_search(by.trim()).as_str() {
             "" | "total" => None,
-            b if GROUPINGS.contains(&b) => Some(b.to_string()),
-            b => {
+            "site" | "sites" => Some("site".to_string()),
+            "month" | "mois" => Some("month".to_string()),
+            "axis" | "axe" | "axes" => Some("axis".to_string()),
+            "category" | "categorie" | "categories" => Some("category".to_string()),
+            _ => {
                 return Err(Error::invalid(format!(
-                    "regroupement « {b} » inconnu : site, month, axis ou category"
+                    "regroupement « {} » inconnu : site, mois (month), axe (axis) ou catégorie (category)",
+                    by.trim()
                 )))
             }
         };
@@ -268,6 +274,7 @@ struct Sums {
     loans_borrowed: i64,
     loan_states: [i64; 6],
     loans_overdue: i64,
+    loans_recorded: i64,
     item_days_lent: i64,
     item_days_borrowed: i64,
     items: i64,
@@ -323,6 +330,7 @@ impl Sums {
             int(&format!("loans.{s}"), n);
         }
         int("loans.overdue", self.loans_overdue);
+        int("loans.recorded", self.loans_recorded);
         int("loans.item_days_lent", self.item_days_lent);
         int("loans.item_days_borrowed", self.item_days_borrowed);
         int("equipment.items", self.items);
@@ -516,6 +524,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
         let state = index_of(LOAN_STATES, l.state).unwrap_or(0);
         let went_out = matches!(l.state, "checked_out" | "returned");
         let overdue = l.state == "checked_out" && now > l.end;
+        let recorded = l.recorded;
         let n_items = l.items.len() as i64;
         let days = q.overlap(l.from, l.to);
         for (side, site) in [(true, &l.lender), (false, &l.borrower)] {
@@ -528,6 +537,7 @@ pub fn compute(facts: &Facts, q: &Query) -> Result<Report> {
                     s.loans_lent += went_out as i64;
                     s.loan_states[state] += 1;
                     s.loans_overdue += overdue as i64;
+                    s.loans_recorded += recorded as i64;
                 } else {
                     s.loan_requests_sent += 1;
                     s.loans_borrowed += went_out as i64;
