@@ -171,11 +171,21 @@ fn print_loan(l: &pb::Loan) {
             format!(" — {}", t.note)
         }
     };
+    // Who acted: the lender or the borrower, by name.
+    let who = |site: &str| {
+        if site == l.lender {
+            named(&l.lender_name, &l.lender)
+        } else if site == l.borrower {
+            named(&l.borrower_name, &l.borrower)
+        } else {
+            site.to_string()
+        }
+    };
     if let Some(t) = &l.recorded_by {
         println!(
             "  enregistré après coup le {} par {} ({}){}",
             time::fr_instant(&t.at),
-            t.site,
+            who(&t.site),
             role_fr(&t.role),
             note(t)
         );
@@ -194,7 +204,7 @@ fn print_loan(l: &pb::Loan) {
                 println!(
                     "  {label:<11} : {} par {} ({}){}",
                     time::fr_instant(&t.at),
-                    t.site,
+                    who(&t.site),
                     role_fr(&t.role),
                     note(t)
                 );
