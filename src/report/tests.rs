@@ -39,6 +39,7 @@ fn loan(
         items: std::sync::Arc::new((0..categories.len()).map(|i| format!("eq-{i}")).collect()),
         action: action.into(),
         purpose: "".into(),
+        recorded: false,
     }
 }
 
