@@ -28,6 +28,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod cli;

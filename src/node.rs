@@ -452,7 +452,7 @@ impl RunningNode {
     }
 
     pub fn status(&self) -> pb::StatusReply {
-        crate::api::node::status(&self.ctx)
+        crate::app::node::status(&self.ctx)
     }
 
     /// Ends every open session as a dropped link would (the dialers redial).

@@ -222,7 +222,7 @@ async fn the_demo_network_starts_and_converges() {
         assert!(start.elapsed() < TIMEOUT, "demo nodes did not converge");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let items = maillage::api::equipment::list_all(&nodes[0].ctx).unwrap();
+    let items = maillage::app::equipment::list_all(&nodes[0].ctx).unwrap();
     assert_eq!(
         items.len(),
         10,
@@ -230,27 +230,27 @@ async fn the_demo_network_starts_and_converges() {
     );
     let sites: std::collections::BTreeSet<&str> = items.iter().map(|i| i.site.as_str()).collect();
     assert_eq!(sites.len(), 3);
-    let loans = maillage::api::loans::all_loans(&nodes[0].ctx).unwrap();
+    let loans = maillage::app::loans::all_loans(&nodes[0].ctx).unwrap();
     let states: std::collections::BTreeSet<&str> = loans.iter().map(|l| l.state()).collect();
     for s in maillage::domain::loans::STATES {
         assert!(states.contains(s), "the demo has a loan {s}");
     }
     let now = chrono::Utc::now();
     assert_eq!(loans.iter().filter(|l| l.overdue(now)).count(), 1);
-    let actions = maillage::api::actions::all(&nodes[0].ctx).unwrap();
+    let actions = maillage::app::actions::all(&nodes[0].ctx).unwrap();
     assert_eq!(actions.len(), 2);
     assert!(actions.iter().all(|a| a.participants.len() >= 2));
-    let events = maillage::api::calendar::all_events(&nodes[0].ctx).unwrap();
+    let events = maillage::app::calendar::all_events(&nodes[0].ctx).unwrap();
     assert!(events.len() >= 5, "{events:?}");
     assert!(events.iter().any(|(_, _, e)| !e.rrule.is_empty()));
     assert!(events.iter().any(|(_, site, _)| site == "network"));
-    let purchases = maillage::api::purchases::all(&nodes[0].ctx).unwrap();
+    let purchases = maillage::app::purchases::all(&nodes[0].ctx).unwrap();
     let states: Vec<&str> = purchases.iter().map(|p| p.state()).collect();
     assert!(
         states.contains(&"validated") && states.contains(&"submitted"),
         "{states:?}"
     );
-    let report = maillage::api::reports::indicators(
+    let report = maillage::app::reports::indicators(
         &nodes[0].ctx,
         &maillage::pb::IndicatorsRequest::default(),
     )
@@ -288,7 +288,7 @@ async fn the_demo_network_starts_and_converges() {
 
     // The academy has enrolled every site: its network status lists the
     // three sites, connected.
-    let health = maillage::api::network::health(&nodes[0].ctx).unwrap();
+    let health = maillage::app::network::health(&nodes[0].ctx).unwrap();
     for (site, _, _) in &maillage::cli::demo::DEMO_SITES[1..] {
         let row = health.sites.iter().find(|s| s.id == *site);
         assert!(

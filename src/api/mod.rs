@@ -1,7 +1,6 @@
-//! Public API: tonic services for the node's users and tools.
-//!
-//! Conversions between wire types and domain types happen here, and every
-//! domain error becomes the gRPC status that says what went wrong.
+//! Public API: tonic services for the node's users and tools. Each checks
+//! the caller's role, calls the use case in `app`, and turns its error into
+//! the gRPC status that says what went wrong.
 
 pub mod actions;
 pub mod calendar;
@@ -14,30 +13,4 @@ pub mod purchases;
 pub mod reports;
 pub mod tokens;
 
-use std::sync::Arc;
-
-use crate::docs::Docs;
-use crate::domain::site::Role;
-use crate::federation::Federation;
-
-/// What every API service needs to know about the node it runs in.
-pub struct NodeContext {
-    pub site: String,
-    pub name: String,
-    pub role: Role,
-    pub listen: String,
-    pub docs: Docs,
-    pub fed: Arc<Federation>,
-    /// This site's Ed25519 public key (hex).
-    pub public_key: String,
-    /// Address of the public API.
-    pub api_listen: String,
-    /// Facts for indicators, kept up to date as documents change.
-    pub reports: crate::report::Index,
-}
-
-impl NodeContext {
-    pub fn site_doc(&self) -> String {
-        crate::docs::site_doc(&self.site)
-    }
-}
+pub use crate::app::NodeContext;

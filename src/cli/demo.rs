@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::api::equipment;
+use crate::app::equipment;
 use crate::config::Config;
 use crate::domain::equipment::Patch;
 use crate::domain::site::Role;
@@ -153,7 +153,7 @@ type PlannedLoan<'a> = (
 
 /// Loans in every state (one overdue) and two common actions across sites.
 async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
-    use crate::api::loans::{self as l, Decision};
+    use crate::app::loans::{self as l, Decision};
     wait_for("synchronisation initiale", || converged(nodes)).await?;
     let (metz, thionville, forbach) = (&nodes[1], &nodes[2], &nodes[3]);
     let day = |d: i64| {
@@ -401,7 +401,7 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
         }
     }
 
-    use crate::api::actions as a;
+    use crate::app::actions as a;
     let fablab = a::create(
         &metz.ctx,
         crate::pb::CreateActionRequest {
@@ -434,7 +434,7 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
             node.docs().read(&doc(action), |_| ()).is_some()
         })
         .await?;
-        crate::api::actions::join_action(&node.ctx, action).await?;
+        crate::app::actions::join_action(&node.ctx, action).await?;
     }
     wait_for("participations reçues", || converged(nodes)).await?;
     a::update(
@@ -496,14 +496,14 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
 /// A partner of Metz, and two purchase requests: one validated by the
 /// academic team, one waiting for its decision.
 async fn seed_purchases(nodes: &[RunningNode], fablab: &str) -> anyhow::Result<()> {
-    use crate::api::purchases as p;
+    use crate::app::purchases as p;
     use crate::domain::purchases::{parse_line, Patch};
     let (academy, metz, thionville) = (&nodes[0], &nodes[1], &nodes[2]);
     wait_for("action reçue à Metz", || {
         !metz.ctx.docs.heads(&format!("action/{fablab}")).is_empty()
     })
     .await?;
-    crate::api::partners::add(
+    crate::app::partners::add(
         &metz.ctx,
         crate::domain::partners::Patch {
             name: Some("Ville de Metz".into()),
@@ -554,7 +554,7 @@ async fn seed_purchases(nodes: &[RunningNode], fablab: &str) -> anyhow::Result<(
 
 /// A month of events: one weekly, one network-wide, one past with attendance.
 async fn seed_events(nodes: &[RunningNode], fablab: &str, sciences: &str) -> anyhow::Result<()> {
-    use crate::api::calendar as c;
+    use crate::app::calendar as c;
     let (academy, metz, thionville, forbach) = (&nodes[0], &nodes[1], &nodes[2], &nodes[3]);
     let at = |d: i64, h: u32| {
         (chrono::Utc::now() + chrono::Duration::days(d))
@@ -778,7 +778,7 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
 /// for a real network (`maillage site enrol`), so that `network status` lists them.
 async fn enrol_sites(root: &Path, nodes: &[RunningNode]) -> anyhow::Result<()> {
     let academy = &nodes[0];
-    let enrolled: Vec<String> = crate::api::network::sites(&academy.ctx)?
+    let enrolled: Vec<String> = crate::app::network::sites(&academy.ctx)?
         .into_iter()
         .map(|(id, _)| id)
         .collect();
@@ -787,7 +787,7 @@ async fn enrol_sites(root: &Path, nodes: &[RunningNode]) -> anyhow::Result<()> {
             continue;
         }
         let key = crate::tls::site_public_key(&root.join(site))?;
-        crate::api::network::enrol(
+        crate::app::network::enrol(
             &academy.ctx,
             crate::pb::EnrolSiteRequest {
                 id: site.to_string(),

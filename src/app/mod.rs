@@ -1,0 +1,44 @@
+//! The use cases: written once, called by the gRPC services (`api`), the
+//! web pages, the demo and the benchmarks. Business rules live here and in
+//! `domain`, never in the adapters.
+//!
+//! They take and return the API's wire types (`pb`) where those are the
+//! shapes a caller needs; errors are the crate's [`crate::error::Error`].
+
+pub mod actions;
+pub mod calendar;
+pub mod equipment;
+pub mod loans;
+pub mod network;
+pub mod node;
+pub mod partners;
+pub mod purchases;
+pub mod reports;
+
+use std::sync::Arc;
+
+use crate::docs::Docs;
+use crate::domain::site::Role;
+use crate::federation::Federation;
+
+/// What every API service needs to know about the node it runs in.
+pub struct NodeContext {
+    pub site: String,
+    pub name: String,
+    pub role: Role,
+    pub listen: String,
+    pub docs: Docs,
+    pub fed: Arc<Federation>,
+    /// This site's Ed25519 public key (hex).
+    pub public_key: String,
+    /// Address of the public API.
+    pub api_listen: String,
+    /// Facts for indicators, kept up to date as documents change.
+    pub reports: crate::report::Index,
+}
+
+impl NodeContext {
+    pub fn site_doc(&self) -> String {
+        crate::docs::site_doc(&self.site)
+    }
+}
