@@ -13,6 +13,7 @@ pub const CONFIG_FILE: &str = "maillage.toml";
 pub const DATA_DIR: &str = "data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7401";
+pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:7402";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +30,9 @@ pub struct Config {
     /// Address of the public API when TLS is on (loopback by default).
     #[serde(default = "default_api_listen")]
     pub api_listen: String,
+    /// Address of the web interface for people (loopback by default).
+    #[serde(default = "default_web_listen")]
+    pub web_listen: String,
     /// Plain connections between nodes, no certificates: for trials only.
     #[serde(default)]
     pub insecure: bool,
@@ -113,6 +117,10 @@ fn default_api_listen() -> String {
     DEFAULT_API_LISTEN.to_string()
 }
 
+fn default_web_listen() -> String {
+    DEFAULT_WEB_LISTEN.to_string()
+}
+
 impl Config {
     pub fn new(site: &str, name: &str, role: Role) -> Config {
         Config {
@@ -121,6 +129,7 @@ impl Config {
             role,
             listen: default_listen(),
             api_listen: default_api_listen(),
+            web_listen: default_web_listen(),
             insecure: false,
             peers: Vec::new(),
             storage: StorageConfig::default(),
@@ -161,6 +170,12 @@ impl Config {
             anyhow::anyhow!(
                 "adresse d'écoute « {} » invalide (attendu HÔTE:PORT, par exemple 127.0.0.1:7400)",
                 self.listen
+            )
+        })?;
+        self.web_listen.parse::<std::net::SocketAddr>().map_err(|_| {
+            anyhow::anyhow!(
+                "adresse de l'interface web « {} » invalide (attendu HÔTE:PORT, par exemple 127.0.0.1:7402)",
+                self.web_listen
             )
         })?;
         self.api_listen
@@ -214,6 +229,10 @@ listen = "{listen}"
 # outils de cette machine. Par défaut "127.0.0.1:7401". Avec insecure = true,
 # l'API est servie sur `listen` et cette adresse n'est pas utilisée.
 api_listen = "{api_listen}"
+# Adresse de l'interface web des personnes (directions, équipes, équipe
+# académique). Par défaut "127.0.0.1:7402" ; "0.0.0.0:7402" pour la servir au
+# réseau du site (de préférence derrière un proxy HTTPS, voir deploy/README.md).
+web_listen = "{web_listen}"
 # true : les nœuds échangent sans TLS ni certificats, et l'API partage `listen`.
 # Uniquement pour des essais sur un réseau fermé ; le nœud avertit au démarrage.
 # Par défaut false.
@@ -257,6 +276,7 @@ max_request_bytes = {api}
             role = self.role.as_str(),
             listen = self.listen,
             api_listen = self.api_listen,
+            web_listen = self.web_listen,
             insecure = self.insecure,
             compact = s.compact_after_chunks,
             frame = f.max_frame_bytes,

@@ -290,6 +290,7 @@ impl RunningNode {
             fed: fed.clone(),
             public_key: crate::tls::site_public_key(dir)?,
             api_listen: api_addr.to_string(),
+            web_url: format!("http://{}", config.web_listen),
             reports: crate::report::Index::new(),
         });
 

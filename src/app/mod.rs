@@ -33,6 +33,8 @@ pub struct NodeContext {
     pub public_key: String,
     /// Address of the public API.
     pub api_listen: String,
+    /// The address people open for the web interface, e.g. "http://127.0.0.1:7402".
+    pub web_url: String,
     /// Facts for indicators, kept up to date as documents change.
     pub reports: crate::report::Index,
 }

@@ -119,6 +119,9 @@ pub struct InitArgs {
     /// Adresse de l'API (jetons), locale par défaut.
     #[arg(long, default_value = crate::config::DEFAULT_API_LISTEN)]
     pub api_listen: String,
+    /// Adresse de l'interface web des personnes, locale par défaut.
+    #[arg(long, default_value = crate::config::DEFAULT_WEB_LISTEN)]
+    pub web_listen: String,
     /// Adresse d'un pair à joindre (répétable) : https://HÔTE:PORT.
     #[arg(long = "peer")]
     pub peers: Vec<String>,
@@ -406,6 +409,7 @@ async fn init(dir: &std::path::Path, a: &InitArgs, json: bool) -> anyhow::Result
     let mut config = Config::new(&a.site, &a.name, a.role);
     config.listen = a.listen.clone();
     config.api_listen = a.api_listen.clone();
+    config.web_listen = a.web_listen.clone();
     config.insecure = a.insecure;
     config.peers = a.peers.clone();
     crate::node::init_with_ca(dir, &config, a.ca.as_deref()).await?;
