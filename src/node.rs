@@ -291,6 +291,7 @@ impl RunningNode {
             public_key: crate::tls::site_public_key(dir)?,
             api_listen: api_addr.to_string(),
             web_url: format!("http://{}", config.web_listen),
+            accounts: crate::accounts::Accounts::new(store.clone()),
             reports: crate::report::Index::new(),
         });
 
@@ -341,6 +342,11 @@ impl RunningNode {
                 config.role,
             ))
             .max_decoding_message_size(max_api),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            pb::users_server::UsersServer::new(crate::api::users::UsersApi::new(ctx.clone()))
+                .max_decoding_message_size(max_api),
             auth.clone(),
         ))
         .add_service(InterceptedService::new(

@@ -28,6 +28,10 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
     let mut a = actions_client::ActionsClient::new(conn.clone());
     let mut c = calendar_client::CalendarClient::new(conn.clone());
     let mut t = tokens_client::TokensClient::new(conn.clone());
+    let mut u = users_client::UsersClient::new(conn.clone());
+    let nobody = || UserEmail {
+        email: "personne@ac-nancy-metz.fr".into(),
+    };
     let mut w = network_client::NetworkClient::new(conn.clone());
     let mut p = partners_client::PartnersClient::new(conn.clone());
     let mut pu = purchases_client::PurchasesClient::new(conn.clone());
@@ -332,6 +336,39 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
             "Tokens.List",
             Need::Director,
             code(t.list(ListTokensRequest {}).await.map(|_| ())),
+        ),
+        (
+            "Users.Add",
+            Need::Director,
+            code(
+                u.add(AddUserRequest {
+                    email: "a@b.fr".into(),
+                    name: "A".into(),
+                    role: "nobody".into(),
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "Users.List",
+            Need::Director,
+            code(u.list(ListUsersRequest {}).await.map(|_| ())),
+        ),
+        (
+            "Users.Disable",
+            Need::Director,
+            code(u.disable(nobody()).await.map(|_| ())),
+        ),
+        (
+            "Users.Enable",
+            Need::Director,
+            code(u.enable(nobody()).await.map(|_| ())),
+        ),
+        (
+            "Users.Reset",
+            Need::Director,
+            code(u.reset(nobody()).await.map(|_| ())),
         ),
         (
             "Tokens.Revoke",

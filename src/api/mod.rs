@@ -12,5 +12,6 @@ pub mod partners;
 pub mod purchases;
 pub mod reports;
 pub mod tokens;
+pub mod users;
 
 pub use crate::app::NodeContext;

@@ -14,6 +14,7 @@ pub mod node;
 pub mod partners;
 pub mod purchases;
 pub mod reports;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct NodeContext {
     pub api_listen: String,
     /// The address people open for the web interface, e.g. "http://127.0.0.1:7402".
     pub web_url: String,
+    /// People's accounts on this node (never replicated).
+    pub accounts: crate::accounts::Accounts,
     /// Facts for indicators, kept up to date as documents change.
     pub reports: crate::report::Index,
 }

@@ -11,6 +11,7 @@ mod output;
 mod partners;
 mod purchases;
 pub mod report;
+mod users;
 
 use std::path::PathBuf;
 
@@ -82,6 +83,9 @@ pub enum Command {
     /// Les jetons d'accès à l'API de ce nœud.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Les comptes des personnes qui utilisent l'interface web de ce nœud.
+    #[command(subcommand)]
+    User(users::UserCmd),
     /// Le registre des sites (inscrire, modifier, révoquer : nœud académique seulement).
     #[command(subcommand)]
     Site(SiteCmd),
@@ -389,6 +393,7 @@ async fn client_command(t: &client::Target, json: bool, command: Command) -> any
         Command::Event(cmd) => calendar::event(t, json, cmd).await,
         Command::Calendar(args) => calendar::calendar(t, json, args).await,
         Command::Token(cmd) => client::token(t, json, cmd).await,
+        Command::User(cmd) => users::run(t, json, cmd).await,
         Command::Site(cmd) => client::site(t, json, cmd).await,
         Command::Network(NetworkCmd::Status) => client::network_status(t, json).await,
         Command::Partner(cmd) => partners::run(t, json, cmd).await,
