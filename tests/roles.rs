@@ -94,6 +94,19 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
             ),
         ),
         (
+            "Equipment.Import",
+            Need::Director,
+            code(
+                e.import(ImportEquipmentRequest {
+                    file_name: "vide.csv".into(),
+                    content: Vec::new(),
+                    dry_run: false,
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
             "Equipment.Get",
             Need::Read,
             code(

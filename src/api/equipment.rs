@@ -22,6 +22,35 @@ impl EquipmentApi {
 
 #[tonic::async_trait]
 impl pb::equipment_server::Equipment for EquipmentApi {
+    async fn import(
+        &self,
+        request: Request<pb::ImportEquipmentRequest>,
+    ) -> std::result::Result<Response<pb::ImportReport>, Status> {
+        require(&request, Need::Director)?;
+        let r = request.into_inner();
+        let report =
+            crate::app::import::import(&self.ctx, &r.file_name, &r.content, r.dry_run).await?;
+        let mut created = Vec::new();
+        for item in report.created.iter().cloned() {
+            created.push(reply(&self.ctx, item, false)?);
+        }
+        Ok(Response::new(pb::ImportReport {
+            lines: report
+                .lines
+                .iter()
+                .map(|l| pb::ImportLine {
+                    line: l.number as i64,
+                    name: l.name.clone(),
+                    category: l.category.clone(),
+                    errors: l.errors.clone(),
+                })
+                .collect(),
+            ignored_columns: report.ignored_columns.clone(),
+            written: !created.is_empty(),
+            created,
+        }))
+    }
+
     async fn add(
         &self,
         request: Request<pb::AddEquipmentRequest>,

@@ -240,6 +240,60 @@ fn print_item(i: &pb::EquipmentItem) {
     }
 }
 
+/// What an import found: every line, its errors, and what was written.
+fn print_import(r: &pb::ImportReport, dry_run: bool, json_out: bool) -> anyhow::Result<()> {
+    let wrong = r.lines.iter().filter(|l| !l.errors.is_empty()).count();
+    if json_out {
+        print_json(r);
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .lines
+            .iter()
+            .map(|l| {
+                vec![
+                    l.line.to_string(),
+                    l.name.clone(),
+                    l.category.clone(),
+                    if l.errors.is_empty() {
+                        "correcte".to_string()
+                    } else {
+                        l.errors.join(" ; ")
+                    },
+                ]
+            })
+            .collect();
+        print_table(&["LIGNE", "NOM", "CATÉGORIE", "VÉRIFICATION"], &rows);
+        if !r.ignored_columns.is_empty() {
+            println!("Colonnes non lues : {}.", r.ignored_columns.join(", "));
+        }
+        let n = r.lines.len();
+        let s = |n: usize| if n > 1 { "s" } else { "" };
+        if wrong > 0 {
+            println!(
+                "{wrong} ligne{} sur {n} à corriger : rien n'a été importé. Corrigez le fichier et relancez.",
+                s(wrong)
+            );
+        } else if dry_run {
+            println!(
+                "{n} ligne{} correcte{} : rien n'a été écrit (--dry-run). Relancez sans --dry-run pour importer.",
+                s(n),
+                s(n)
+            );
+        } else {
+            println!(
+                "{} matériel{} ajouté{} au catalogue du site.",
+                r.created.len(),
+                s(r.created.len()),
+                s(r.created.len())
+            );
+        }
+    }
+    if wrong > 0 {
+        anyhow::bail!("import refusé : {wrong} ligne(s) à corriger");
+    }
+    Ok(())
+}
+
 pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow::Result<()> {
     let mut client = EquipmentClient::new(connect(t).await?);
     let item = match cmd {
@@ -289,6 +343,23 @@ pub async fn equipment(t: &Target, json_out: bool, cmd: EquipmentCmd) -> anyhow:
             .await
             .map_err(api_error)?
             .into_inner(),
+        EquipmentCmd::Import { file, dry_run } => {
+            let content = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("lecture de {} impossible : {e}", file.display()))?;
+            let report = client
+                .import(pb::ImportEquipmentRequest {
+                    file_name: file
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    content,
+                    dry_run,
+                })
+                .await
+                .map_err(api_error)?
+                .into_inner();
+            return print_import(&report, dry_run, json_out);
+        }
         EquipmentCmd::Retire { id } => client
             .retire(pb::EquipmentId { id })
             .await

@@ -197,9 +197,9 @@ pub enum EquipmentCmd {
     },
     /// Modifier un matériel de ce site.
     Update {
-        /// Identifiant du site inscrit.
+        /// Identifiant du matériel (ou son début, s'il est unique).
         id: String,
-        /// Nouveau nom du site.
+        /// Nouveau nom du matériel.
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
@@ -210,9 +210,10 @@ pub enum EquipmentCmd {
         inventory_number: Option<String>,
         #[arg(long, action = ArgAction::Set)]
         loanable: Option<bool>,
-        /// Statut : available, maintenance ou retired.
+        /// Statut : disponible, maintenance ou retiré (available, maintenance, retired).
         #[arg(long)]
         status: Option<String>,
+        /// État : neuf, bon, usé ou hors service (new, good, worn, out_of_order).
         #[arg(long)]
         condition: Option<String>,
         /// Date d'acquisition (JJ/MM/AAAA) ; vide : le jour de l'ajout.
@@ -221,6 +222,18 @@ pub enum EquipmentCmd {
     },
     /// Retirer un matériel de ce site (il reste dans l'historique).
     Retire { id: String },
+    /// Importer l'inventaire du site depuis un tableur (CSV avec ; ou ,, en
+    /// UTF-8 ou Windows-1252, ou .xlsx) : chaque ligne est vérifiée, et rien
+    /// n'est écrit tant qu'une ligne est fausse.
+    Import {
+        /// Le fichier : une ligne d'en-tête (Nom, Catégorie, N° inventaire,
+        /// Prêtable, État, Date d'acquisition, Description), puis une ligne
+        /// par matériel.
+        file: PathBuf,
+        /// Vérifier et montrer ce qui serait importé, sans rien écrire.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Afficher un matériel du réseau.
     Show { id: String },
     /// Lister le catalogue de tout le réseau.
