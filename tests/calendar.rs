@@ -359,3 +359,91 @@ async fn exported_calendar_parses_back_with_an_independent_parser() {
         .contains("20270324T100000"));
     assert!(ics.contains("BEGIN:VTIMEZONE"));
 }
+
+/// A subscription URL serves a site's calendar to calendar applications,
+/// with a secret that only its hash keeps, until it is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_serves_the_calendar_until_revoked() {
+    let metz = TestNode::start("metz", &[]).await;
+    let thio = TestNode::start("thionville", &[&metz]).await;
+    for (node, title) in [(&metz, "Club robotique"), (&thio, "Aide aux devoirs")] {
+        node.calendar()
+            .await
+            .add_event(input(title, "2027-01-13T14:00", "2027-01-13T16:00"))
+            .await
+            .unwrap();
+    }
+    converge(&[&metz, &thio]).await;
+    let out = ok(&metz.cli(&[
+        "calendar",
+        "feed",
+        "add",
+        "--site",
+        "metz",
+        "--name",
+        "agenda de l'accueil",
+    ]));
+    let url = out
+        .lines()
+        .find(|l| l.contains("/calendrier/"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .trim()
+        .to_string();
+    assert!(url.ends_with(".ics"), "{url}");
+    let secret = url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".ics")
+        .to_string();
+    let ctx = &metz.running().ctx;
+    let ics = maillage::app::feeds::ics(ctx, &secret).unwrap();
+    assert!(ics.contains("BEGIN:VCALENDAR") && ics.contains("Club robotique"));
+    assert!(!ics.contains("Aide aux devoirs"), "only the site's events");
+    // Only a hash of the secret is stored.
+    let stored = ctx.docs.store().scan_meta("feed/").unwrap();
+    assert!(stored
+        .iter()
+        .all(|(_, v)| !String::from_utf8_lossy(v).contains(&secret)));
+
+    let list = ok(&metz.cli(&["calendar", "feed", "list"]));
+    assert!(
+        list.contains("agenda de l'accueil") && list.contains("actif") && !list.contains(&secret),
+        "{list}"
+    );
+    let id = list
+        .lines()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("ab-")))
+        .unwrap()
+        .to_string();
+    ok(&metz.cli(&["calendar", "feed", "revoke", &id]));
+    assert!(maillage::app::feeds::ics(ctx, &secret).is_err());
+    assert!(ok(&metz.cli(&["calendar", "feed", "list"])).contains("révoqué le"));
+
+    // A whole-network subscription has both sites' events; bad scopes are
+    // refused and create nothing.
+    let all = ok(&metz.cli(&["calendar", "feed", "add"]));
+    let secret = all
+        .lines()
+        .find(|l| l.contains("/calendrier/"))
+        .unwrap()
+        .trim()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".ics")
+        .to_string();
+    let ics = maillage::app::feeds::ics(ctx, &secret).unwrap();
+    assert!(ics.contains("Club robotique") && ics.contains("Aide aux devoirs"));
+    for args in [
+        vec!["calendar", "feed", "add", "--site", "nulle-part"],
+        vec![
+            "calendar", "feed", "add", "--site", "metz", "--action", "ac-x",
+        ],
+    ] {
+        let out = metz.cli(&args);
+        assert!(!out.status.success(), "{args:?}");
+    }
+    let feeds = ctx.docs.store().scan_meta("feed/").unwrap();
+    assert_eq!(feeds.len(), 2);
+}

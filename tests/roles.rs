@@ -351,6 +351,34 @@ async fn every_call(conn: Conn, site_node: bool) -> Vec<(&'static str, Need, Cod
             code(t.list(ListTokensRequest {}).await.map(|_| ())),
         ),
         (
+            "Calendar.CreateFeed",
+            Need::Director,
+            code(
+                c.create_feed(CreateFeedRequest {
+                    site: "nulle-part".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
+            "Calendar.ListFeeds",
+            Need::Director,
+            code(c.list_feeds(ListFeedsRequest {}).await.map(|_| ())),
+        ),
+        (
+            "Calendar.RevokeFeed",
+            Need::Director,
+            code(
+                c.revoke_feed(FeedId {
+                    id: "ab-inconnu".into(),
+                })
+                .await
+                .map(|_| ()),
+            ),
+        ),
+        (
             "Users.Add",
             Need::Director,
             code(

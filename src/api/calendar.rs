@@ -79,4 +79,32 @@ impl pb::calendar_server::Calendar for CalendarApi {
         require(&r, Need::Read)?;
         Ok(Response::new(export(&self.ctx, r.get_ref())?))
     }
+
+    async fn create_feed(
+        &self,
+        r: Request<pb::CreateFeedRequest>,
+    ) -> Result<Response<pb::CalendarFeed>, Status> {
+        require(&r, Need::Director)?;
+        Ok(Response::new(
+            crate::app::feeds::create(&self.ctx, r.into_inner()).await?,
+        ))
+    }
+
+    async fn list_feeds(
+        &self,
+        r: Request<pb::ListFeedsRequest>,
+    ) -> Result<Response<pb::FeedList>, Status> {
+        require(&r, Need::Director)?;
+        Ok(Response::new(crate::app::feeds::list(&self.ctx)?))
+    }
+
+    async fn revoke_feed(
+        &self,
+        r: Request<pb::FeedId>,
+    ) -> Result<Response<pb::CalendarFeed>, Status> {
+        require(&r, Need::Director)?;
+        Ok(Response::new(
+            crate::app::feeds::revoke(&self.ctx, &r.get_ref().id).await?,
+        ))
+    }
 }

@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod calendar;
 pub mod equipment;
+pub mod feeds;
 pub mod import;
 pub mod loans;
 pub mod network;

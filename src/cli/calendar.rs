@@ -125,6 +125,32 @@ pub enum CalendarCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Les abonnements pour les agendas (Thunderbird, Outlook, téléphone) :
+    /// une adresse secrète, que l'agenda consulte de lui-même.
+    #[command(subcommand)]
+    Feed(FeedCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedCmd {
+    /// Créer un abonnement aux événements d'un site, d'une action, ou de tout
+    /// le réseau (ni --site ni --action) ; l'adresse n'est affichée qu'une fois.
+    Add {
+        #[arg(long, default_value = "")]
+        site: String,
+        #[arg(long, default_value = "")]
+        action: String,
+        /// À quoi il sert, par exemple « agenda de l'accueil ».
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Lister les abonnements de ce nœud (jamais leur adresse).
+    List,
+    /// Révoquer un abonnement : son adresse cesse de fonctionner.
+    Revoke {
+        /// Identifiant de l'abonnement, tel que l'affiche la liste.
+        id: String,
+    },
 }
 
 /// "1 élève", "2 élèves", "0 élève".
@@ -323,6 +349,82 @@ pub async fn calendar(t: &Target, json: bool, args: CalendarArgs) -> anyhow::Res
     let names = super::names::SiteNames::fetch(&conn).await;
     let mut c = CalendarClient::new(conn);
     match args.cmd {
+        Some(CalendarCmd::Feed(cmd)) => {
+            let what = |f: &pb::CalendarFeed| {
+                if !f.site.is_empty() {
+                    format!("les événements de {}", names.name(&f.site))
+                } else if !f.action.is_empty() {
+                    format!("les événements de l'action {}", f.action)
+                } else {
+                    "tout le calendrier du réseau".to_string()
+                }
+            };
+            match cmd {
+                FeedCmd::Add { site, action, name } => {
+                    let f = c
+                        .create_feed(pb::CreateFeedRequest { site, action, name })
+                        .await
+                        .map_err(api_error)?
+                        .into_inner();
+                    if json {
+                        print_json(&f);
+                    } else {
+                        println!("Abonnement {} créé : {}.", f.id, what(&f));
+                        println!("Adresse à donner à l'agenda (elle ne sera plus affichée) :");
+                        println!("  {}", f.url);
+                    }
+                }
+                FeedCmd::List => {
+                    let list = c
+                        .list_feeds(pb::ListFeedsRequest {})
+                        .await
+                        .map_err(api_error)?
+                        .into_inner()
+                        .feeds;
+                    if json {
+                        print_json(&list);
+                    } else if list.is_empty() {
+                        println!("Aucun abonnement.");
+                    } else {
+                        let rows: Vec<Vec<String>> = list
+                            .iter()
+                            .map(|f| {
+                                vec![
+                                    f.id.clone(),
+                                    f.name.clone(),
+                                    what(f),
+                                    crate::domain::time::fr_instant(&f.created_at),
+                                    if f.revoked_at.is_empty() {
+                                        "actif".into()
+                                    } else {
+                                        format!(
+                                            "révoqué le {}",
+                                            crate::domain::time::fr_instant(&f.revoked_at)
+                                        )
+                                    },
+                                ]
+                            })
+                            .collect();
+                        print_table(&["ID", "NOM", "CONTENU", "CRÉÉ LE", "ÉTAT"], &rows);
+                    }
+                }
+                FeedCmd::Revoke { id } => {
+                    let f = c
+                        .revoke_feed(pb::FeedId { id })
+                        .await
+                        .map_err(api_error)?
+                        .into_inner();
+                    if json {
+                        print_json(&f);
+                    } else {
+                        println!(
+                            "Abonnement {} révoqué : son adresse ne fonctionne plus.",
+                            f.id
+                        );
+                    }
+                }
+            }
+        }
         Some(CalendarCmd::Export { site, action, out }) => {
             let ics = c
                 .export_ics(pb::CalendarQuery {
