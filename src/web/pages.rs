@@ -235,3 +235,111 @@ pub fn dashboard(frame: &Frame, d: &Dashboard) -> Markup {
 
 /// The style sheet: DSFR's conventions, hand-written (no npm, no CDN).
 pub const CSS: &str = include_str!("maillage.css");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    /// The ids of the fields of `page` that people fill in (not hidden).
+    fn fields(page: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for tag in ["<input", "<select", "<textarea"] {
+            for (i, _) in page.match_indices(tag) {
+                let end = page[i..].find('>').map(|e| i + e).unwrap_or(page.len());
+                let el = &page[i..end];
+                if el.contains("type=\"hidden\"") {
+                    continue;
+                }
+                let id = el
+                    .split("id=\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .unwrap_or_else(|| panic!("a field without id: {el}"));
+                out.push(id.to_string());
+            }
+        }
+        out
+    }
+
+    fn check(name: &str, page: &str) {
+        assert!(page.starts_with("<!DOCTYPE html>"), "{name}");
+        assert!(page.contains("<html lang=\"fr\">"), "{name}: lang");
+        assert!(page.contains("href=\"#contenu\""), "{name}: skip link");
+        assert!(page.contains("<main id=\"contenu\""), "{name}: main");
+        assert!(page.contains("<footer"), "{name}: footer");
+        for id in fields(page) {
+            assert!(
+                page.contains(&format!("<label for=\"{id}\"")),
+                "{name}: no label for the field {id}"
+            );
+        }
+        for (i, _) in page.match_indices("<form") {
+            let form = &page[i..i + page[i..].find("</form>").expect("closed form")];
+            if form.contains("method=\"post\"") {
+                assert!(form.contains("name=\"_csrf\""), "{name}: form without _csrf");
+            }
+        }
+    }
+
+    fn row(id: &str) -> LoanRow {
+        LoanRow {
+            id: id.into(),
+            items: "Caméra <4K>".into(),
+            other: "Tiers-lieu B".into(),
+            period: "mer. 16 déc. 2026".into(),
+            state: "demandé".into(),
+            purpose: "Reportage".into(),
+            requested: "lun. 14 déc. 2026, 10:00".into(),
+            overdue: id == "late",
+        }
+    }
+
+    #[test]
+    fn every_page_is_french_with_a_label_for_each_field() {
+        let p = Person {
+            email: "d@a.fr".into(),
+            name: "Claire".into(),
+            role: Role::Director,
+        };
+        let anon = Frame {
+            site_name: "Tiers-lieu A",
+            person: None,
+            csrf: "jeton",
+        };
+        let in_ = Frame {
+            person: Some(&p),
+            ..anon
+        };
+        let d = Dashboard {
+            to_decide: vec![row("a")],
+            mine: vec![row("b")],
+            going_out: vec![row("c")],
+            due_back: vec![],
+            overdue: vec![row("late")],
+            events: vec![EventRow {
+                title: "Atelier".into(),
+                period: "mar. 15 déc. 2026, 14:00–16:00".into(),
+                place: "Salle 2".into(),
+                owner: "Tiers-lieu A".into(),
+            }],
+            week_end: "dim. 20 déc. 2026".into(),
+        };
+        let pages = [
+            ("connexion", login(&anon, "x@y.fr", &Notice::Error("non")).into_string()),
+            ("activer", activate(&anon, "s", Some("Claire"), &Notice::None).into_string()),
+            ("activer (lien expiré)", activate(&anon, "", None, &Notice::Error("expiré")).into_string()),
+            ("message", message(&in_, "Refus", "non").into_string()),
+            ("tableau de bord", dashboard(&in_, &d).into_string()),
+            ("tableau de bord vide", dashboard(&in_, &Dashboard::default()).into_string()),
+        ];
+        for (name, page) in &pages {
+            check(name, page);
+        }
+        let board = &pages[4].1;
+        assert!(board.contains("Caméra &lt;4K&gt;"), "text is escaped");
+        assert!(board.contains("Se déconnecter"));
+        assert_eq!(fields(&pages[0].1), ["email", "password"]);
+        assert_eq!(fields(&pages[1].1), ["password", "confirm"]);
+    }
+}
