@@ -277,7 +277,10 @@ mod tests {
         for (i, _) in page.match_indices("<form") {
             let form = &page[i..i + page[i..].find("</form>").expect("closed form")];
             if form.contains("method=\"post\"") {
-                assert!(form.contains("name=\"_csrf\""), "{name}: form without _csrf");
+                assert!(
+                    form.contains("name=\"_csrf\""),
+                    "{name}: form without _csrf"
+                );
             }
         }
     }
@@ -326,12 +329,24 @@ mod tests {
             week_end: "dim. 20 déc. 2026".into(),
         };
         let pages = [
-            ("connexion", login(&anon, "x@y.fr", &Notice::Error("non")).into_string()),
-            ("activer", activate(&anon, "s", Some("Claire"), &Notice::None).into_string()),
-            ("activer (lien expiré)", activate(&anon, "", None, &Notice::Error("expiré")).into_string()),
+            (
+                "connexion",
+                login(&anon, "x@y.fr", &Notice::Error("non")).into_string(),
+            ),
+            (
+                "activer",
+                activate(&anon, "s", Some("Claire"), &Notice::None).into_string(),
+            ),
+            (
+                "activer (lien expiré)",
+                activate(&anon, "", None, &Notice::Error("expiré")).into_string(),
+            ),
             ("message", message(&in_, "Refus", "non").into_string()),
             ("tableau de bord", dashboard(&in_, &d).into_string()),
-            ("tableau de bord vide", dashboard(&in_, &Dashboard::default()).into_string()),
+            (
+                "tableau de bord vide",
+                dashboard(&in_, &Dashboard::default()).into_string(),
+            ),
         ];
         for (name, page) in &pages {
             check(name, page);

@@ -191,7 +191,10 @@ mod tests {
             assert!(sessions.get(&s.id, t).is_some(), "{t}");
         }
         let past = t + idle / 2 + chrono::Duration::seconds(1);
-        assert!(sessions.get(&s.id, past).is_none(), "past the absolute limit");
+        assert!(
+            sessions.get(&s.id, past).is_none(),
+            "past the absolute limit"
+        );
         let s = sessions.create(Some(p), now);
         sessions.remove_person("a@b.fr");
         assert!(sessions.get(&s.id, now).is_none());
