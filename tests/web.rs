@@ -463,3 +463,135 @@ async fn a_post_without_its_csrf_token_is_refused() {
     .await;
     assert_eq!(status, 403, "that session is gone");
 }
+
+/// Paris time `days` from today at `hour`, as RFC 3339.
+fn paris_at(days: i64, hour: u32) -> String {
+    use chrono::TimeZone;
+    let day = (chrono::Utc::now() + chrono::Duration::days(days))
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    chrono_tz::Europe::Paris
+        .from_local_datetime(&day.and_hms_opt(hour, 0, 0).unwrap())
+        .earliest()
+        .unwrap()
+        .to_rfc3339()
+}
+
+/// What the dashboard sorts, from real loans and events on two nodes (no
+/// browser: the page above shows the rows; this checks which rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_sorts_what_each_site_has_to_do() {
+    use maillage::app::loans::{decide, Decision};
+    use maillage::web::dashboard;
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let (ca, cb) = (&a.running().ctx, &b.running().ctx);
+    let drone = a.add_item("Drone").await;
+    let robot = a.add_item("Robot Thymio").await;
+    let printer = a.add_item("Imprimante 3D").await;
+    let micro = a.add_item("Micro").await;
+    converge(&[&a, &b]).await;
+    let ask = |item: &str, from: i64, to: i64| pb::LoanRequestInput {
+        equipment: vec![item.to_string()],
+        from: paris_at(from, 9),
+        to: paris_at(to, 17),
+        purpose: "atelier".into(),
+        ..Default::default()
+    };
+    // Approved, leaving tomorrow; still waiting; out, due back in three days;
+    // out since last week and overdue.
+    let leaving = maillage::app::loans::request(cb, ask(&drone.id, 1, 2), "director")
+        .await
+        .unwrap();
+    let waiting = maillage::app::loans::request(cb, ask(&robot.id, 20, 21), "director")
+        .await
+        .unwrap();
+    let late = maillage::app::loans::record(
+        ca,
+        pb::LoanRecordInput {
+            equipment: vec![printer.id.clone()],
+            borrower: "beta".into(),
+            from: paris_at(-8, 9),
+            to: paris_at(-2, 17),
+            not_returned: true,
+            ..Default::default()
+        },
+        "director",
+    )
+    .await
+    .unwrap();
+    let out = maillage::app::loans::record(
+        ca,
+        pb::LoanRecordInput {
+            equipment: vec![micro.id.clone()],
+            borrower: "beta".into(),
+            from: paris_at(-1, 9),
+            to: paris_at(3, 17),
+            not_returned: true,
+            ..Default::default()
+        },
+        "director",
+    )
+    .await
+    .unwrap();
+    converge(&[&a, &b]).await;
+    decide(ca, &leaving.id, Decision::Approve, "", "", "director")
+        .await
+        .unwrap();
+    maillage::app::calendar::add(
+        ca,
+        pb::EventInput {
+            title: "Atelier robotique".into(),
+            kind: "atelier".into(),
+            start: paris_at(2, 14),
+            end: paris_at(2, 16),
+            place: "Salle 2".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    converge(&[&a, &b]).await;
+
+    let ids = |rows: &[dashboard::LoanRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    let da = dashboard::build(ca, chrono::Utc::now()).unwrap();
+    assert_eq!(ids(&da.to_decide), [waiting.id.clone()]);
+    assert_eq!(ids(&da.going_out), [leaving.id.clone()]);
+    assert_eq!(ids(&da.overdue), [late.id.clone()]);
+    assert_eq!(ids(&da.due_back), [out.id.clone()]);
+    assert!(da.mine.is_empty(), "alpha asked for nothing");
+    assert_eq!(da.events.len(), 1);
+    assert_eq!(da.events[0].title, "Atelier robotique");
+    assert!(
+        da.events[0].period.ends_with(", 14:00–16:00"),
+        "{:?}",
+        da.events[0]
+    );
+    assert_eq!(da.events[0].owner, "Tiers-lieu alpha");
+    let overdue = &da.overdue[0];
+    assert_eq!(
+        (overdue.items.as_str(), overdue.other.as_str()),
+        ("Imprimante 3D", "Tiers-lieu beta")
+    );
+    assert!(overdue.overdue);
+
+    let db = dashboard::build(cb, chrono::Utc::now()).unwrap();
+    assert!(db.to_decide.is_empty(), "beta lends nothing");
+    let mut mine = ids(&db.mine);
+    mine.sort();
+    let mut expected = vec![
+        leaving.id.clone(),
+        waiting.id.clone(),
+        late.id.clone(),
+        out.id.clone(),
+    ];
+    expected.sort();
+    assert_eq!(mine, expected);
+    let state = |id: &str| db.mine.iter().find(|r| r.id == id).unwrap().state.clone();
+    assert_eq!(state(&leaving.id), "accordé");
+    assert_eq!(state(&waiting.id), "demandé");
+    assert_eq!(ids(&db.going_out), [leaving.id.clone()]);
+    assert_eq!(ids(&db.overdue), [late.id.clone()]);
+    assert_eq!(ids(&db.due_back), [out.id.clone()]);
+    assert!(db.events.is_empty(), "alpha's event is not beta's");
+}
