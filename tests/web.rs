@@ -464,6 +464,10 @@ async fn a_post_without_its_csrf_token_is_refused() {
     assert_eq!(status, 403, "that session is gone");
 }
 
+fn ids(rows: &[maillage::web::dashboard::LoanRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.id.as_str()).collect()
+}
+
 /// Paris time `days` from today at `hour`, as RFC 3339.
 fn paris_at(days: i64, hour: u32) -> String {
     use chrono::TimeZone;
@@ -553,12 +557,11 @@ async fn the_dashboard_sorts_what_each_site_has_to_do() {
     .unwrap();
     converge(&[&a, &b]).await;
 
-    let ids = |rows: &[dashboard::LoanRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
     let da = dashboard::build(ca, chrono::Utc::now()).unwrap();
-    assert_eq!(ids(&da.to_decide), [waiting.id.clone()]);
-    assert_eq!(ids(&da.going_out), [leaving.id.clone()]);
-    assert_eq!(ids(&da.overdue), [late.id.clone()]);
-    assert_eq!(ids(&da.due_back), [out.id.clone()]);
+    assert_eq!(ids(&da.to_decide), [waiting.id.as_str()]);
+    assert_eq!(ids(&da.going_out), [leaving.id.as_str()]);
+    assert_eq!(ids(&da.overdue), [late.id.as_str()]);
+    assert_eq!(ids(&da.due_back), [out.id.as_str()]);
     assert!(da.mine.is_empty(), "alpha asked for nothing");
     assert_eq!(da.events.len(), 1);
     assert_eq!(da.events[0].title, "Atelier robotique");
@@ -580,18 +583,18 @@ async fn the_dashboard_sorts_what_each_site_has_to_do() {
     let mut mine = ids(&db.mine);
     mine.sort();
     let mut expected = vec![
-        leaving.id.clone(),
-        waiting.id.clone(),
-        late.id.clone(),
-        out.id.clone(),
+        leaving.id.as_str(),
+        waiting.id.as_str(),
+        late.id.as_str(),
+        out.id.as_str(),
     ];
     expected.sort();
     assert_eq!(mine, expected);
     let state = |id: &str| db.mine.iter().find(|r| r.id == id).unwrap().state.clone();
     assert_eq!(state(&leaving.id), "accordé");
     assert_eq!(state(&waiting.id), "demandé");
-    assert_eq!(ids(&db.going_out), [leaving.id.clone()]);
-    assert_eq!(ids(&db.overdue), [late.id.clone()]);
-    assert_eq!(ids(&db.due_back), [out.id.clone()]);
+    assert_eq!(ids(&db.going_out), [leaving.id.as_str()]);
+    assert_eq!(ids(&db.overdue), [late.id.as_str()]);
+    assert_eq!(ids(&db.due_back), [out.id.as_str()]);
     assert!(db.events.is_empty(), "alpha's event is not beta's");
 }

@@ -212,11 +212,14 @@ fn respond(r: Response, cookie: Option<String>) -> Response {
     }
 }
 
+/// Why a request has no signed-in person: what to answer instead.
+type Refusal = Box<Response>;
+
 /// The logged-in person of a request, their account checked again (a
 /// disabled or reset account ends its sessions), and allowed `need`; else
 /// the login page (or a refusal).
-fn signed_in(web: &Web, headers: &HeaderMap, need: Need) -> Result<(Session, Person), Response> {
-    let to_login = || Redirect::to("/connexion").into_response();
+fn signed_in(web: &Web, headers: &HeaderMap, need: Need) -> Result<(Session, Person), Refusal> {
+    let to_login = || Box::new(Redirect::to("/connexion").into_response());
     let s = session::cookie_id(headers)
         .and_then(|id| web.sessions.get(&id, Utc::now()))
         .ok_or_else(to_login)?;
@@ -241,7 +244,7 @@ fn signed_in(web: &Web, headers: &HeaderMap, need: Need) -> Result<(Session, Per
     };
     if let Err(e) = caller.require(need) {
         let page = pages::message(&web.frame(&s), "Action refusée", &e.to_string());
-        return Err(html(StatusCode::FORBIDDEN, page));
+        return Err(Box::new(html(StatusCode::FORBIDDEN, page)));
     }
     Ok((s, person))
 }
@@ -249,7 +252,7 @@ fn signed_in(web: &Web, headers: &HeaderMap, need: Need) -> Result<(Session, Per
 async fn home(State(web): State<Web>, headers: HeaderMap) -> Response {
     let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     s.person = Some(person);
     let ctx = web.ctx.clone();
