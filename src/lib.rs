@@ -42,6 +42,7 @@ pub mod report;
 pub mod storage;
 pub mod tls;
 pub mod trust;
+pub mod web;
 
 /// Wire types generated from `proto/maillage/v1/*.proto`.
 pub mod pb {

@@ -206,10 +206,13 @@ pub struct RunningNode {
     pub api_addr: SocketAddr,
     /// Whether peers must use mutual TLS.
     pub tls: bool,
+    /// Address of the web interface for people.
+    pub web_addr: SocketAddr,
     pub ctx: Arc<NodeContext>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     servers: Vec<JoinHandle<Result<(), tonic::transport::Error>>>,
+    web: JoinHandle<std::io::Result<()>>,
     store: Arc<dyn Store>,
 }
 
@@ -269,6 +272,23 @@ impl RunningNode {
             Some(l) => l.local_addr()?,
             None => addr,
         };
+        let web_listener = tokio::net::TcpListener::bind(&config.web_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "écoute de l'interface web sur {} impossible",
+                    config.web_listen
+                )
+            })?;
+        let web_addr = web_listener.local_addr()?;
+        if !web_addr.ip().is_loopback() {
+            warn!(
+                web = %web_addr,
+                "l'interface web écoute au-delà de la machine en HTTP simple, sans TLS : \
+                 placez-la derrière un mandataire HTTPS (Caddy, nginx) qui transmet \
+                 X-Forwarded-Proto, sinon mots de passe et sessions circulent en clair"
+            );
+        }
 
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -290,7 +310,7 @@ impl RunningNode {
             fed: fed.clone(),
             public_key: crate::tls::site_public_key(dir)?,
             api_listen: api_addr.to_string(),
-            web_url: format!("http://{}", config.web_listen),
+            web_url: format!("http://{web_addr}"),
             accounts: crate::accounts::Accounts::new(store.clone()),
             reports: crate::report::Index::new(),
         });
@@ -424,15 +444,21 @@ impl RunningNode {
                 }));
             }
         }
+        let web = {
+            let web = crate::web::Web::new(ctx.clone());
+            tokio::spawn(crate::web::serve(web_listener, web, shutdown.clone()))
+        };
         for peer in &config.peers {
             dial::spawn(fed.clone(), peer.clone());
         }
         Federation::watch_registry(fed.clone());
         crate::report::keep_index(ctx.clone(), shutdown.clone(), &tracker);
-        info!(site = %config.site, %addr, api = %api_addr, tls = tls.is_some(), "nœud démarré");
+        info!(site = %config.site, %addr, api = %api_addr, web = %web_addr, tls = tls.is_some(), "nœud démarré");
         Ok(RunningNode {
             addr,
             api_addr,
+            web_addr,
+            web,
             tls: tls.is_some(),
             ctx,
             shutdown,
@@ -445,6 +471,11 @@ impl RunningNode {
     /// The URL of the node's public API.
     pub fn url(&self) -> String {
         format!("http://{}", self.api_addr)
+    }
+
+    /// The URL of the web interface, e.g. "http://127.0.0.1:7402".
+    pub fn web_url(&self) -> String {
+        self.ctx.web_url.clone()
     }
 
     /// The URL peers dial.
@@ -487,6 +518,12 @@ impl RunningNode {
                 Ok(Err(e)) => warn!(cause = %e, "tâche du serveur interrompue"),
                 Err(_) => warn!("le serveur ne s'est pas arrêté à temps"),
             }
+        }
+        match tokio::time::timeout(EXIT_DEADLINE, self.web).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => warn!(cause = %e, "interface web arrêtée avec une erreur"),
+            Ok(Err(e)) => warn!(cause = %e, "tâche de l'interface web interrompue"),
+            Err(_) => warn!("l'interface web ne s'est pas arrêtée à temps"),
         }
         self.tracker.close();
         if tokio::time::timeout(EXIT_DEADLINE, self.tracker.wait())

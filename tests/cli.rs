@@ -156,6 +156,8 @@ async fn acknowledged_writes_survive_sigkill() {
         &listen,
         "--api-listen",
         &api,
+        "--web-listen",
+        "127.0.0.1:0",
         "--ca",
         network_ca().to_str().unwrap(),
     ]);
@@ -234,6 +236,8 @@ async fn sigterm_stops_the_node_in_order() {
         &listen,
         "--api-listen",
         &api,
+        "--web-listen",
+        "127.0.0.1:0",
         "--ca",
         network_ca().to_str().unwrap(),
     ])

@@ -60,6 +60,7 @@ async fn every_acknowledgement_follows_an_fsync_of_the_write() {
     let out = Command::new(BIN)
         .args(["init", "--dir", dir.to_str().unwrap(), "--site", "alpha"])
         .args(["--name", "A", "--listen", &listen, "--insecure"])
+        .args(["--web-listen", "127.0.0.1:0"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");

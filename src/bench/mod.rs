@@ -137,6 +137,7 @@ impl Bench {
         let mut cfg = Config::new(site, site, Role::Site);
         cfg.listen = "127.0.0.1:0".into();
         cfg.api_listen = "127.0.0.1:0".into();
+        cfg.web_listen = "127.0.0.1:0".into();
         crate::node::init_with_ca(&self.dir(site), &cfg, Some(&self.ca()?)).await
     }
 
@@ -148,6 +149,7 @@ impl Bench {
         let mut cfg = Config::load(&dir)?;
         cfg.listen = "127.0.0.1:0".into();
         cfg.api_listen = "127.0.0.1:0".into();
+        cfg.web_listen = "127.0.0.1:0".into();
         cfg.peers = peers.iter().map(|p| p.fed_url()).collect();
         cfg.federation.reconnect_min_ms = 20;
         RunningNode::start_with(&dir, cfg).await

@@ -523,6 +523,7 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
     drop(free);
     cfg.listen = "127.0.0.1:0".into();
     cfg.api_listen = api;
+    cfg.web_listen = "127.0.0.1:0".into();
     crate::node::init_with_ca(&dir, &cfg, Some(&bench.ca()?)).await?;
     tokio::task::block_in_place(|| store_network(&dir, docs))?;
     let disk = dir_size(&dir.join(crate::config::DATA_DIR));

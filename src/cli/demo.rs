@@ -21,6 +21,8 @@ pub struct DemoArgs {
 
 /// API ports are the federation ports plus this offset.
 pub const DEMO_API_OFFSET: u16 = 10;
+/// Web ports are the federation ports plus this offset.
+pub const DEMO_WEB_OFFSET: u16 = 20;
 
 /// (site id, name, role)
 pub const DEMO_SITES: &[(&str, &str, Role)] = &[
@@ -733,10 +735,16 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
             let mut cfg = Config::new(site, name, *role);
             cfg.listen = format!("127.0.0.1:{}", port(0));
             cfg.api_listen = format!("127.0.0.1:{}", port(DEMO_API_OFFSET));
+            cfg.web_listen = format!("127.0.0.1:{}", port(DEMO_WEB_OFFSET));
             cfg.peers = urls.clone();
             crate::node::init_with_ca(&dir, &cfg, Some(&ca)).await?;
         }
-        let node = RunningNode::start(&dir).await?;
+        let mut cfg = Config::load(&dir)?;
+        if !fresh && cfg.web_listen == Config::new(site, name, *role).web_listen {
+            // A demo made before the web interface: each node needs its own port.
+            cfg.web_listen = format!("127.0.0.1:{}", port(DEMO_WEB_OFFSET));
+        }
+        let node = RunningNode::start_with(&dir, cfg).await?;
         if fresh && base_port == 0 {
             // Ports chosen by the system: written back so that `--dir` finds them.
             let mut cfg = Config::load(&dir)?;
@@ -747,9 +755,11 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
                 .unwrap_or_default()
                 .into();
             cfg.api_listen = node.url().split("://").nth(1).unwrap_or_default().into();
+            cfg.web_listen = node.web_addr.to_string();
             std::fs::write(Config::path(&dir), cfg.to_documented_toml())?;
         }
         if fresh {
+            demo_accounts(&node, site, *role).await?;
             for (name, category, inv, description) in sample_equipment(site) {
                 let patch = Patch {
                     name: Some(name.into()),
@@ -772,6 +782,34 @@ pub async fn start(root: &Path, base_port: u16) -> anyhow::Result<Vec<RunningNod
         seed_activity(&nodes).await?;
     }
     Ok(nodes)
+}
+
+/// Password of every demo account.
+pub const DEMO_PASSWORD: &str = "maillage-demo";
+
+/// The demo logins of a site, by role: (address, role).
+pub fn demo_logins(site: &str, role: Role) -> Vec<(String, crate::auth::Role)> {
+    use crate::auth::Role as R;
+    let top = match role {
+        Role::Academy => R::Academy,
+        Role::Site => R::Director,
+    };
+    vec![
+        (format!("direction@{site}.demo"), top),
+        (format!("equipe@{site}.demo"), R::Staff),
+        (format!("consultation@{site}.demo"), R::Viewer),
+    ]
+}
+
+/// One web account per role on a new demo node, all with [`DEMO_PASSWORD`].
+async fn demo_accounts(node: &RunningNode, site: &str, role: Role) -> anyhow::Result<()> {
+    let accounts = crate::accounts::Accounts::new(node.docs().store().clone());
+    for (email, r) in demo_logins(site, role) {
+        let name = format!("{} ({site})", crate::web::pages::role_fr(r));
+        let (_, secret) = accounts.add(&email, &name, r).await?;
+        accounts.set_password(&secret, DEMO_PASSWORD).await?;
+    }
+    Ok(())
 }
 
 /// The academic team enrols every node of the demo in the registry, as it does
@@ -846,12 +884,25 @@ pub async fn run(args: DemoArgs, dir: Option<PathBuf>) -> anyhow::Result<()> {
     println!();
     for n in &nodes {
         println!(
-            "  {:<12} fédération {:<24} API {:<24} {}",
+            "  {:<12} fédération {:<24} API {:<24} web {:<24} {}",
             n.ctx.site,
             n.fed_url(),
             n.url(),
+            n.web_url(),
             n.ctx.name
         );
+    }
+    println!();
+    println!(
+        "Interface web : ouvrez l'adresse « web » d'un nœud ; comptes de démonstration \
+         (mot de passe « {DEMO_PASSWORD} ») :"
+    );
+    for (site, _, role) in DEMO_SITES {
+        let logins: Vec<String> = demo_logins(site, *role)
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect();
+        println!("  {:<12} {}", site, logins.join(", "));
     }
     println!();
     println!("Essayez, dans un autre terminal (--dir donne l'adresse et le jeton du nœud) :");

@@ -128,6 +128,7 @@ impl TestNode {
         let mut cfg = Config::new(site, &format!("Tiers-lieu {site}"), role);
         cfg.listen = "127.0.0.1:0".into();
         cfg.api_listen = "127.0.0.1:0".into();
+        cfg.web_listen = "127.0.0.1:0".into();
         cfg.peers = peers.iter().map(|p| p.fed_url.clone()).collect();
         cfg.federation.reconnect_min_ms = 50;
         cfg.federation.reconnect_max_ms = 500;
@@ -140,6 +141,7 @@ impl TestNode {
         let mut bound = Config::load(&dir).unwrap();
         bound.listen = node.addr.to_string();
         bound.api_listen = node.api_addr.to_string();
+        bound.web_listen = node.web_addr.to_string();
         std::fs::write(Config::path(&dir), bound.to_documented_toml()).unwrap();
         TOKENS.lock().unwrap().push((node.url(), admin_token(&dir)));
         TestNode {
@@ -185,6 +187,7 @@ impl TestNode {
             Err(_) => {
                 cfg.listen = "127.0.0.1:0".into();
                 cfg.api_listen = "127.0.0.1:0".into();
+                cfg.web_listen = "127.0.0.1:0".into();
                 RunningNode::start_with(&self.dir, cfg).await.unwrap()
             }
         };

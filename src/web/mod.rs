@@ -1,0 +1,495 @@
+//! The web interface for people (issue 11): server-rendered French pages,
+//! served by the node on `web_listen`, calling the same use cases (`app`) as
+//! the gRPC services.
+//!
+//! - Sessions ([`session`]): a random id in an HttpOnly cookie, the rest in
+//!   memory on the node; people log in with their account ([`Accounts`]).
+//! - CSRF: every POST must carry its session's token in the `_csrf` field,
+//!   checked by [`csrf_guard`] before any handler runs (the login form too:
+//!   it is shown with an anonymous session).
+//! - Roles: those of the API tokens, checked with the same
+//!   [`crate::auth::Caller::require`].
+//!
+//! Plain HTTP: beyond loopback, put it behind an HTTPS reverse proxy (which
+//! sets `X-Forwarded-Proto: https`, so that the cookie gets `Secure`).
+
+pub mod dashboard;
+pub mod pages;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use chrono::Utc;
+use maud::Markup;
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::{Accounts, LoginRefused};
+use crate::app::NodeContext;
+use crate::auth::{Caller, Need};
+use pages::{Frame, Notice};
+use session::{Person, Session, Sessions};
+
+/// Largest form body accepted.
+const MAX_FORM: usize = 64 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Web {
+    pub ctx: Arc<NodeContext>,
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+}
+
+impl Web {
+    pub fn new(ctx: Arc<NodeContext>) -> Web {
+        let accounts = ctx.accounts.clone();
+        Web {
+            ctx,
+            accounts,
+            sessions: Sessions::default(),
+        }
+    }
+
+    fn frame<'a>(&'a self, s: &'a Session) -> Frame<'a> {
+        Frame {
+            site_name: &self.ctx.name,
+            person: s.person.as_ref(),
+            csrf: &s.csrf,
+        }
+    }
+}
+
+/// Serves the web interface on `listener` until `stop`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    web: Web,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(web))
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+}
+
+pub fn router(web: Web) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/connexion", get(login_form).post(login))
+        .route("/compte/activer", get(activate_form).post(activate))
+        .route("/deconnexion", post(logout))
+        .route("/static/maillage.css", get(css))
+        .route("/calendrier/{file}", get(calendar_feed))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(web)
+}
+
+/// Whether the request came over HTTPS (through a proxy that says so).
+fn https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn html(status: StatusCode, page: Markup) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page.into_string(),
+    )
+        .into_response()
+}
+
+fn with_cookie(mut r: Response, cookie: String) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+fn bare_frame(web: &Web) -> Frame<'_> {
+    Frame {
+        site_name: &web.ctx.name,
+        person: None,
+        csrf: "",
+    }
+}
+
+/// Headers every answer carries: no framing, no sniffing, no referrer (the
+/// one-time link holds a secret), nothing loaded from elsewhere.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
+}
+
+/// Refuses every POST whose `_csrf` field is not its session's token; the
+/// handler finds the session in the request's extensions.
+async fn csrf_guard(State(web): State<Web>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let refuse = |web: &Web, text: &str| {
+        html(
+            StatusCode::FORBIDDEN,
+            pages::message(&bare_frame(web), "Action refusée", text),
+        )
+    };
+    let session =
+        session::cookie_id(req.headers()).and_then(|id| web.sessions.get(&id, Utc::now()));
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+        return refuse(&web, "formulaire trop volumineux.");
+    };
+    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf"))
+        .map(|(_, v)| v);
+    let Some(session) = session else {
+        return refuse(
+            &web,
+            "votre session a expiré ou les témoins (cookies) sont bloqués : rechargez la page et recommencez.",
+        );
+    };
+    match token {
+        Some(t) if session::same_secret(&t, &session.csrf) => {}
+        _ => {
+            return refuse(
+                &web,
+                "jeton de sécurité (CSRF) absent ou invalide : ce formulaire ne vient pas de cette page. Rechargez la page et recommencez.",
+            )
+        }
+    }
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert(session);
+    next.run(req).await
+}
+
+/// The visitor's live session, or a new anonymous one (with its cookie).
+fn visitor(web: &Web, headers: &HeaderMap) -> (Session, Option<String>) {
+    let now = Utc::now();
+    match session::cookie_id(headers).and_then(|id| web.sessions.get(&id, now)) {
+        Some(s) => (s, None),
+        None => {
+            let s = web.sessions.create(None, now);
+            let cookie = session::set_cookie(&s.id, https(headers));
+            (s, Some(cookie))
+        }
+    }
+}
+
+fn respond(r: Response, cookie: Option<String>) -> Response {
+    match cookie {
+        Some(c) => with_cookie(r, c),
+        None => r,
+    }
+}
+
+/// Why a request has no signed-in person: what to answer instead.
+type Refusal = Box<Response>;
+
+/// The logged-in person of a request, their account checked again (a
+/// disabled or reset account ends its sessions), and allowed `need`; else
+/// the login page (or a refusal).
+fn signed_in(web: &Web, headers: &HeaderMap, need: Need) -> Result<(Session, Person), Refusal> {
+    let to_login = || Box::new(Redirect::to("/connexion").into_response());
+    let s = session::cookie_id(headers)
+        .and_then(|id| web.sessions.get(&id, Utc::now()))
+        .ok_or_else(to_login)?;
+    let Some(p) = s.person.clone() else {
+        return Err(to_login());
+    };
+    let account = match web.accounts.find(&p.email) {
+        Ok(a) if !a.disabled && a.password_hash.is_some() => a,
+        _ => {
+            web.sessions.remove_person(&p.email);
+            return Err(to_login());
+        }
+    };
+    let person = Person {
+        email: account.email,
+        name: account.name,
+        role: account.role,
+    };
+    let caller = Caller {
+        token_id: format!("web:{}", person.email),
+        role: person.role,
+    };
+    if let Err(e) = caller.require(need) {
+        let page = pages::message(&web.frame(&s), "Action refusée", &e.to_string());
+        return Err(Box::new(html(StatusCode::FORBIDDEN, page)));
+    }
+    Ok((s, person))
+}
+
+async fn home(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    s.person = Some(person);
+    let ctx = web.ctx.clone();
+    let built = tokio::task::spawn_blocking(move || dashboard::build(&ctx, Utc::now())).await;
+    match built {
+        Ok(Ok(d)) => html(StatusCode::OK, pages::dashboard(&web.frame(&s), &d)),
+        Ok(Err(e)) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::message(&web.frame(&s), "Erreur", &e.to_string()),
+        ),
+        Err(e) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::message(&web.frame(&s), "Erreur", &e.to_string()),
+        ),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct LoginInput {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn login_form(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let (s, cookie) = visitor(&web, &headers);
+    if s.person.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    respond(
+        html(
+            StatusCode::OK,
+            pages::login(&web.frame(&s), "", &Notice::None),
+        ),
+        cookie,
+    )
+}
+
+async fn login(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Extension(s): Extension<Session>,
+    Form(input): Form<LoginInput>,
+) -> Response {
+    match web
+        .accounts
+        .login(&input.email, &input.password, Utc::now())
+        .await
+    {
+        Ok(a) => {
+            // A new id at login: an id known before it is worth nothing after.
+            web.sessions.remove(&s.id);
+            let person = Person {
+                email: a.email,
+                name: a.name,
+                role: a.role,
+            };
+            let new = web.sessions.create(Some(person), Utc::now());
+            with_cookie(
+                Redirect::to("/").into_response(),
+                session::set_cookie(&new.id, https(&headers)),
+            )
+        }
+        Err(refused) => {
+            let text = match &refused {
+                LoginRefused::Wrong => {
+                    "Adresse électronique ou mot de passe incorrect.".to_string()
+                }
+                other => capital(&other.to_string()),
+            };
+            html(
+                StatusCode::OK,
+                pages::login(&web.frame(&s), input.email.trim(), &Notice::Error(&text)),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ActivateQuery {
+    #[serde(default)]
+    jeton: String,
+}
+
+async fn activate_form(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Query(q): Query<ActivateQuery>,
+) -> Response {
+    let (s, cookie) = visitor(&web, &headers);
+    let page = match web.accounts.setup_account(&q.jeton) {
+        Ok(a) => pages::activate(
+            &web.frame(&s),
+            &q.jeton,
+            Some(&format!("{} ({})", a.name, a.email)),
+            &Notice::None,
+        ),
+        Err(e) => pages::activate(
+            &web.frame(&s),
+            "",
+            None,
+            &Notice::Error(&capital(&e.to_string())),
+        ),
+    };
+    respond(html(StatusCode::OK, page), cookie)
+}
+
+#[derive(Deserialize, Default)]
+struct ActivateInput {
+    #[serde(default)]
+    jeton: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn activate(
+    State(web): State<Web>,
+    Extension(s): Extension<Session>,
+    Form(input): Form<ActivateInput>,
+) -> Response {
+    let who = match web.accounts.setup_account(&input.jeton) {
+        Ok(a) => format!("{} ({})", a.name, a.email),
+        Err(e) => {
+            let page = pages::activate(
+                &web.frame(&s),
+                "",
+                None,
+                &Notice::Error(&capital(&e.to_string())),
+            );
+            return html(StatusCode::OK, page);
+        }
+    };
+    let error = if input.password != input.confirm {
+        Some("Les deux mots de passe diffèrent : saisissez le même deux fois.".to_string())
+    } else {
+        match web
+            .accounts
+            .set_password(&input.jeton, &input.password)
+            .await
+        {
+            Ok(a) => {
+                web.sessions.remove_person(&a.email);
+                let page = pages::login(
+                    &web.frame(&s),
+                    &a.email,
+                    &Notice::Success("Mot de passe enregistré : vous pouvez vous connecter."),
+                );
+                return html(StatusCode::OK, page);
+            }
+            Err(e) => Some(capital(&e.to_string())),
+        }
+    };
+    let text = error.unwrap_or_default();
+    let page = pages::activate(
+        &web.frame(&s),
+        &input.jeton,
+        Some(&who),
+        &Notice::Error(&text),
+    );
+    html(StatusCode::OK, page)
+}
+
+async fn logout(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Extension(s): Extension<Session>,
+) -> Response {
+    web.sessions.remove(&s.id);
+    with_cookie(
+        Redirect::to("/connexion").into_response(),
+        session::clear_cookie(https(&headers)),
+    )
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::CSS,
+    )
+        .into_response()
+}
+
+/// A calendar subscription (`maillage calendar feed add`): the secret in the
+/// URL is the credential, for calendar applications that cannot log in.
+async fn calendar_feed(
+    State(web): State<Web>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let secret = file.strip_suffix(".ics").unwrap_or(&file);
+    match crate::app::feeds::ics(&web.ctx, secret) {
+        Ok(ics) => (
+            [
+                (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+                (header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            ics,
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Abonnement inconnu ou révoqué : demandez une nouvelle adresse à la direction du site.",
+        )
+            .into_response(),
+    }
+}
+
+async fn not_found(State(web): State<Web>) -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            &bare_frame(&web),
+            "Page introuvable",
+            "Cette adresse ne correspond à aucune page.",
+        ),
+    )
+}
+
+/// An error message as a sentence: capital first letter, final period.
+fn capital(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => {
+            let s = f.to_uppercase().collect::<String>() + c.as_str();
+            if s.ends_with('.') {
+                s
+            } else {
+                s + "."
+            }
+        }
+        None => String::new(),
+    }
+}

@@ -1,0 +1,666 @@
+//! The web interface in a real browser: headless Chromium driven over
+//! WebDriver (Debian's `chromium` and `chromium-driver`, installed by
+//! `.ci/run`), against real nodes; and a plain HTTP client for what a
+//! browser would not send (a POST without its CSRF token).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use maillage::accounts::Accounts;
+use maillage::auth::Role;
+use maillage::pb;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PASSWORD: &str = "un mot de passe solide";
+
+/// chromedriver (and the Chromium it starts), killed with its whole process
+/// group when dropped, even if the test panics.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group this guard created.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh headless Chromium, and the guard that ends it.
+async fn browser() -> (Driver, Client) {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("chromedriver introuvable : apt-get install -y chromium chromium-driver");
+    let driver = Driver { child, port };
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", driver.port)).is_err() {
+        assert!(start.elapsed() < TIMEOUT, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "args": [
+                "--headless=new",
+                // As root (CI), Chromium refuses to start sandboxed.
+                "--no-sandbox",
+                "--disable-dev-shm-usage",
+                "--disable-gpu",
+                "--window-size=1280,1100",
+                "--lang=fr-FR",
+            ]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session");
+    (driver, client)
+}
+
+/// An account on `node` with a password already chosen.
+async fn account(node: &TestNode, email: &str, name: &str, role: Role) {
+    let accounts = Accounts::new(node.running().docs().store().clone());
+    let (_, secret) = accounts.add(email, name, role).await.unwrap();
+    accounts.set_password(&secret, PASSWORD).await.unwrap();
+}
+
+/// The page's visible text, once `what` appears in it (or panics).
+async fn page_with(c: &Client, what: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let text = match c.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(what) {
+            return text;
+        }
+        if start.elapsed() > TIMEOUT {
+            panic!("« {what} » never appeared; the page says:\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn log_in(c: &Client, base: &str, email: &str, password: &str) {
+    c.goto(&format!("{base}/connexion")).await.unwrap();
+    let field = c.find(Locator::Id("email")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(email).await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Where the tests write their screenshots: target/screenshots.
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Today plus `days`, in Paris, as people type a date.
+fn paris_day(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .format("%d/%m/%Y")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_director_sees_another_sites_request_on_the_dashboard() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let item = a.add_item("Caméra 4K").await;
+    converge(&[&a, &b]).await;
+    // Beta asks alpha for the camera, through the use case the API calls.
+    let loan = maillage::app::loans::request(
+        &b.running().ctx,
+        pb::LoanRequestInput {
+            equipment: vec![item.id.clone()],
+            from: paris_day(2),
+            to: paris_day(3),
+            purpose: "Reportage des élèves".into(),
+            ..Default::default()
+        },
+        "director",
+    )
+    .await
+    .unwrap();
+    converge(&[&a, &b]).await;
+
+    // The director of alpha chooses a password through the one-time link.
+    let accounts = Accounts::new(a.running().docs().store().clone());
+    let (_, secret) = accounts
+        .add(
+            "claire.martin@ac-nancy-metz.fr",
+            "Claire Martin",
+            Role::Director,
+        )
+        .await
+        .unwrap();
+    let base = a.running().web_url();
+    let (_driver, c) = browser().await;
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        "/connexion",
+        "a visitor is sent to the login page"
+    );
+    let html = c.source().await.unwrap();
+    assert!(html.contains("lang=\"fr\""), "{html}");
+
+    c.goto(&format!("{base}/compte/activer?jeton={secret}"))
+        .await
+        .unwrap();
+    page_with(&c, "Claire Martin (claire.martin@ac-nancy-metz.fr)").await;
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Id("confirm"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page_with(&c, "Mot de passe enregistré").await;
+
+    log_in(&c, &base, "claire.martin@ac-nancy-metz.fr", PASSWORD).await;
+    let text = page_with(&c, "À traiter").await;
+    assert!(text.contains("Claire Martin · direction"), "{text}");
+    let row = c
+        .find(Locator::Css(&format!("tr[data-loan='{}']", loan.id)))
+        .await
+        .unwrap_or_else(|_| panic!("the request is on the dashboard:\n{text}"))
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "Caméra 4K",
+        "Tiers-lieu beta",
+        "demandé",
+        "Reportage des élèves",
+    ] {
+        assert!(row.contains(expected), "{expected} missing from: {row}");
+    }
+    assert!(!row.contains(&item.id), "names, not ids: {row}");
+    // The request sits under « en attente de notre décision ».
+    let section = c
+        .find(Locator::XPath(
+            "//section[h2[starts-with(., 'Demandes en attente de notre décision')]]",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(section.contains("Caméra 4K"), "{section}");
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::write(screenshot_path("tableau-de-bord.png"), png).unwrap();
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_passwords_lock_the_account() {
+    let a = TestNode::start("alpha", &[]).await;
+    account(&a, "agent@ac-nancy-metz.fr", "Agent", Role::Staff).await;
+    let base = a.running().web_url();
+    let (_driver, c) = browser().await;
+    for attempt in 1..5 {
+        log_in(&c, &base, "agent@ac-nancy-metz.fr", "pas le bon").await;
+        let text = page_with(&c, "incorrect").await;
+        assert!(!text.contains("bloqué"), "attempt {attempt}: {text}");
+    }
+    log_in(&c, &base, "agent@ac-nancy-metz.fr", "pas le bon").await;
+    let text = page_with(&c, "compte bloqué jusqu'à").await;
+    assert!(text.contains("Trop d'essais manqués"), "{text}");
+    // Locked: even the right password is refused.
+    log_in(&c, &base, "agent@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&c, "compte bloqué jusqu'à").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/connexion");
+    std::fs::write(
+        screenshot_path("connexion-bloquee.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session() {
+    let a = TestNode::start("alpha", &[]).await;
+    account(
+        &a,
+        "direction@ac-nancy-metz.fr",
+        "Directrice",
+        Role::Director,
+    )
+    .await;
+    let base = a.running().web_url();
+    let addr = a.running().web_addr.to_string();
+    let (_driver, c) = browser().await;
+    log_in(&c, &base, "direction@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&c, "À traiter").await;
+    let cookie = c.get_named_cookie("maillage_session").await.unwrap();
+    assert_eq!(cookie.http_only(), Some(true));
+    let id = cookie.value().to_string();
+    let (status, _, _) = http(&addr, "GET", "/", Some(&id), None).await;
+    assert_eq!(status, 200, "the session works from another client too");
+
+    c.find(Locator::Css("header form[action='/deconnexion'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page_with(&c, "Connexion").await;
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/connexion");
+    let (status, headers, _) = http(&addr, "GET", "/", Some(&id), None).await;
+    assert_eq!(status, 303, "the old session id is worth nothing");
+    assert_eq!(header(&headers, "location"), Some("/connexion"));
+    c.close().await.unwrap();
+}
+
+/// One HTTP/1.1 request over a plain socket: (status, headers, body).
+async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    session: Option<&str>,
+    form: Option<&str>,
+) -> (u16, Vec<(String, String)>, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(id) = session {
+        req += &format!("Cookie: maillage_session={id}\r\n");
+    }
+    let body = form.unwrap_or("");
+    if form.is_some() {
+        req += "Content-Type: application/x-www-form-urlencoded\r\n";
+    }
+    req += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The session id a response sets.
+fn set_session(headers: &[(String, String)]) -> String {
+    let v = header(headers, "set-cookie").expect("a session cookie");
+    assert!(
+        v.contains("HttpOnly") && v.contains("SameSite=Lax") && v.contains("Path=/"),
+        "{v}"
+    );
+    v.split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("maillage_session=")
+        .unwrap()
+        .to_string()
+}
+
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a _csrf field")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_its_csrf_token_is_refused() {
+    let a = TestNode::start("alpha", &[]).await;
+    account(
+        &a,
+        "direction@ac-nancy-metz.fr",
+        "Directrice",
+        Role::Director,
+    )
+    .await;
+    let addr = a.running().web_addr.to_string();
+    let login = format!(
+        "email=direction%40ac-nancy-metz.fr&password={}",
+        PASSWORD.replace(' ', "+")
+    );
+
+    // No session, no token: refused before the password is even checked.
+    let (status, _, body) = http(&addr, "POST", "/connexion", None, Some(&login)).await;
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("lang=\"fr\"") && body.contains("Action refusée"),
+        "{body}"
+    );
+
+    // The login form gives a pre-session cookie and its token.
+    let (status, headers, page) = http(&addr, "GET", "/connexion", None, None).await;
+    assert_eq!(status, 200);
+    let anon = set_session(&headers);
+    let csrf = csrf_of(&page);
+    for bad in [
+        login.clone(),
+        format!("{login}&_csrf=0000"),
+        format!("{login}&_csrf="),
+    ] {
+        let (status, _, body) = http(&addr, "POST", "/connexion", Some(&anon), Some(&bad)).await;
+        assert_eq!(status, 403, "{bad}");
+        assert!(
+            body.contains("jeton de sécurité (CSRF) absent ou invalide"),
+            "{body}"
+        );
+    }
+    // With it, the login succeeds, under a new session id.
+    let (status, headers, _) = http(
+        &addr,
+        "POST",
+        "/connexion",
+        Some(&anon),
+        Some(&format!("{login}&_csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(header(&headers, "location"), Some("/"));
+    let session = set_session(&headers);
+    assert_ne!(session, anon);
+    let (status, _, page) = http(&addr, "GET", "/", Some(&session), None).await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&page);
+    assert_eq!(
+        http(&addr, "GET", "/", Some(&anon), None).await.0,
+        303,
+        "the pre-session id does not log in"
+    );
+
+    // A forged logout (no token) is refused, and the session lives on.
+    let (status, _, _) = http(&addr, "POST", "/deconnexion", Some(&session), Some("")).await;
+    assert_eq!(status, 403);
+    assert_eq!(http(&addr, "GET", "/", Some(&session), None).await.0, 200);
+
+    // A disabled account's sessions stop working at once.
+    Accounts::new(a.running().docs().store().clone())
+        .disable("direction@ac-nancy-metz.fr")
+        .await
+        .unwrap();
+    assert_eq!(http(&addr, "GET", "/", Some(&session), None).await.0, 303);
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/deconnexion",
+        Some(&session),
+        Some(&format!("_csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(status, 403, "that session is gone");
+}
+
+fn ids(rows: &[maillage::web::dashboard::LoanRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.id.as_str()).collect()
+}
+
+/// Paris time `days` from today at `hour`, as RFC 3339.
+fn paris_at(days: i64, hour: u32) -> String {
+    use chrono::TimeZone;
+    let day = (chrono::Utc::now() + chrono::Duration::days(days))
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    chrono_tz::Europe::Paris
+        .from_local_datetime(&day.and_hms_opt(hour, 0, 0).unwrap())
+        .earliest()
+        .unwrap()
+        .to_rfc3339()
+}
+
+/// What the dashboard sorts, from real loans and events on two nodes (no
+/// browser: the page above shows the rows; this checks which rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_sorts_what_each_site_has_to_do() {
+    use maillage::app::loans::{decide, Decision};
+    use maillage::web::dashboard;
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let (ca, cb) = (&a.running().ctx, &b.running().ctx);
+    let drone = a.add_item("Drone").await;
+    let robot = a.add_item("Robot Thymio").await;
+    let printer = a.add_item("Imprimante 3D").await;
+    let micro = a.add_item("Micro").await;
+    converge(&[&a, &b]).await;
+    let ask = |item: &str, from: i64, to: i64| pb::LoanRequestInput {
+        equipment: vec![item.to_string()],
+        from: paris_at(from, 9),
+        to: paris_at(to, 17),
+        purpose: "atelier".into(),
+        ..Default::default()
+    };
+    // Approved, leaving tomorrow; still waiting; out, due back in three days;
+    // out since last week and overdue.
+    let leaving = maillage::app::loans::request(cb, ask(&drone.id, 1, 2), "director")
+        .await
+        .unwrap();
+    let waiting = maillage::app::loans::request(cb, ask(&robot.id, 20, 21), "director")
+        .await
+        .unwrap();
+    let late = maillage::app::loans::record(
+        ca,
+        pb::LoanRecordInput {
+            equipment: vec![printer.id.clone()],
+            borrower: "beta".into(),
+            from: paris_at(-8, 9),
+            to: paris_at(-2, 17),
+            not_returned: true,
+            ..Default::default()
+        },
+        "director",
+    )
+    .await
+    .unwrap();
+    let out = maillage::app::loans::record(
+        ca,
+        pb::LoanRecordInput {
+            equipment: vec![micro.id.clone()],
+            borrower: "beta".into(),
+            from: paris_at(-1, 9),
+            to: paris_at(3, 17),
+            not_returned: true,
+            ..Default::default()
+        },
+        "director",
+    )
+    .await
+    .unwrap();
+    converge(&[&a, &b]).await;
+    decide(ca, &leaving.id, Decision::Approve, "", "", "director")
+        .await
+        .unwrap();
+    maillage::app::calendar::add(
+        ca,
+        pb::EventInput {
+            title: "Atelier robotique".into(),
+            kind: "atelier".into(),
+            start: paris_at(2, 14),
+            end: paris_at(2, 16),
+            place: "Salle 2".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    converge(&[&a, &b]).await;
+
+    let da = dashboard::build(ca, chrono::Utc::now()).unwrap();
+    assert_eq!(ids(&da.to_decide), [waiting.id.as_str()]);
+    assert_eq!(ids(&da.going_out), [leaving.id.as_str()]);
+    assert_eq!(ids(&da.overdue), [late.id.as_str()]);
+    assert_eq!(ids(&da.due_back), [out.id.as_str()]);
+    assert!(da.mine.is_empty(), "alpha asked for nothing");
+    assert_eq!(da.events.len(), 1);
+    assert_eq!(da.events[0].title, "Atelier robotique");
+    assert!(
+        da.events[0].period.ends_with(", 14:00–16:00"),
+        "{:?}",
+        da.events[0]
+    );
+    assert_eq!(da.events[0].owner, "Tiers-lieu alpha");
+    let overdue = &da.overdue[0];
+    assert_eq!(
+        (overdue.items.as_str(), overdue.other.as_str()),
+        ("Imprimante 3D", "Tiers-lieu beta")
+    );
+    assert!(overdue.overdue);
+
+    let db = dashboard::build(cb, chrono::Utc::now()).unwrap();
+    assert!(db.to_decide.is_empty(), "beta lends nothing");
+    let mut mine = ids(&db.mine);
+    mine.sort();
+    let mut expected = vec![
+        leaving.id.as_str(),
+        waiting.id.as_str(),
+        late.id.as_str(),
+        out.id.as_str(),
+    ];
+    expected.sort();
+    assert_eq!(mine, expected);
+    let state = |id: &str| db.mine.iter().find(|r| r.id == id).unwrap().state.clone();
+    assert_eq!(state(&leaving.id), "accordé");
+    assert_eq!(state(&waiting.id), "demandé");
+    assert_eq!(ids(&db.going_out), [leaving.id.as_str()]);
+    assert_eq!(ids(&db.overdue), [late.id.as_str()]);
+    assert_eq!(ids(&db.due_back), [out.id.as_str()]);
+    assert!(db.events.is_empty(), "alpha's event is not beta's");
+}
+
+/// The links the CLI prints open on the node's web interface: a new
+/// person's one-time link, and a calendar subscription until it is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_links_the_cli_prints_open_on_the_web() {
+    let node = TestNode::start("metz", &[]).await;
+    let addr = node.running().web_addr.to_string();
+    let out = ok(&node.cli(&[
+        "user",
+        "add",
+        "--email",
+        "claire@ac-nancy-metz.fr",
+        "--name",
+        "Claire Martin",
+        "--role",
+        "staff",
+    ]));
+    let link = out
+        .lines()
+        .find(|l| l.contains("/compte/activer?jeton="))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(link.starts_with(&format!("http://{addr}/")), "{link}");
+    let path = &link[format!("http://{addr}").len()..];
+    let (status, _, page) = http(&addr, "GET", path, None, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Claire Martin") || page.contains("mot de passe"),
+        "{page}"
+    );
+
+    node.calendar()
+        .await
+        .add_event(pb::EventInput {
+            title: "Club robotique".into(),
+            kind: "atelier".into(),
+            start: "2027-01-13T14:00".into(),
+            end: "2027-01-13T16:00".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let out = ok(&node.cli(&["calendar", "feed", "add", "--site", "metz"]));
+    let url = out
+        .lines()
+        .find(|l| l.contains("/calendrier/"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let path = url[format!("http://{addr}").len()..].to_string();
+    let (status, headers, body) = http(&addr, "GET", &path, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(header(&headers, "content-type")
+        .unwrap()
+        .starts_with("text/calendar"));
+    assert!(body.contains("BEGIN:VCALENDAR") && body.contains("Club robotique"));
+    let id = ok(&node.cli(&["--json", "calendar", "feed", "list"]));
+    let id: serde_json::Value = serde_json::from_str(&id).unwrap();
+    ok(&node.cli(&["calendar", "feed", "revoke", id[0]["id"].as_str().unwrap()]));
+    let (status, _, body) = http(&addr, "GET", &path, None, None).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("révoqué"), "{body}");
+    let (status, _, _) = http(&addr, "GET", "/calendrier/inconnu.ics", None, None).await;
+    assert_eq!(status, 404);
+}
