@@ -664,3 +664,106 @@ async fn the_links_the_cli_prints_open_on_the_web() {
     let (status, _, _) = http(&addr, "GET", "/calendrier/inconnu.ics", None, None).await;
     assert_eq!(status, 404);
 }
+
+/// The catalogue finds another site's item whatever the accents, leaves out
+/// what is out on loan for the dates asked, and the item's page shows its
+/// loans and the incident noted at its return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_finds_free_items_and_shows_their_history() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let cam = b.add_item("Caméra 4K").await;
+    let tripod = b.add_item("Trépied caméra").await;
+    b.add_item("Robot Thymio").await;
+    converge(&[&a, &b]).await;
+    // Beta lent its camera in the autumn (back with an incident), and the
+    // tripod is out to alpha until the day after tomorrow.
+    let ctx = &b.running().ctx;
+    maillage::app::loans::record(
+        ctx,
+        pb::LoanRecordInput {
+            equipment: vec![cam.id.clone()],
+            borrower: "alpha".into(),
+            from: paris_day(-40),
+            to: paris_day(-35),
+            incident: "Objectif rayé".into(),
+            condition: "usable".into(),
+            ..Default::default()
+        },
+        "director",
+    )
+    .await
+    .unwrap();
+    maillage::app::loans::record(
+        ctx,
+        pb::LoanRecordInput {
+            equipment: vec![tripod.id.clone()],
+            borrower: "alpha".into(),
+            from: paris_day(-1),
+            to: paris_day(2),
+            not_returned: true,
+            ..Default::default()
+        },
+        "director",
+    )
+    .await
+    .unwrap();
+    converge(&[&a, &b]).await;
+    account(&a, "claire@ac-nancy-metz.fr", "Claire Martin", Role::Viewer).await;
+    let base = a.running().web_url();
+    let (_driver, c) = browser().await;
+    log_in(&c, &base, "claire@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&c, "À traiter").await;
+
+    // Without accents or capitals.
+    c.goto(&format!("{base}/catalogue?recherche=CAMERA"))
+        .await
+        .unwrap();
+    let text = page_with(&c, "2 matériels").await;
+    assert!(
+        text.contains("Caméra 4K") && text.contains("Trépied caméra"),
+        "{text}"
+    );
+    assert!(!text.contains("Robot Thymio"), "{text}");
+    assert!(text.contains("sorti"), "the tripod is out: {text}");
+
+    // Free tomorrow: the tripod is out, so only the camera.
+    let day = (chrono::Utc::now() + chrono::Duration::days(1))
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .format("%Y-%m-%d")
+        .to_string();
+    c.goto(&format!(
+        "{base}/catalogue?recherche=camera&du={day}&au={day}"
+    ))
+    .await
+    .unwrap();
+    let text = page_with(&c, "1 matériel").await;
+    assert!(
+        text.contains("Caméra 4K") && !text.contains("Trépied"),
+        "{text}"
+    );
+    let shot = c.screenshot().await.unwrap();
+    std::fs::write(screenshot_path("catalogue.png"), shot).unwrap();
+
+    // The item's page, by the link in the list.
+    c.find(Locator::LinkText("Caméra 4K"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let text = page_with(&c, "Incidents").await;
+    assert!(text.contains("Objectif rayé"), "{text}");
+    assert!(text.contains("enregistré après coup"), "{text}");
+    assert!(text.contains("usé"), "the incident wore it: {text}");
+    assert!(
+        text.contains("Tiers-lieu") || text.contains("alpha"),
+        "{text}"
+    );
+
+    // A bad date is said, in French, and lists nothing.
+    c.goto(&format!("{base}/catalogue?du=demain"))
+        .await
+        .unwrap();
+    page_with(&c, "invalide").await;
+}

@@ -358,3 +358,36 @@ pub fn list(ctx: &NodeContext, r: &pb::ListEquipmentRequest) -> Result<Vec<pb::E
     items.sort_by_cached_key(|i| (fold(&i.name), i.site.clone(), i.id.clone()));
     Ok(items)
 }
+
+/// What the item is doing now, in French: « disponible », « sorti (prêt à
+/// Thionville jusqu'au ven. 18 déc. 2026) », « en retard (… depuis le …) ».
+pub fn availability_text(i: &pb::EquipmentItem) -> String {
+    use crate::domain::{equipment, time};
+    let word = equipment::availability_fr(&i.availability).to_string();
+    if i.current_loan.is_empty() {
+        return word;
+    }
+    let who = if i.current_borrower_name.is_empty() {
+        i.current_borrower.clone()
+    } else {
+        i.current_borrower_name.clone()
+    };
+    // The window's end is exclusive: the last day is the one before a midnight end.
+    let last = chrono::DateTime::parse_from_rfc3339(&i.due).ok().map(|t| {
+        let t = t.with_timezone(&time::TZ);
+        if t.time() == chrono::NaiveTime::MIN {
+            time::fr_date(t.date_naive().pred_opt().unwrap_or(t.date_naive()))
+        } else {
+            time::fr_instant(&i.due)
+        }
+    });
+    let last = last.unwrap_or_else(|| i.due.clone());
+    match i.availability.as_str() {
+        "overdue" => format!(
+            "{word} (prêt {} à {who}, attendu le {last})",
+            i.current_loan
+        ),
+        "booked" => format!("{word} (prêt {} à {who} jusqu'au {last})", i.current_loan),
+        _ => format!("{word} (prêt {} à {who} jusqu'au {last})", i.current_loan),
+    }
+}

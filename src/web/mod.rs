@@ -13,6 +13,7 @@
 //! Plain HTTP: beyond loopback, put it behind an HTTPS reverse proxy (which
 //! sets `X-Forwarded-Proto: https`, so that the cookie gets `Secure`).
 
+pub mod catalogue;
 pub mod dashboard;
 pub mod pages;
 pub mod session;
@@ -58,7 +59,7 @@ impl Web {
         }
     }
 
-    fn frame<'a>(&'a self, s: &'a Session) -> Frame<'a> {
+    pub(crate) fn frame<'a>(&'a self, s: &'a Session) -> Frame<'a> {
         Frame {
             site_name: &self.ctx.name,
             person: s.person.as_ref(),
@@ -86,6 +87,8 @@ pub fn router(web: Web) -> Router {
         .route("/deconnexion", post(logout))
         .route("/static/maillage.css", get(css))
         .route("/calendrier/{file}", get(calendar_feed))
+        .route("/catalogue", get(catalogue::list))
+        .route("/materiel/{id}", get(catalogue::item))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))
@@ -100,7 +103,7 @@ fn https(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-fn html(status: StatusCode, page: Markup) -> Response {
+pub(crate) fn html(status: StatusCode, page: Markup) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -214,12 +217,16 @@ fn respond(r: Response, cookie: Option<String>) -> Response {
 }
 
 /// Why a request has no signed-in person: what to answer instead.
-type Refusal = Box<Response>;
+pub(crate) type Refusal = Box<Response>;
 
 /// The logged-in person of a request, their account checked again (a
 /// disabled or reset account ends its sessions), and allowed `need`; else
 /// the login page (or a refusal).
-fn signed_in(web: &Web, headers: &HeaderMap, need: Need) -> Result<(Session, Person), Refusal> {
+pub(crate) fn signed_in(
+    web: &Web,
+    headers: &HeaderMap,
+    need: Need,
+) -> Result<(Session, Person), Refusal> {
     let to_login = || Box::new(Redirect::to("/connexion").into_response());
     let s = session::cookie_id(headers)
         .and_then(|id| web.sessions.get(&id, Utc::now()))

@@ -51,6 +51,10 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                             p.tagline { (frame.site_name) " · réseau des tiers-lieux éducatifs" }
                         }
                         @if let Some(p) = frame.person {
+                            nav.nav aria-label="Menu principal" {
+                                a href="/" { "À traiter" }
+                                a href="/catalogue" { "Catalogue" }
+                            }
                             div.who {
                                 span { (p.name) " · " (role_fr(p.role)) }
                                 form method="post" action="/deconnexion" {

@@ -1,0 +1,311 @@
+//! The catalogue: the network's equipment, searched without regard to case
+//! or accents, filtered by site, category and free dates; and an item's page
+//! with its condition, loans and incidents. Reads only, through `app`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::pages::{layout, Frame};
+use super::{html, signed_in, Web};
+use crate::app::equipment;
+use crate::auth::Need;
+use crate::domain::equipment::{condition_fr, status_fr};
+use crate::domain::time;
+use crate::pb;
+
+/// The catalogue's filters, as the form sends them (French names in the URL).
+#[derive(Deserialize, Default, Debug)]
+pub struct Filters {
+    #[serde(default)]
+    recherche: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    categorie: String,
+    /// Free from this day (AAAA-MM-JJ from the date picker, or JJ/MM/AAAA).
+    #[serde(default)]
+    du: String,
+    /// Free until this day, included.
+    #[serde(default)]
+    au: String,
+}
+
+pub async fn list(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Query(f): Query<Filters>,
+) -> Response {
+    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    s.person = Some(person);
+    let ctx = web.ctx.clone();
+    let q = pb::ListEquipmentRequest {
+        site: f.site.trim().to_string(),
+        category: f.categorie.trim().to_string(),
+        search: f.recherche.trim().to_string(),
+        status: String::new(),
+        // One bound alone means that day.
+        available_from: match (f.du.trim(), f.au.trim()) {
+            ("", "") => String::new(),
+            ("", au) => au.to_string(),
+            (du, _) => du.to_string(),
+        },
+        available_to: match (f.du.trim(), f.au.trim()) {
+            ("", "") => String::new(),
+            (du, "") => du.to_string(),
+            (_, au) => au.to_string(),
+        },
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let all = equipment::list(&ctx, &pb::ListEquipmentRequest::default())?;
+        let found = equipment::list(&ctx, &q);
+        Ok::<_, crate::error::Error>((all, found))
+    })
+    .await;
+    let (all, found) = match result {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            return html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error(&web, &s, &e.to_string()),
+            )
+        }
+        Err(e) => {
+            return html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error(&web, &s, &e.to_string()),
+            )
+        }
+    };
+    // The choices of the filters, from the whole catalogue.
+    let mut sites: Vec<(String, String)> = all
+        .iter()
+        .map(|i| (i.site.clone(), i.site_name.clone()))
+        .collect();
+    sites.sort_by(|a, b| a.1.cmp(&b.1));
+    sites.dedup();
+    let mut categories: Vec<String> = all.iter().map(|i| i.category.clone()).collect();
+    categories.sort();
+    categories.dedup();
+    let (status, items, problem) = match found {
+        Ok(items) => (StatusCode::OK, items, None),
+        // A filter the person got wrong (dates): say what to fix.
+        Err(e) => (StatusCode::BAD_REQUEST, Vec::new(), Some(e.to_string())),
+    };
+    html(
+        status,
+        page(
+            &web.frame(&s),
+            &f,
+            &sites,
+            &categories,
+            &items,
+            problem.as_deref(),
+        ),
+    )
+}
+
+fn error(web: &Web, s: &super::session::Session, text: &str) -> Markup {
+    super::pages::message(&web.frame(s), "Erreur", text)
+}
+
+fn page(
+    frame: &Frame,
+    f: &Filters,
+    sites: &[(String, String)],
+    categories: &[String],
+    items: &[pb::EquipmentItem],
+    problem: Option<&str>,
+) -> Markup {
+    layout(
+        frame,
+        "Catalogue du réseau",
+        html! {
+            form.filters method="get" action="/catalogue" role="search" {
+                div.field {
+                    label for="recherche" { "Rechercher" span.hint { "nom, description ou n° d'inventaire, sans souci des accents" } }
+                    input id="recherche" name="recherche" type="search" value=(f.recherche);
+                }
+                div.field {
+                    label for="site" { "Site" }
+                    select id="site" name="site" {
+                        option value="" { "Tous les sites" }
+                        @for (id, name) in sites {
+                            option value=(id) selected[f.site == *id] { (name) }
+                        }
+                    }
+                }
+                div.field {
+                    label for="categorie" { "Catégorie" }
+                    select id="categorie" name="categorie" {
+                        option value="" { "Toutes les catégories" }
+                        @for c in categories {
+                            option value=(c) selected[f.categorie == *c] { (c) }
+                        }
+                    }
+                }
+                div.field {
+                    label for="du" { "Libre du" }
+                    input id="du" name="du" type="date" value=(f.du);
+                }
+                div.field {
+                    label for="au" { "au (inclus)" }
+                    input id="au" name="au" type="date" value=(f.au);
+                }
+                button.btn type="submit" { "Filtrer" }
+            }
+            @if let Some(p) = problem {
+                div.alert.alert-error role="alert" { p { (p) } }
+            }
+            p.lead { (items.len()) " matériel" @if items.len() > 1 { "s" } }
+            @if items.is_empty() && problem.is_none() {
+                p.empty { "Aucun matériel ne correspond à ces filtres." }
+            } @else if !items.is_empty() {
+                table.catalogue {
+                    caption.sr-only { "Matériel du réseau" }
+                    thead { tr {
+                        th scope="col" { "Matériel" }
+                        th scope="col" { "Site" }
+                        th scope="col" { "Catégorie" }
+                        th scope="col" { "État" }
+                        th scope="col" { "Disponibilité" }
+                    } }
+                    tbody {
+                        @for i in items {
+                            tr data-item=(i.id) {
+                                td { a href={ "/materiel/" (i.id) } { (i.name) } }
+                                td { (i.site_name) }
+                                td { (i.category) }
+                                td { (condition_fr(&i.condition)) }
+                                td { (equipment::availability_text(i)) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub async fn item(State(web): State<Web>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    s.person = Some(person);
+    let ctx = web.ctx.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let item = equipment::find(&ctx, &id)?;
+        equipment::reply(&ctx, item, true)
+    })
+    .await;
+    match found {
+        Ok(Ok(i)) => html(StatusCode::OK, item_page(&web.frame(&s), &i)),
+        Ok(Err(e)) => {
+            let status = match e {
+                crate::error::Error::NotFound(_) => StatusCode::NOT_FOUND,
+                crate::error::Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            html(status, error(&web, &s, &e.to_string()))
+        }
+        Err(e) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error(&web, &s, &e.to_string()),
+        ),
+    }
+}
+
+fn loan_state(l: &pb::Loan) -> String {
+    let mut state = crate::domain::loans::STATES_FR
+        .iter()
+        .find(|(k, _)| *k == l.state)
+        .map(|(_, fr)| fr.to_string())
+        .unwrap_or_else(|| l.state.clone());
+    if l.overdue {
+        state.push_str(", en retard");
+    }
+    if l.recorded {
+        state.push_str(", enregistré après coup");
+    }
+    state
+}
+
+fn item_page(frame: &Frame, i: &pb::EquipmentItem) -> Markup {
+    let other = |name: &str, id: &str| {
+        if name.is_empty() {
+            id.to_string()
+        } else {
+            name.to_string()
+        }
+    };
+    layout(
+        frame,
+        &i.name,
+        html! {
+            p { a href="/catalogue" { "← Retour au catalogue" } }
+            section.card {
+                h2 { "Fiche" }
+                dl.facts {
+                    dt { "Site" } dd { (i.site_name) }
+                    dt { "Catégorie" } dd { (i.category) }
+                    @if !i.inventory_number.is_empty() { dt { "N° d'inventaire" } dd { (i.inventory_number) } }
+                    dt { "Disponibilité" } dd { (equipment::availability_text(i)) }
+                    dt { "Statut" } dd { (status_fr(&i.status)) }
+                    dt { "État" } dd { (condition_fr(&i.condition)) }
+                    dt { "Prêtable" } dd { @if i.loanable { "oui" } @else { "non" } }
+                    @if let Ok(d) = time::parse_date(&i.acquired) { dt { "Acquis le" } dd { (time::fr_date(d)) } }
+                    @if !i.description.is_empty() { dt { "Description" } dd { (i.description) } }
+                }
+            }
+            section.card {
+                h2 { "Prêts " span.count { "(" (i.loans.len()) ")" } }
+                @if i.loans.is_empty() {
+                    p.empty { "Jamais prêté." }
+                } @else {
+                    table {
+                        caption.sr-only { "Prêts de ce matériel" }
+                        thead { tr {
+                            th scope="col" { "Période" }
+                            th scope="col" { "Emprunteur" }
+                            th scope="col" { "État" }
+                        } }
+                        tbody {
+                            @for l in &i.loans {
+                                tr data-loan=(l.id) {
+                                    td { (time::fr_period(&l.from, &l.to)) }
+                                    td { (other(&l.borrower_name, &l.borrower)) }
+                                    td { (loan_state(l)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Incidents " span.count { "(" (i.incidents.len()) ")" } }
+                @if i.incidents.is_empty() {
+                    p.empty { "Aucun incident signalé." }
+                } @else {
+                    ul.incidents {
+                        @for n in &i.incidents {
+                            li {
+                                strong { (time::fr_instant(&n.at)) } " — " (n.text)
+                                @if !n.condition.is_empty() {
+                                    " (" (crate::domain::loans::return_condition_fr(&n.condition)) ")"
+                                }
+                                br;
+                                span.small { "au retour du prêt à " (other(&n.borrower_name, &n.borrower)) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
