@@ -767,3 +767,144 @@ async fn the_catalogue_finds_free_items_and_shows_their_history() {
         .unwrap();
     page_with(&c, "invalide").await;
 }
+
+/// Sets a form field's value as the browser's date picker would (the
+/// picker's typing order depends on the locale).
+async fn set_value(c: &Client, id: &str, value: &str) {
+    c.execute(
+        "document.getElementById(arguments[0]).value = arguments[1];",
+        vec![serde_json::json!(id), serde_json::json!(value)],
+    )
+    .await
+    .unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// A loan from end to end in two browsers on two nodes: a director of alpha
+/// asks for beta's camera from its page; beta's director sees it on the
+/// dashboard, approves it, records its departure and its return with an
+/// incident that sends the camera to repair; alpha sees it returned. A
+/// viewer of alpha sees no request form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loan_goes_from_request_to_return_in_the_browser() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let cam = b.add_item("Caméra 4K").await;
+    converge(&[&a, &b]).await;
+    account(
+        &a,
+        "claire@ac-nancy-metz.fr",
+        "Claire Martin",
+        Role::Director,
+    )
+    .await;
+    account(&a, "lecture@ac-nancy-metz.fr", "Léa Lecture", Role::Viewer).await;
+    account(&b, "paul@ac-nancy-metz.fr", "Paul Durand", Role::Director).await;
+    let (base_a, base_b) = (a.running().web_url(), b.running().web_url());
+
+    // Alpha's director asks for the camera, from its page.
+    let (_da, ca) = browser().await;
+    log_in(&ca, &base_a, "claire@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&ca, "À traiter").await;
+    ca.goto(&format!("{base_a}/materiel/{}", cam.id))
+        .await
+        .unwrap();
+    page_with(&ca, "Demander ce matériel").await;
+    let day = |d: i64| {
+        (chrono::Utc::now() + chrono::Duration::days(d))
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    set_value(&ca, "demande-du", &day(2)).await;
+    set_value(&ca, "demande-au", &day(3)).await;
+    ca.find(Locator::Id("demande-objet"))
+        .await
+        .unwrap()
+        .send_keys("Reportage des élèves")
+        .await
+        .unwrap();
+    click(&ca, "form[action$='/demande'] button[type=submit]").await;
+    let text = page_with(&ca, "Demande envoyée au site prêteur").await;
+    assert!(
+        text.contains("demandé") && text.contains("Reportage des élèves"),
+        "{text}"
+    );
+    let loan_url = ca.current_url().await.unwrap();
+    let loan_path = loan_url.path().to_string();
+    converge(&[&a, &b]).await;
+
+    // Beta's director decides, from the dashboard.
+    let (_db, cb) = browser().await;
+    log_in(&cb, &base_b, "paul@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&cb, "Reportage des élèves").await;
+    cb.find(Locator::LinkText("Caméra 4K"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page_with(&cb, "Historique").await;
+    click(&cb, "form[action$='/accorder'] button").await;
+    page_with(&cb, "Prêt accordé.").await;
+    click(&cb, "form[action$='/sortir'] button").await;
+    page_with(&cb, "Sortie enregistrée.").await;
+    cb.find(Locator::Id("incident"))
+        .await
+        .unwrap()
+        .send_keys("Trépied : une jambe ne se verrouille plus")
+        .await
+        .unwrap();
+    cb.find(Locator::Css("#etat option[value=to_repair]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&cb, "form[action$='/rendre'] button").await;
+    let text = page_with(&cb, "Retour enregistré.").await;
+    assert!(text.contains("à réparer"), "{text}");
+    assert!(
+        text.contains("Paul") || text.contains("Tiers-lieu beta"),
+        "{text}"
+    );
+    cb.goto(&format!("{base_b}/materiel/{}", cam.id))
+        .await
+        .unwrap();
+    let text = page_with(&cb, "Incidents").await;
+    assert!(
+        text.contains("Trépied : une jambe ne se verrouille plus") && text.contains("maintenance"),
+        "{text}"
+    );
+
+    // Alpha sees it returned, once the change has crossed.
+    converge(&[&a, &b]).await;
+    ca.goto(&format!("{base_a}{loan_path}")).await.unwrap();
+    let text = page_with(&ca, "rendu").await;
+    assert!(
+        !text.contains("Enregistrer le retour"),
+        "no lender action at alpha: {text}"
+    );
+
+    // A viewer of alpha sees the camera but no request form.
+    let (_dv, cv) = browser().await;
+    log_in(&cv, &base_a, "lecture@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&cv, "À traiter").await;
+    cv.goto(&format!("{base_a}/materiel/{}", cam.id))
+        .await
+        .unwrap();
+    let text = page_with(&cv, "Fiche").await;
+    assert!(!text.contains("Demander ce matériel"), "{text}");
+    assert!(cv
+        .find(Locator::Css("form[action$='/demande']"))
+        .await
+        .is_err());
+}

@@ -266,7 +266,7 @@ pub(crate) fn conflict_index(list: &[(String, Vec<String>)]) -> BTreeMap<String,
     idx
 }
 
-pub(crate) fn loan_reply(ctx: &NodeContext, id: &str) -> Result<pb::Loan> {
+pub fn loan_reply(ctx: &NodeContext, id: &str) -> Result<pb::Loan> {
     let loan = find_loan(ctx, id)?;
     Ok(View::of(ctx, &loan)?.to_pb(&loan))
 }

@@ -198,25 +198,50 @@ pub async fn item(State(web): State<Web>, headers: HeaderMap, Path(id): Path<Str
         Err(r) => return *r,
     };
     s.person = Some(person);
+    item_response(&web, &s, &id, None, &Default::default()).await
+}
+
+/// An item's page, with an error above its request form when a request
+/// failed (`values`: what the person typed, kept).
+pub async fn item_response(
+    web: &Web,
+    s: &super::session::Session,
+    id: &str,
+    problem: Option<&str>,
+    values: &(String, String, String),
+) -> Response {
     let ctx = web.ctx.clone();
+    let id = id.to_string();
     let found = tokio::task::spawn_blocking(move || {
         let item = equipment::find(&ctx, &id)?;
         equipment::reply(&ctx, item, true)
     })
     .await;
     match found {
-        Ok(Ok(i)) => html(StatusCode::OK, item_page(&web.frame(&s), &i)),
-        Ok(Err(e)) => {
-            let status = match e {
-                crate::error::Error::NotFound(_) => StatusCode::NOT_FOUND,
-                crate::error::Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
+        Ok(Ok(i)) => {
+            let role = s
+                .person
+                .as_ref()
+                .map(|p| p.role)
+                .unwrap_or(crate::auth::Role::Viewer);
+            // A director of another site may ask for it.
+            let can_request = i.site != web.ctx.site
+                && i.loanable
+                && i.status != "retired"
+                && role.allows(Need::Director);
+            let status = if problem.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
             };
-            html(status, error(&web, &s, &e.to_string()))
+            let frame = web.frame(s);
+            let form = can_request.then(|| super::loans::request_form(&frame, &i, values));
+            html(status, item_page(&frame, &i, problem, form))
         }
+        Ok(Err(e)) => html(super::status_of(&e), error(web, s, &e.to_string())),
         Err(e) => html(
             StatusCode::INTERNAL_SERVER_ERROR,
-            error(&web, &s, &e.to_string()),
+            error(web, s, &e.to_string()),
         ),
     }
 }
@@ -236,7 +261,12 @@ fn loan_state(l: &pb::Loan) -> String {
     state
 }
 
-fn item_page(frame: &Frame, i: &pb::EquipmentItem) -> Markup {
+fn item_page(
+    frame: &Frame,
+    i: &pb::EquipmentItem,
+    problem: Option<&str>,
+    request_form: Option<Markup>,
+) -> Markup {
     let other = |name: &str, id: &str| {
         if name.is_empty() {
             id.to_string()
@@ -249,6 +279,9 @@ fn item_page(frame: &Frame, i: &pb::EquipmentItem) -> Markup {
         &i.name,
         html! {
             p { a href="/catalogue" { "← Retour au catalogue" } }
+            @if let Some(p) = problem {
+                div.alert.alert-error role="alert" { p { (p) } }
+            }
             section.card {
                 h2 { "Fiche" }
                 dl.facts {
@@ -263,6 +296,7 @@ fn item_page(frame: &Frame, i: &pb::EquipmentItem) -> Markup {
                     @if !i.description.is_empty() { dt { "Description" } dd { (i.description) } }
                 }
             }
+            @if let Some(f) = request_form { (f) }
             section.card {
                 h2 { "Prêts " span.count { "(" (i.loans.len()) ")" } }
                 @if i.loans.is_empty() {
@@ -278,7 +312,7 @@ fn item_page(frame: &Frame, i: &pb::EquipmentItem) -> Markup {
                         tbody {
                             @for l in &i.loans {
                                 tr data-loan=(l.id) {
-                                    td { (time::fr_period(&l.from, &l.to)) }
+                                    td { a href={ "/prets/" (l.id) } { (time::fr_period(&l.from, &l.to)) } }
                                     td { (other(&l.borrower_name, &l.borrower)) }
                                     td { (loan_state(l)) }
                                 }

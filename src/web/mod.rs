@@ -15,6 +15,7 @@
 
 pub mod catalogue;
 pub mod dashboard;
+pub mod loans;
 pub mod pages;
 pub mod session;
 
@@ -89,6 +90,9 @@ pub fn router(web: Web) -> Router {
         .route("/calendrier/{file}", get(calendar_feed))
         .route("/catalogue", get(catalogue::list))
         .route("/materiel/{id}", get(catalogue::item))
+        .route("/materiel/{id}/demande", post(loans::request))
+        .route("/prets/{id}", get(loans::show))
+        .route("/prets/{id}/{action}", post(loans::act))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))
@@ -101,6 +105,18 @@ fn https(headers: &HeaderMap) -> bool {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// The HTTP status of a use case's error.
+pub(crate) fn status_of(e: &crate::error::Error) -> StatusCode {
+    use crate::error::Error;
+    match e {
+        Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
+        Error::FailedPrecondition(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 pub(crate) fn html(status: StatusCode, page: Markup) -> Response {

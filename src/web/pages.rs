@@ -27,7 +27,7 @@ pub fn role_fr(role: crate::auth::Role) -> &'static str {
     }
 }
 
-fn csrf_field(csrf: &str) -> Markup {
+pub(crate) fn csrf_field(csrf: &str) -> Markup {
     html! { input type="hidden" name="_csrf" value=(csrf); }
 }
 
@@ -89,7 +89,7 @@ pub enum Notice<'a> {
     Success(&'a str),
 }
 
-fn notice(n: &Notice) -> Markup {
+pub(crate) fn notice(n: &Notice) -> Markup {
     html! {
         @match n {
             Notice::None => {},
@@ -182,7 +182,7 @@ fn loans_table(caption: &str, rows: &[LoanRow], other: &str, empty: &str) -> Mar
                     tbody {
                         @for r in rows {
                             tr data-loan=(r.id) {
-                                td { (r.items) @if !r.purpose.is_empty() { br; span.small { (r.purpose) } } }
+                                td { a href={ "/prets/" (r.id) } { (r.items) } @if !r.purpose.is_empty() { br; span.small { (r.purpose) } } }
                                 td { (r.other) }
                                 td { (r.period) }
                                 td {
