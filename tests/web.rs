@@ -908,3 +908,132 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
         .await
         .is_err());
 }
+
+/// A director manages the site's people in the browser: adds a staff
+/// member (the one-time link is shown once), who chooses a password,
+/// changes it from « Mon compte », cannot reach the accounts page, and is
+/// logged out when the director disables the account. A viewer's forged
+/// request (valid session and CSRF token) is refused and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_director_manages_accounts_and_roles_hold_on_every_post() {
+    let a = TestNode::start("alpha", &[]).await;
+    let b = TestNode::start("beta", &[&a]).await;
+    let cam = b.add_item("Caméra 4K").await;
+    converge(&[&a, &b]).await;
+    account(
+        &a,
+        "claire@ac-nancy-metz.fr",
+        "Claire Martin",
+        Role::Director,
+    )
+    .await;
+    account(&a, "lecture@ac-nancy-metz.fr", "Léa Lecture", Role::Viewer).await;
+    let base = a.running().web_url();
+
+    let (_dd, cd) = browser().await;
+    log_in(&cd, &base, "claire@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&cd, "À traiter").await;
+    click(&cd, "nav a[href='/comptes']").await;
+    page_with(&cd, "Ajouter une personne").await;
+    cd.find(Locator::Id("compte-nom"))
+        .await
+        .unwrap()
+        .send_keys("Noé Petit")
+        .await
+        .unwrap();
+    cd.find(Locator::Id("compte-email"))
+        .await
+        .unwrap()
+        .send_keys("noe@ac-nancy-metz.fr")
+        .await
+        .unwrap();
+    click(&cd, "form[action='/comptes'] button").await;
+    let text = page_with(&cd, "Compte créé pour Noé Petit.").await;
+    assert!(text.contains("mot de passe à choisir"), "{text}");
+    let link = cd
+        .find(Locator::Css("code.link"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        link.starts_with(&format!("{base}/compte/activer?jeton=")),
+        "{link}"
+    );
+
+    // Noé chooses a password, then changes it.
+    let (_dn, cn) = browser().await;
+    cn.goto(&link).await.unwrap();
+    page_with(&cn, "Noé Petit").await;
+    cn.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    if let Ok(f) = cn.find(Locator::Id("confirm")).await {
+        f.send_keys(PASSWORD).await.unwrap();
+    }
+    click(&cn, "main form button[type=submit]").await;
+    log_in(&cn, &base, "noe@ac-nancy-metz.fr", PASSWORD).await;
+    let text = page_with(&cn, "À traiter").await;
+    assert!(
+        !text.contains("Comptes"),
+        "staff has no accounts menu: {text}"
+    );
+    cn.goto(&format!("{base}/comptes")).await.unwrap();
+    page_with(&cn, "Action refusée").await;
+    cn.goto(&format!("{base}/compte")).await.unwrap();
+    for (id, v) in [
+        ("actuel", PASSWORD),
+        ("nouveau", "un nouveau mot de passe"),
+        ("confirmation", "un nouveau mot de passe"),
+    ] {
+        cn.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(v)
+            .await
+            .unwrap();
+    }
+    click(&cn, "form[action='/compte'] button").await;
+    page_with(&cn, "Mot de passe changé.").await;
+
+    // The director disables Noé: Noé's next page is the login page.
+    cd.goto(&format!("{base}/comptes")).await.unwrap();
+    click(
+        &cd,
+        "form[action='/comptes/noe@ac-nancy-metz.fr/desactiver'] button",
+    )
+    .await;
+    let text = page_with(&cd, "Compte de Noé Petit désactivé.").await;
+    assert!(text.contains("désactivé"), "{text}");
+    cn.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(cn.current_url().await.unwrap().path(), "/connexion");
+
+    // A viewer with a valid session and token forges a loan request: refused.
+    let (_dv, cv) = browser().await;
+    log_in(&cv, &base, "lecture@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&cv, "À traiter").await;
+    let session = cv
+        .get_named_cookie("maillage_session")
+        .await
+        .unwrap()
+        .value()
+        .to_string();
+    let csrf = csrf_of(&cv.source().await.unwrap());
+    let before = a.digest();
+    let addr = a.running().web_addr.to_string();
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        &format!("/materiel/{}/demande", cam.id),
+        Some(&session),
+        Some(&format!("_csrf={csrf}&du=2030-01-07&au=2030-01-08&objet=x")),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("Action refusée"), "{body}");
+    assert_eq!(a.digest(), before, "nothing written");
+}

@@ -114,7 +114,7 @@ fn error(web: &Web, s: &super::session::Session, text: &str) -> Markup {
     super::pages::message(&web.frame(s), "Erreur", text)
 }
 
-fn page(
+pub(crate) fn page(
     frame: &Frame,
     f: &Filters,
     sites: &[(String, String)],

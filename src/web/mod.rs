@@ -13,6 +13,7 @@
 //! Plain HTTP: beyond loopback, put it behind an HTTPS reverse proxy (which
 //! sets `X-Forwarded-Proto: https`, so that the cookie gets `Secure`).
 
+pub mod accounts;
 pub mod catalogue;
 pub mod dashboard;
 pub mod loans;
@@ -92,6 +93,12 @@ pub fn router(web: Web) -> Router {
         .route("/materiel/{id}", get(catalogue::item))
         .route("/materiel/{id}/demande", post(loans::request))
         .route("/prets/{id}", get(loans::show))
+        .route("/comptes", get(accounts::list).post(accounts::add))
+        .route("/comptes/{email}/{action}", post(accounts::act))
+        .route(
+            "/compte",
+            get(accounts::show_mine).post(accounts::change_mine),
+        )
         .route("/prets/{id}/{action}", post(loans::act))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))

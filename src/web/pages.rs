@@ -54,6 +54,8 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                             nav.nav aria-label="Menu principal" {
                                 a href="/" { "À traiter" }
                                 a href="/catalogue" { "Catalogue" }
+                                @if p.role >= crate::auth::Role::Director { a href="/comptes" { "Comptes" } }
+                                a href="/compte" { "Mon compte" }
                             }
                             div.who {
                                 span { (p.name) " · " (role_fr(p.role)) }
@@ -350,6 +352,43 @@ mod tests {
             (
                 "tableau de bord vide",
                 dashboard(&in_, &Dashboard::default()).into_string(),
+            ),
+            (
+                "comptes",
+                super::super::accounts::page(
+                    &in_,
+                    Role::Director,
+                    false,
+                    &[crate::pb::UserAccount {
+                        email: "e@a.fr".into(),
+                        name: "Noé".into(),
+                        role: "staff".into(),
+                        ..Default::default()
+                    }],
+                    &Notice::None,
+                    None,
+                )
+                .into_string(),
+            ),
+            (
+                "mon compte",
+                super::super::accounts::mine(&in_, &Notice::None).into_string(),
+            ),
+            (
+                "catalogue",
+                super::super::catalogue::page(
+                    &in_,
+                    &Default::default(),
+                    &[("b".into(), "Tiers-lieu B".into())],
+                    &["robotique".into()],
+                    &[crate::pb::EquipmentItem {
+                        id: "eq-1".into(),
+                        name: "Robot".into(),
+                        ..Default::default()
+                    }],
+                    None,
+                )
+                .into_string(),
             ),
         ];
         for (name, page) in &pages {

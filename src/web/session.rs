@@ -118,6 +118,12 @@ impl Sessions {
         self.inner.lock().expect("sessions").remove(id);
     }
 
+    /// Ends every session of `email` but `keep` (after a password change).
+    pub fn remove_person_except(&self, email: &str, keep: &str) {
+        let mut map = self.inner.lock().expect("sessions");
+        map.retain(|id, s| id == keep || s.person.as_ref().is_none_or(|p| p.email != email));
+    }
+
     /// Ends every session of `email` (account disabled, password reset).
     pub fn remove_person(&self, email: &str) {
         self.inner
