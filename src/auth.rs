@@ -54,6 +54,16 @@ impl Role {
         }
     }
 
+    /// The role as people read it.
+    pub fn fr(self) -> &'static str {
+        match self {
+            Role::Viewer => "consultation",
+            Role::Staff => "équipe",
+            Role::Director => "direction",
+            Role::Academy => "équipe académique",
+        }
+    }
+
     /// Whether this role may do what `needed` names.
     pub fn allows(self, needed: Need) -> bool {
         match needed {
@@ -63,6 +73,11 @@ impl Role {
             Need::Academy => self == Role::Academy,
         }
     }
+}
+
+/// A role key (`director`) as people read it; unknown keys as they are.
+pub fn role_fr(key: &str) -> &str {
+    Role::parse(key).map(Role::fr).unwrap_or(key)
 }
 
 /// What an API call requires of its caller.

@@ -29,6 +29,22 @@ pub fn to_pb(a: &Account) -> pb::UserAccount {
     }
 }
 
+/// An account's state as people read it.
+pub fn state_fr(a: &pb::UserAccount) -> String {
+    if a.disabled {
+        "désactivé".into()
+    } else if !a.locked_until.is_empty() {
+        format!(
+            "bloqué jusqu'au {}",
+            crate::domain::time::fr_instant(&a.locked_until)
+        )
+    } else if !a.password_set {
+        "mot de passe à choisir".into()
+    } else {
+        "actif".into()
+    }
+}
+
 fn setup(ctx: &NodeContext, a: &Account, secret: &str) -> pb::UserSetup {
     pb::UserSetup {
         account: Some(to_pb(a)),

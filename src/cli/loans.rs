@@ -120,13 +120,7 @@ pub enum LoanCmd {
 
 /// A role as people say it.
 pub fn role_fr(role: &str) -> &str {
-    match role {
-        "viewer" => "lecture",
-        "staff" => "équipe",
-        "director" => "direction",
-        "academy" => "équipe académique",
-        other => other,
-    }
+    crate::auth::role_fr(role)
 }
 
 /// "Name (id)", or the id alone when it has no other name.

@@ -5,6 +5,8 @@ use clap::Subcommand;
 
 use super::client::{api_error, connect, Target};
 use super::output::{print_json, print_table};
+use crate::app::users::state_fr;
+use crate::auth::role_fr;
 use crate::domain::time::fr_instant;
 use crate::pb;
 use crate::pb::users_client::UsersClient;
@@ -43,28 +45,6 @@ pub enum UserCmd {
         /// Adresse électronique du compte.
         email: String,
     },
-}
-
-fn role_fr(role: &str) -> &str {
-    match role {
-        "director" => "direction",
-        "staff" => "équipe",
-        "viewer" => "lecture seule",
-        "academy" => "équipe académique",
-        other => other,
-    }
-}
-
-fn state_fr(a: &pb::UserAccount) -> String {
-    if a.disabled {
-        "désactivé".into()
-    } else if !a.locked_until.is_empty() {
-        format!("bloqué jusqu'au {}", fr_instant(&a.locked_until))
-    } else if !a.password_set {
-        "mot de passe à choisir".into()
-    } else {
-        "actif".into()
-    }
 }
 
 fn print_setup(s: &pb::UserSetup, created: bool) {

@@ -12,26 +12,10 @@ use serde::Deserialize;
 
 use super::pages::{csrf_field, layout, notice, role_fr, Frame, Notice};
 use super::{html, signed_in, status_of, Web};
-use crate::app::users;
+use crate::app::users::{self, state_fr};
 use crate::auth::{Need, Role};
 use crate::domain::time::fr_instant;
 use crate::pb;
-
-fn state_fr(a: &pb::UserAccount) -> String {
-    if a.disabled {
-        "désactivé".into()
-    } else if !a.locked_until.is_empty() {
-        format!("bloqué jusqu'au {}", fr_instant(&a.locked_until))
-    } else if !a.password_set {
-        "mot de passe à choisir".into()
-    } else {
-        "actif".into()
-    }
-}
-
-fn role_of(key: &str) -> &'static str {
-    Role::parse(key).map(role_fr).unwrap_or("inconnu")
-}
 
 /// The roles a caller may give, as the form offers them.
 fn offered(caller: Role, academy_node: bool) -> Vec<Role> {
@@ -113,7 +97,7 @@ pub(crate) fn page(
                                 tr data-account=(a.email) {
                                     td { (a.name) }
                                     td { (a.email) }
-                                    td { (role_of(&a.role)) }
+                                    td { (crate::auth::role_fr(&a.role)) }
                                     td { (state_fr(a)) }
                                     td {
                                         @if Role::parse(&a.role).is_ok_and(|r| r <= caller) {

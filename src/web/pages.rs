@@ -18,13 +18,7 @@ pub struct Frame<'a> {
 }
 
 pub fn role_fr(role: crate::auth::Role) -> &'static str {
-    use crate::auth::Role;
-    match role {
-        Role::Viewer => "consultation",
-        Role::Staff => "équipe",
-        Role::Director => "direction",
-        Role::Academy => "équipe académique",
-    }
+    role.fr()
 }
 
 pub(crate) fn csrf_field(csrf: &str) -> Markup {
