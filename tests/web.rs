@@ -5,145 +5,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
+use common::browser::*;
 use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use maillage::accounts::Accounts;
 use maillage::auth::Role;
 use maillage::pb;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const PASSWORD: &str = "un mot de passe solide";
-
-/// chromedriver (and the Chromium it starts), killed with its whole process
-/// group when dropped, even if the test panics.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the process group this guard created.
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A fresh headless Chromium, and the guard that ends it.
-async fn browser() -> (Driver, Client) {
-    use std::os::unix::process::CommandExt;
-    let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("chromedriver introuvable : apt-get install -y chromium chromium-driver");
-    let driver = Driver { child, port };
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", driver.port)).is_err() {
-        assert!(start.elapsed() < TIMEOUT, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "args": [
-                "--headless=new",
-                // As root (CI), Chromium refuses to start sandboxed.
-                "--no-sandbox",
-                "--disable-dev-shm-usage",
-                "--disable-gpu",
-                "--window-size=1280,1100",
-                "--lang=fr-FR",
-            ]
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session");
-    (driver, client)
-}
-
-/// An account on `node` with a password already chosen.
-async fn account(node: &TestNode, email: &str, name: &str, role: Role) {
-    let accounts = Accounts::new(node.running().docs().store().clone());
-    let (_, secret) = accounts.add(email, name, role).await.unwrap();
-    accounts.set_password(&secret, PASSWORD).await.unwrap();
-}
-
-/// The page's visible text, once `what` appears in it (or panics).
-async fn page_with(c: &Client, what: &str) -> String {
-    let start = std::time::Instant::now();
-    loop {
-        let text = match c.find(Locator::Css("body")).await {
-            Ok(b) => b.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if text.contains(what) {
-            return text;
-        }
-        if start.elapsed() > TIMEOUT {
-            panic!("« {what} » never appeared; the page says:\n{text}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn log_in(c: &Client, base: &str, email: &str, password: &str) {
-    c.goto(&format!("{base}/connexion")).await.unwrap();
-    let field = c.find(Locator::Id("email")).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(email).await.unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Where the tests write their screenshots: target/screenshots.
-fn screenshot_path(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// Today plus `days`, in Paris, as people type a date.
-fn paris_day(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days))
-        .with_timezone(&chrono_tz::Europe::Paris)
-        .format("%d/%m/%Y")
-        .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_director_sees_another_sites_request_on_the_dashboard() {
@@ -308,75 +175,6 @@ async fn logout_ends_the_session() {
     assert_eq!(status, 303, "the old session id is worth nothing");
     assert_eq!(header(&headers, "location"), Some("/connexion"));
     c.close().await.unwrap();
-}
-
-/// One HTTP/1.1 request over a plain socket: (status, headers, body).
-async fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    session: Option<&str>,
-    form: Option<&str>,
-) -> (u16, Vec<(String, String)>, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(id) = session {
-        req += &format!("Cookie: maillage_session={id}\r\n");
-    }
-    let body = form.unwrap_or("");
-    if form.is_some() {
-        req += "Content-Type: application/x-www-form-urlencoded\r\n";
-    }
-    req += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// The session id a response sets.
-fn set_session(headers: &[(String, String)]) -> String {
-    let v = header(headers, "set-cookie").expect("a session cookie");
-    assert!(
-        v.contains("HttpOnly") && v.contains("SameSite=Lax") && v.contains("Path=/"),
-        "{v}"
-    );
-    v.split(';')
-        .next()
-        .unwrap()
-        .strip_prefix("maillage_session=")
-        .unwrap()
-        .to_string()
-}
-
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("a _csrf field")
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -766,26 +564,6 @@ async fn the_catalogue_finds_free_items_and_shows_their_history() {
         .await
         .unwrap();
     page_with(&c, "invalide").await;
-}
-
-/// Sets a form field's value as the browser's date picker would (the
-/// picker's typing order depends on the locale).
-async fn set_value(c: &Client, id: &str, value: &str) {
-    c.execute(
-        "document.getElementById(arguments[0]).value = arguments[1];",
-        vec![serde_json::json!(id), serde_json::json!(value)],
-    )
-    .await
-    .unwrap();
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
 }
 
 /// A loan from end to end in two browsers on two nodes: a director of alpha

@@ -2,6 +2,8 @@
 //! over real sockets with the generated gRPC clients.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
