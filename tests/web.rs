@@ -54,11 +54,13 @@ async fn a_director_sees_another_sites_request_on_the_dashboard() {
     );
     let html = c.source().await.unwrap();
     assert!(html.contains("lang=\"fr\""), "{html}");
+    shoot(&c, "connexion").await;
 
     c.goto(&format!("{base}/compte/activer?jeton={secret}"))
         .await
         .unwrap();
     page_with(&c, "Claire Martin (claire.martin@ac-nancy-metz.fr)").await;
+    shoot(&c, "activation").await;
     c.find(Locator::Id("password"))
         .await
         .unwrap()
@@ -111,7 +113,7 @@ async fn a_director_sees_another_sites_request_on_the_dashboard() {
     assert!(section.contains("Caméra 4K"), "{section}");
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"));
-    std::fs::write(screenshot_path("tableau-de-bord.png"), png).unwrap();
+    shoot(&c, "tableau-de-bord").await;
     c.close().await.unwrap();
 }
 
@@ -133,11 +135,7 @@ async fn five_wrong_passwords_lock_the_account() {
     log_in(&c, &base, "agent@ac-nancy-metz.fr", PASSWORD).await;
     page_with(&c, "compte bloqué jusqu'à").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/connexion");
-    std::fs::write(
-        screenshot_path("connexion-bloquee.png"),
-        c.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    shoot(&c, "connexion-bloquee").await;
     c.close().await.unwrap();
 }
 
@@ -540,8 +538,7 @@ async fn the_catalogue_finds_free_items_and_shows_their_history() {
         text.contains("Caméra 4K") && !text.contains("Trépied"),
         "{text}"
     );
-    let shot = c.screenshot().await.unwrap();
-    std::fs::write(screenshot_path("catalogue.png"), shot).unwrap();
+    shoot(&c, "catalogue").await;
 
     // The item's page, by the link in the list.
     c.find(Locator::LinkText("Caméra 4K"))
@@ -554,6 +551,7 @@ async fn the_catalogue_finds_free_items_and_shows_their_history() {
     assert!(text.contains("Objectif rayé"), "{text}");
     assert!(text.contains("enregistré après coup"), "{text}");
     assert!(text.contains("usé"), "the incident wore it: {text}");
+    shoot(&c, "materiel").await;
     assert!(
         text.contains("Tiers-lieu") || text.contains("alpha"),
         "{text}"
@@ -564,6 +562,7 @@ async fn the_catalogue_finds_free_items_and_shows_their_history() {
         .await
         .unwrap();
     page_with(&c, "invalide").await;
+    shoot(&c, "catalogue-date-invalide").await;
 }
 
 /// A loan from end to end in two browsers on two nodes: a director of alpha
@@ -596,6 +595,7 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
         .await
         .unwrap();
     page_with(&ca, "Demander ce matériel").await;
+    shoot(&ca, "materiel-demande").await;
     let day = |d: i64| {
         (chrono::Utc::now() + chrono::Duration::days(d))
             .with_timezone(&chrono_tz::Europe::Paris)
@@ -616,6 +616,7 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
         text.contains("demandé") && text.contains("Reportage des élèves"),
         "{text}"
     );
+    shoot(&ca, "pret-demande").await;
     let loan_url = ca.current_url().await.unwrap();
     let loan_path = loan_url.path().to_string();
     converge(&[&a, &b]).await;
@@ -649,6 +650,7 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
         .unwrap();
     click(&cb, "form[action$='/rendre'] button").await;
     let text = page_with(&cb, "Retour enregistré.").await;
+    shoot(&cb, "pret-rendu").await;
     assert!(text.contains("à réparer"), "{text}");
     assert!(
         text.contains("Paul") || text.contains("Tiers-lieu beta"),
@@ -762,6 +764,7 @@ async fn a_director_manages_accounts_and_roles_hold_on_every_post() {
     );
     cn.goto(&format!("{base}/comptes")).await.unwrap();
     page_with(&cn, "Action refusée").await;
+    shoot(&cn, "action-refusee").await;
     cn.goto(&format!("{base}/compte")).await.unwrap();
     for (id, v) in [
         ("actuel", PASSWORD),
@@ -777,6 +780,7 @@ async fn a_director_manages_accounts_and_roles_hold_on_every_post() {
     }
     click(&cn, "form[action='/compte'] button").await;
     page_with(&cn, "Mot de passe changé.").await;
+    shoot(&cn, "mon-compte").await;
 
     // The director disables Noé: Noé's next page is the login page.
     cd.goto(&format!("{base}/comptes")).await.unwrap();
@@ -786,6 +790,7 @@ async fn a_director_manages_accounts_and_roles_hold_on_every_post() {
     )
     .await;
     let text = page_with(&cd, "Compte de Noé Petit désactivé.").await;
+    shoot(&cd, "comptes").await;
     assert!(text.contains("désactivé"), "{text}");
     cn.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(cn.current_url().await.unwrap().path(), "/connexion");
@@ -814,4 +819,18 @@ async fn a_director_manages_accounts_and_roles_hold_on_every_post() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("Action refusée"), "{body}");
     assert_eq!(a.digest(), before, "nothing written");
+}
+
+/// The accessibility check finds what it must: a page without a language,
+/// an image without text and a field without a label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_check_finds_violations() {
+    let (_driver, c) = browser().await;
+    c.goto("data:text/html,<html><body><img src='x.png'><input type='text'></body></html>")
+        .await
+        .unwrap();
+    let found = accessibility_violations(&c).await.join("\n");
+    for rule in ["html-has-lang", "image-alt", "label"] {
+        assert!(found.contains(rule), "{rule} not found in:\n{found}");
+    }
 }

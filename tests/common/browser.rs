@@ -231,3 +231,62 @@ pub async fn click(c: &Client, css: &str) {
         .await
         .unwrap();
 }
+
+/// The violations of impact "serious" or "critical" that axe-core
+/// (vendored in `tests/vendor/axe-core`) finds on the page the browser
+/// shows, each with its rule and elements.
+pub async fn accessibility_violations(c: &Client) -> Vec<String> {
+    const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
+    let loaded = c
+        .execute("return typeof window.axe !== 'undefined';", vec![])
+        .await
+        .unwrap();
+    if loaded != serde_json::json!(true) {
+        c.execute(AXE, vec![]).await.expect("axe-core loads");
+    }
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document)
+               .then(r => done({
+                 rules: r.passes.length + r.violations.length,
+                 bad: r.violations
+                   .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                   .map(v => v.id + ' (' + v.impact + ') : ' + v.help + ' — ' +
+                     v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(', '))}))
+               .catch(e => done({ rules: 0, bad: ['axe-core a échoué : ' + e] }));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    let rules = found["rules"].as_u64().unwrap_or(0);
+    let bad: Vec<String> = serde_json::from_value(found["bad"].clone()).unwrap();
+    assert!(
+        rules > 10 || !bad.is_empty(),
+        "axe-core checked no rule: {found}"
+    );
+    bad
+}
+
+/// Panics on any serious or critical accessibility violation on the page.
+pub async fn assert_accessible(c: &Client) {
+    let found = accessibility_violations(c).await;
+    let url = c
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    assert!(
+        found.is_empty(),
+        "accessibility violations on {url}:\n{}",
+        found.join("\n")
+    );
+}
+
+/// A screenshot of the page under `target/screenshots/NAME.png`, and the
+/// accessibility check of the page.
+pub async fn shoot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshot_path(&format!("{name}.png")), png).unwrap();
+    assert_accessible(c).await;
+}
