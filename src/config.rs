@@ -45,6 +45,31 @@ pub struct Config {
     pub federation: FederationConfig,
     #[serde(default)]
     pub api: ApiConfig,
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// The web interface's HTTPS and public address.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Certificate chain (PEM) for HTTPS on `web_listen`; relative to the
+    /// node's directory. Empty: plain HTTP (behind an HTTPS proxy beyond
+    /// loopback).
+    pub tls_cert: String,
+    /// The certificate's private key (PEM), relative to the node's directory.
+    pub tls_key: String,
+    /// The address people type to reach the pages (e.g.
+    /// `https://maillage.metz-borny.fr` behind a proxy), used in the links
+    /// the node gives out: one-time links, calendar subscriptions, QR codes.
+    /// Empty: the address the node listens on.
+    pub public_url: String,
+}
+
+impl WebConfig {
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -135,6 +160,7 @@ impl Config {
             storage: StorageConfig::default(),
             federation: FederationConfig::default(),
             api: ApiConfig::default(),
+            web: WebConfig::default(),
         }
     }
 
@@ -186,6 +212,20 @@ impl Config {
                 self.api_listen
             )
             })?;
+        let w = &self.web;
+        if w.tls_cert.is_empty() != w.tls_key.is_empty() {
+            anyhow::bail!(
+                "[web] : tls_cert et tls_key vont ensemble (le certificat et sa clé), ou aucun des deux pour du HTTP simple"
+            );
+        }
+        if !w.public_url.is_empty()
+            && !(w.public_url.starts_with("https://") || w.public_url.starts_with("http://"))
+        {
+            anyhow::bail!(
+                "[web] public_url « {} » invalide : attendu une adresse complète, par exemple https://maillage.mon-site.fr",
+                w.public_url
+            );
+        }
         for p in &self.peers {
             validate_peer_url(p)?;
             if !self.insecure && p.starts_with("http://") {
@@ -208,6 +248,7 @@ impl Config {
         let s = &self.storage;
         let f = &self.federation;
         let a = &self.api;
+        let w = &self.web;
         format!(
             r#"# Configuration du nœud maillage.
 # Chaque champ est indiqué avec sa valeur ; un champ absent prend sa valeur par défaut.
@@ -270,6 +311,18 @@ reconnect_max_ms = {rmax}
 # Plus grande requête qu'un client peut envoyer à l'API publique, en octets.
 # Par défaut 4194304 (4 Mio).
 max_request_bytes = {api}
+
+[web]
+# HTTPS servi par le nœud lui-même : chemin du certificat (chaîne PEM) et de sa
+# clé, relatifs au dossier du nœud. Vides : HTTP simple, à placer derrière un
+# proxy HTTPS (Caddy, nginx) dès que l'interface écoute au-delà de la machine.
+tls_cert = "{tls_cert}"
+tls_key = "{tls_key}"
+# Adresse que les personnes tapent pour joindre les pages, par exemple
+# "https://maillage.mon-site.fr" derrière un proxy. Elle sert dans les liens
+# que donne le nœud (liens de première connexion, abonnements aux calendriers,
+# étiquettes QR). Vide : l'adresse d'écoute du nœud.
+public_url = "{public_url}"
 "#,
             site = self.site,
             name = self.name.replace('\\', "\\\\").replace('"', "\\\""),
@@ -287,8 +340,15 @@ max_request_bytes = {api}
             rmin = f.reconnect_min_ms,
             rmax = f.reconnect_max_ms,
             api = a.max_request_bytes,
+            tls_cert = toml_str(&w.tls_cert),
+            tls_key = toml_str(&w.tls_key),
+            public_url = toml_str(&w.public_url),
         )
     }
+}
+
+fn toml_str(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 pub fn validate_peer_url(p: &str) -> anyhow::Result<()> {

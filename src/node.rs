@@ -281,7 +281,22 @@ impl RunningNode {
                 )
             })?;
         let web_addr = web_listener.local_addr()?;
-        if !web_addr.ip().is_loopback() {
+        let web_tls = if config.web.tls() {
+            Some(crate::web::tls_acceptor(
+                &dir.join(&config.web.tls_cert),
+                &dir.join(&config.web.tls_key),
+            )?)
+        } else {
+            None
+        };
+        let web_url = if !config.web.public_url.is_empty() {
+            config.web.public_url.trim_end_matches('/').to_string()
+        } else if web_tls.is_some() {
+            format!("https://{web_addr}")
+        } else {
+            format!("http://{web_addr}")
+        };
+        if web_tls.is_none() && !web_addr.ip().is_loopback() {
             warn!(
                 web = %web_addr,
                 "l'interface web écoute au-delà de la machine en HTTP simple, sans TLS : \
@@ -310,7 +325,7 @@ impl RunningNode {
             fed: fed.clone(),
             public_key: crate::tls::site_public_key(dir)?,
             api_listen: api_addr.to_string(),
-            web_url: format!("http://{web_addr}"),
+            web_url,
             accounts: crate::accounts::Accounts::new(store.clone()),
             reports: crate::report::Index::new(),
         });
@@ -445,8 +460,16 @@ impl RunningNode {
             }
         }
         let web = {
-            let web = crate::web::Web::new(ctx.clone());
-            tokio::spawn(crate::web::serve(web_listener, web, shutdown.clone()))
+            let web = crate::web::Web::new(ctx.clone(), web_tls.is_some(), shutdown.clone());
+            match web_tls {
+                Some(acceptor) => tokio::spawn(crate::web::serve_tls(
+                    web_listener,
+                    acceptor,
+                    web,
+                    shutdown.clone(),
+                )),
+                None => tokio::spawn(crate::web::serve(web_listener, web, shutdown.clone())),
+            }
         };
         for peer in &config.peers {
             dial::spawn(fed.clone(), peer.clone());

@@ -563,6 +563,24 @@ async fn the_catalogue_finds_free_items_and_shows_their_history() {
         .unwrap();
     page_with(&c, "invalide").await;
     shoot(&c, "catalogue-date-invalide").await;
+
+    // An item added at beta appears in alpha's open catalogue, without a
+    // reload.
+    c.goto(&format!("{base}/catalogue")).await.unwrap();
+    let text = page_with(&c, "Robot Thymio").await;
+    assert!(!text.contains("Imprimante 3D"), "{text}");
+    c.execute("window.notReloaded = true;", vec![])
+        .await
+        .unwrap();
+    b.add_item("Imprimante 3D").await;
+    page_with(&c, "Imprimante 3D").await;
+    assert_eq!(
+        c.execute("return window.notReloaded === true;", vec![])
+            .await
+            .unwrap(),
+        serde_json::json!(true),
+        "the page was not reloaded"
+    );
 }
 
 /// A loan from end to end in two browsers on two nodes: a director of alpha
@@ -587,23 +605,26 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
     account(&b, "paul@ac-nancy-metz.fr", "Paul Durand", Role::Director).await;
     let (base_a, base_b) = (a.running().web_url(), b.running().web_url());
 
-    // Alpha's director asks for the camera, from its page.
+    // Alpha's director finds the camera free next week through the
+    // catalogue's date filter, and asks for it from its page.
     let (_da, ca) = browser().await;
     log_in(&ca, &base_a, "claire@ac-nancy-metz.fr", PASSWORD).await;
     page_with(&ca, "À traiter").await;
-    ca.goto(&format!("{base_a}/materiel/{}", cam.id))
-        .await
-        .unwrap();
-    page_with(&ca, "Demander ce matériel").await;
-    shoot(&ca, "materiel-demande").await;
     let day = |d: i64| {
         (chrono::Utc::now() + chrono::Duration::days(d))
             .with_timezone(&chrono_tz::Europe::Paris)
             .format("%Y-%m-%d")
             .to_string()
     };
-    set_value(&ca, "demande-du", &day(2)).await;
-    set_value(&ca, "demande-au", &day(3)).await;
+    ca.goto(&format!("{base_a}/catalogue?du={}&au={}", day(7), day(8)))
+        .await
+        .unwrap();
+    page_with(&ca, "Caméra 4K").await;
+    click(&ca, &format!("tr[data-item='{}'] a", cam.id)).await;
+    page_with(&ca, "Demander ce matériel").await;
+    shoot(&ca, "materiel-demande").await;
+    set_value(&ca, "demande-du", &day(7)).await;
+    set_value(&ca, "demande-au", &day(8)).await;
     ca.find(Locator::Id("demande-objet"))
         .await
         .unwrap()
@@ -619,6 +640,10 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
     shoot(&ca, "pret-demande").await;
     let loan_url = ca.current_url().await.unwrap();
     let loan_path = loan_url.path().to_string();
+    // A mark that a reload would erase.
+    ca.execute("window.notReloaded = true;", vec![])
+        .await
+        .unwrap();
     converge(&[&a, &b]).await;
 
     // Beta's director decides, from the dashboard.
@@ -634,6 +659,18 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
     page_with(&cb, "Historique").await;
     click(&cb, "form[action$='/accorder'] button").await;
     page_with(&cb, "Prêt accordé.").await;
+
+    // Alpha's open page shows the approval without a reload.
+    let text = page_with(&ca, "accordé le").await;
+    assert!(text.contains("Page mise à jour à"), "{text}");
+    assert_eq!(
+        ca.execute("return window.notReloaded === true;", vec![])
+            .await
+            .unwrap(),
+        serde_json::json!(true),
+        "the page was not reloaded"
+    );
+    assert_eq!(ca.current_url().await.unwrap(), loan_url);
     click(&cb, "form[action$='/sortir'] button").await;
     page_with(&cb, "Sortie enregistrée.").await;
     cb.find(Locator::Id("incident"))

@@ -162,6 +162,7 @@ pub(crate) fn page(
             @if let Some(p) = problem {
                 div.alert.alert-error role="alert" { p { (p) } }
             }
+            div data-live="resultats" {
             p.lead { (items.len()) " matériel" @if items.len() > 1 { "s" } }
             @if items.is_empty() && problem.is_none() {
                 p.empty { "Aucun matériel ne correspond à ces filtres." }
@@ -187,6 +188,7 @@ pub(crate) fn page(
                         }
                     }
                 }
+            }
             }
         },
     )
@@ -282,7 +284,7 @@ fn item_page(
             @if let Some(p) = problem {
                 div.alert.alert-error role="alert" { p { (p) } }
             }
-            section.card {
+            section.card data-live="fiche" {
                 h2 { "Fiche" }
                 dl.facts {
                     dt { "Site" } dd { (i.site_name) }
@@ -297,7 +299,7 @@ fn item_page(
                 }
             }
             @if let Some(f) = request_form { (f) }
-            section.card {
+            section.card data-live="prets" {
                 h2 { "Prêts " span.count { "(" (i.loans.len()) ")" } }
                 @if i.loans.is_empty() {
                     p.empty { "Jamais prêté." }
@@ -321,7 +323,7 @@ fn item_page(
                     }
                 }
             }
-            section.card {
+            section.card data-live="incidents" {
                 h2 { "Incidents " span.count { "(" (i.incidents.len()) ")" } }
                 @if i.incidents.is_empty() {
                     p.empty { "Aucun incident signalé." }

@@ -126,7 +126,7 @@ fn page(web: &Web, s: &Session, l: &pb::Loan, n: &Notice) -> Markup {
         &format!("Prêt : {items}"),
         html! {
             (notice(n))
-            section.card {
+            section.card data-live="pret" {
                 h2 { "Le prêt" }
                 dl.facts {
                     dt { "État" } dd { span.badge { (state_fr(&l.state)) } @if l.overdue { " " span.badge.badge-error { "en retard" } } }
@@ -144,7 +144,7 @@ fn page(web: &Web, s: &Session, l: &pb::Loan, n: &Notice) -> Markup {
                     p.alert.alert-error { "Attention : chevauche le prêt à " (named(&o.borrower_name, &o.borrower)) ", " (time::fr_period(&o.from, &o.to)) "." }
                 }
             }
-            section.card {
+            section.card data-live="historique" {
                 h2 { "Historique" }
                 ul.history {
                     @for (label, t) in &steps {
@@ -157,7 +157,7 @@ fn page(web: &Web, s: &Session, l: &pb::Loan, n: &Notice) -> Markup {
                     }
                 }
             }
-            section.card {
+            section.card data-live="actions" {
                 h2 { "Actions" }
                 @if lender && l.state == "requested" && role >= Role::Director {
                     (form("accorder", "Accorder", html! {}))

@@ -10,16 +10,20 @@
 //! - Roles: those of the API tokens, checked with the same
 //!   [`crate::auth::Caller::require`].
 //!
-//! Plain HTTP: beyond loopback, put it behind an HTTPS reverse proxy (which
+//! HTTPS: with `[web] tls_cert` and `tls_key`, the node serves the pages
+//! over TLS itself ([`serve_tls`]) and every cookie is `Secure`. Otherwise
+//! plain HTTP: beyond loopback, put it behind an HTTPS reverse proxy (which
 //! sets `X-Forwarded-Proto: https`, so that the cookie gets `Secure`).
 
 pub mod accounts;
 pub mod catalogue;
 pub mod dashboard;
+pub mod live;
 pub mod loans;
 pub mod pages;
 pub mod session;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -49,16 +53,28 @@ pub struct Web {
     pub ctx: Arc<NodeContext>,
     pub accounts: Accounts,
     pub sessions: Sessions,
+    /// Served over TLS by the node itself: every request is HTTPS.
+    pub tls: bool,
+    /// Cancelled when the node stops: ends the live streams.
+    pub stop: CancellationToken,
 }
 
 impl Web {
-    pub fn new(ctx: Arc<NodeContext>) -> Web {
+    pub fn new(ctx: Arc<NodeContext>, tls: bool, stop: CancellationToken) -> Web {
         let accounts = ctx.accounts.clone();
         Web {
             ctx,
             accounts,
             sessions: Sessions::default(),
+            tls,
+            stop,
         }
+    }
+
+    /// Whether a request came over HTTPS: served with TLS here, or through
+    /// a proxy that says so.
+    pub(crate) fn https(&self, headers: &HeaderMap) -> bool {
+        self.tls || https(headers)
     }
 
     pub(crate) fn frame<'a>(&'a self, s: &'a Session) -> Frame<'a> {
@@ -70,7 +86,7 @@ impl Web {
     }
 }
 
-/// Serves the web interface on `listener` until `stop`.
+/// Serves the web interface in plain HTTP on `listener` until `stop`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     web: Web,
@@ -81,6 +97,94 @@ pub async fn serve(
         .await
 }
 
+/// The TLS server configuration of the web interface, from the PEM files
+/// of `[web] tls_cert` and `tls_key` (no client certificate asked).
+pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use anyhow::Context;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .with_context(|| {
+            format!(
+                "certificat de l'interface web illisible : {} ([web] tls_cert)",
+                cert.display()
+            )
+        })?;
+    if certs.is_empty() {
+        anyhow::bail!(
+            "{} ne contient aucun certificat PEM ([web] tls_cert)",
+            cert.display()
+        );
+    }
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| {
+        format!(
+            "clé de l'interface web illisible : {} ([web] tls_key)",
+            key.display()
+        )
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("le certificat et la clé de l'interface web ne vont pas ensemble")?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// Serves the web interface over HTTPS on `listener` until `stop`: each
+/// connection's handshake runs apart (bounded), so that a silent client
+/// holds up no other.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    web: Web,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let app = router(web);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "connexion web refusée");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (acceptor, app, stop) = (acceptor.clone(), app.clone(), stop.clone());
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(tcp)).await;
+            let stream = match handshake {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%addr, error = %e, "poignée de main TLS (web) refusée");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
+
+/// Time a browser has to finish the TLS handshake.
+const TLS_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub fn router(web: Web) -> Router {
     Router::new()
         .route("/", get(home))
@@ -88,6 +192,8 @@ pub fn router(web: Web) -> Router {
         .route("/compte/activer", get(activate_form).post(activate))
         .route("/deconnexion", post(logout))
         .route("/static/maillage.css", get(css))
+        .route("/static/direct.js", get(live::script))
+        .route("/direct", get(live::events))
         .route("/calendrier/{file}", get(calendar_feed))
         .route("/catalogue", get(catalogue::list))
         .route("/materiel/{id}", get(catalogue::item))
@@ -158,8 +264,8 @@ async fn security_headers(req: Request, next: Next) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     h.insert(
@@ -226,7 +332,7 @@ fn visitor(web: &Web, headers: &HeaderMap) -> (Session, Option<String>) {
         Some(s) => (s, None),
         None => {
             let s = web.sessions.create(None, now);
-            let cookie = session::set_cookie(&s.id, https(headers));
+            let cookie = session::set_cookie(&s.id, web.https(headers));
             (s, Some(cookie))
         }
     }
@@ -345,7 +451,7 @@ async fn login(
             let new = web.sessions.create(Some(person), Utc::now());
             with_cookie(
                 Redirect::to("/").into_response(),
-                session::set_cookie(&new.id, https(&headers)),
+                session::set_cookie(&new.id, web.https(&headers)),
             )
         }
         Err(refused) => {
@@ -457,7 +563,7 @@ async fn logout(
     web.sessions.remove(&s.id);
     with_cookie(
         Redirect::to("/connexion").into_response(),
-        session::clear_cookie(https(&headers)),
+        session::clear_cookie(web.https(&headers)),
     )
 }
 

@@ -35,6 +35,7 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — maillage · " (frame.site_name) }
                 link rel="stylesheet" href="/static/maillage.css";
+                @if frame.person.is_some() { script src="/static/direct.js" defer {} }
             }
             body {
                 a.skip href="#contenu" { "Aller au contenu" }
@@ -64,6 +65,7 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                 main id="contenu" tabindex="-1" {
                     div.container {
                         h1 { (title) }
+                        @if frame.person.is_some() { p.live-status id="direct-statut" role="status" aria-live="polite" {} }
                         (content)
                     }
                 }
@@ -161,7 +163,7 @@ pub fn message(frame: &Frame, title: &str, text: &str) -> Markup {
 
 fn loans_table(caption: &str, rows: &[LoanRow], other: &str, empty: &str) -> Markup {
     html! {
-        section.card {
+        section.card data-live=(caption) {
             h2 { (caption) " " span.count { "(" (rows.len()) ")" } }
             @if rows.is_empty() {
                 p.empty { (empty) }
@@ -197,7 +199,7 @@ fn loans_table(caption: &str, rows: &[LoanRow], other: &str, empty: &str) -> Mar
 
 fn events_table(rows: &[EventRow], week_end: &str) -> Markup {
     html! {
-        section.card {
+        section.card data-live="evenements" {
             h2 { "Événements jusqu'au " (week_end) " " span.count { "(" (rows.len()) ")" } }
             @if rows.is_empty() {
                 p.empty { "Aucun événement prévu." }
