@@ -218,9 +218,10 @@ impl Config {
                 "[web] : tls_cert et tls_key vont ensemble (le certificat et sa clé), ou aucun des deux pour du HTTP simple"
             );
         }
-        if !w.public_url.is_empty()
-            && !(w.public_url.starts_with("https://") || w.public_url.starts_with("http://"))
-        {
+        let url_ok = w.public_url.is_empty()
+            || w.public_url.starts_with("https://")
+            || w.public_url.starts_with("http://");
+        if !url_ok {
             anyhow::bail!(
                 "[web] public_url « {} » invalide : attendu une adresse complète, par exemple https://maillage.mon-site.fr",
                 w.public_url
