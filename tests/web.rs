@@ -871,3 +871,75 @@ async fn the_accessibility_check_finds_violations() {
         assert!(found.contains(rule), "{rule} not found in:\n{found}");
     }
 }
+
+/// With `[web] tls_cert` and `tls_key`, the node serves its pages over
+/// HTTPS itself: the browser logs in over TLS, the session cookie is
+/// `Secure`, the links the node gives out start with https://, and plain
+/// HTTP on that port gets no page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_serves_https_with_the_configured_certificate() {
+    let mut a = TestNode::start("alpha", &[]).await;
+    let issued = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    std::fs::write(a.dir.join("web.pem"), issued.cert.pem()).unwrap();
+    std::fs::write(a.dir.join("web.key"), issued.signing_key.serialize_pem()).unwrap();
+    a.restart_with(|c| {
+        c.web.tls_cert = "web.pem".into();
+        c.web.tls_key = "web.key".into();
+    })
+    .await;
+    account(
+        &a,
+        "claire@ac-nancy-metz.fr",
+        "Claire Martin",
+        Role::Director,
+    )
+    .await;
+    let base = a.running().web_url();
+    assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+
+    // The certificate is the test's own: the browser is told to accept it.
+    let (_driver, c) = browser_with(&["--ignore-certificate-errors"]).await;
+    log_in(&c, &base, "claire@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&c, "Claire Martin · direction").await;
+    assert_eq!(c.current_url().await.unwrap().scheme(), "https");
+    let cookie = c.get_named_cookie("maillage_session").await.unwrap();
+    assert_eq!(cookie.secure(), Some(true), "{cookie:?}");
+    assert_eq!(cookie.http_only(), Some(true), "{cookie:?}");
+
+    // Plain HTTP on the HTTPS port: no page.
+    let addr = base.trim_start_matches("https://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(b"GET /connexion HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(TIMEOUT, s.read_to_end(&mut raw)).await;
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("connexion"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+}
+
+/// A certificate without its key, or a key that cannot be read, stops the
+/// node at start with a message that names the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_web_certificate_setting_is_refused_at_start() {
+    let mut a = TestNode::start("alpha", &[]).await;
+    a.stop().await;
+    let mut cfg = maillage::config::Config::load(&a.dir).unwrap();
+    cfg.web.tls_cert = "web.pem".into();
+    let e = maillage::node::RunningNode::start_with(&a.dir, cfg.clone())
+        .await
+        .err()
+        .expect("refused");
+    assert!(format!("{e:#}").contains("tls_key"), "{e:#}");
+    cfg.web.tls_key = "absente.key".into();
+    std::fs::write(a.dir.join("web.pem"), "pas un certificat").unwrap();
+    let e = maillage::node::RunningNode::start_with(&a.dir, cfg)
+        .await
+        .err()
+        .expect("refused");
+    assert!(format!("{e:#}").contains("[web] tls_"), "{e:#}");
+}

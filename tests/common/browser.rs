@@ -43,6 +43,11 @@ pub fn free_port() -> u16 {
 
 /// A fresh headless Chromium, and the guard that ends it.
 pub async fn browser() -> (Driver, Client) {
+    browser_with(&[]).await
+}
+
+/// A fresh headless Chromium started with `extra` arguments.
+pub async fn browser_with(extra: &[&str]) -> (Driver, Client) {
     use std::os::unix::process::CommandExt;
     let port = free_port();
     let child = Command::new("chromedriver")
@@ -58,20 +63,20 @@ pub async fn browser() -> (Driver, Client) {
         assert!(start.elapsed() < TIMEOUT, "chromedriver did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let mut args = vec![
+        "--headless=new",
+        // As root (CI), Chromium refuses to start sandboxed.
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1100",
+        "--lang=fr-FR",
+    ];
+    args.extend_from_slice(extra);
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "args": [
-                "--headless=new",
-                // As root (CI), Chromium refuses to start sandboxed.
-                "--no-sandbox",
-                "--disable-dev-shm-usage",
-                "--disable-gpu",
-                "--window-size=1280,1100",
-                "--lang=fr-FR",
-            ]
-        }),
+        serde_json::json!({ "args": args }),
     );
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
