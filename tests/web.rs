@@ -817,7 +817,32 @@ async fn a_director_manages_accounts_and_roles_hold_on_every_post() {
     }
     click(&cn, "form[action='/compte'] button").await;
     page_with(&cn, "Mot de passe changé.").await;
+
+    // Noé logs in from a second browser, sees both sessions in « Mon
+    // compte » and closes the other one: its next page is the login page.
+    let (_dn2, cn2) = browser().await;
+    log_in(
+        &cn2,
+        &base,
+        "noe@ac-nancy-metz.fr",
+        "un nouveau mot de passe",
+    )
+    .await;
+    page_with(&cn2, "À traiter").await;
+    cn.goto(&format!("{base}/compte")).await.unwrap();
+    let text = page_with(&cn, "Sessions ouvertes (2)").await;
+    assert!(
+        text.contains("cette session") && text.contains("Chrome sous Linux"),
+        "{text}"
+    );
     shoot(&cn, "mon-compte").await;
+    click(&cn, "form[action$='/fermer'] button").await;
+    let text = page_with(&cn, "Session fermée.").await;
+    assert!(text.contains("Sessions ouvertes (1)"), "{text}");
+    cn2.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(cn2.current_url().await.unwrap().path(), "/connexion");
+    cn.goto(&format!("{base}/")).await.unwrap();
+    page_with(&cn, "À traiter").await;
 
     // The director disables Noé: Noé's next page is the login page.
     cd.goto(&format!("{base}/comptes")).await.unwrap();

@@ -11,11 +11,13 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::pages::{csrf_field, layout, notice, role_fr, Frame, Notice};
+use super::session::Session;
 use super::{html, signed_in, status_of, Web};
 use crate::app::users::{self, state_fr};
 use crate::auth::{Need, Role};
 use crate::domain::time::fr_instant;
 use crate::pb;
+use chrono::Utc;
 
 /// The roles a caller may give, as the form offers them.
 fn offered(caller: Role, academy_node: bool) -> Vec<Role> {
@@ -237,12 +239,46 @@ pub async fn act(
     }
 }
 
-pub(crate) fn mine(frame: &Frame, n: &Notice) -> Markup {
+/// « Mon compte »: the password form and the person's open sessions
+/// (`current`: the handle of the session showing the page).
+pub(crate) fn mine(frame: &Frame, sessions: &[Session], current: &str, n: &Notice) -> Markup {
     layout(
         frame,
         "Mon compte",
         html! {
             (notice(n))
+            section.card {
+                h2 { "Sessions ouvertes " span.count { "(" (sessions.len()) ")" } }
+                p.small { "Une session se ferme seule après 2 heures sans activité, et au plus tard 12 heures après la connexion. Fermez celles que vous ne reconnaissez pas, puis changez de mot de passe." }
+                table.sessions {
+                    caption.sr-only { "Vos sessions ouvertes" }
+                    thead { tr {
+                        th scope="col" { "Navigateur" }
+                        th scope="col" { "Ouverte le" }
+                        th scope="col" { "Dernière activité" }
+                        th scope="col" { span.sr-only { "Action" } }
+                    } }
+                    tbody {
+                        @for x in sessions {
+                            tr data-session=(x.handle) {
+                                td { (x.browser) }
+                                td { (fr_instant(&x.created.to_rfc3339())) }
+                                td { (fr_instant(&x.last_seen.to_rfc3339())) }
+                                td {
+                                    @if x.handle == current {
+                                        span.badge { "cette session" }
+                                    } @else {
+                                        form.inline method="post" action={ "/compte/sessions/" (x.handle) "/fermer" } {
+                                            (csrf_field(frame.csrf))
+                                            button.btn.btn-secondary type="submit" { "Fermer cette session" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             section.card {
                 h2 { "Changer de mot de passe" }
                 form method="post" action="/compte" {
@@ -266,13 +302,48 @@ pub(crate) fn mine(frame: &Frame, n: &Notice) -> Markup {
     )
 }
 
+fn mine_page(web: &Web, s: &Session, status: StatusCode, n: &Notice) -> Response {
+    let email = s.person.as_ref().map(|p| p.email.as_str()).unwrap_or("");
+    let open = web.sessions.of_person(email, Utc::now());
+    html(status, mine(&web.frame(s), &open, &s.handle, n))
+}
+
 pub async fn show_mine(State(web): State<Web>, headers: HeaderMap) -> Response {
     let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     s.person = Some(person);
-    html(StatusCode::OK, mine(&web.frame(&s), &Notice::None))
+    mine_page(&web, &s, StatusCode::OK, &Notice::None)
+}
+
+/// `POST /compte/sessions/HANDLE/fermer`: ends one of one's own sessions.
+pub async fn close_session(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Path(handle): Path<String>,
+) -> Response {
+    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let email = person.email.clone();
+    s.person = Some(person);
+    if handle == s.handle {
+        let n = Notice::Error("pour fermer cette session-ci, utilisez « Se déconnecter »");
+        return mine_page(&web, &s, StatusCode::BAD_REQUEST, &n);
+    }
+    if web.sessions.remove_handle(&email, &handle) {
+        mine_page(
+            &web,
+            &s,
+            StatusCode::OK,
+            &Notice::Success("Session fermée."),
+        )
+    } else {
+        let n = Notice::Error("cette session n'existe plus : elle a déjà été fermée ou a expiré");
+        mine_page(&web, &s, StatusCode::NOT_FOUND, &n)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -298,7 +369,7 @@ pub async fn change_mine(
     s.person = Some(person);
     if input.nouveau != input.confirmation {
         let n = Notice::Error("les deux saisies du nouveau mot de passe diffèrent");
-        return html(StatusCode::BAD_REQUEST, mine(&web.frame(&s), &n));
+        return mine_page(&web, &s, StatusCode::BAD_REQUEST, &n);
     }
     match web
         .accounts
@@ -309,11 +380,11 @@ pub async fn change_mine(
             // Other sessions of this person end; this one goes on.
             web.sessions.remove_person_except(&email, &s.id);
             let n = Notice::Success("Mot de passe changé. Vos autres sessions sont fermées.");
-            html(StatusCode::OK, mine(&web.frame(&s), &n))
+            mine_page(&web, &s, StatusCode::OK, &n)
         }
         Err(e) => {
             let msg = e.to_string();
-            html(status_of(&e), mine(&web.frame(&s), &Notice::Error(&msg)))
+            mine_page(&web, &s, status_of(&e), &Notice::Error(&msg))
         }
     }
 }

@@ -205,6 +205,10 @@ pub fn router(web: Web) -> Router {
             "/compte",
             get(accounts::show_mine).post(accounts::change_mine),
         )
+        .route(
+            "/compte/sessions/{handle}/fermer",
+            post(accounts::close_session),
+        )
         .route("/prets/{id}/{action}", post(loans::act))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
@@ -331,7 +335,9 @@ fn visitor(web: &Web, headers: &HeaderMap) -> (Session, Option<String>) {
     match session::cookie_id(headers).and_then(|id| web.sessions.get(&id, now)) {
         Some(s) => (s, None),
         None => {
-            let s = web.sessions.create(None, now);
+            let s = web
+                .sessions
+                .create(None, now, &session::browser_of(headers));
             let cookie = session::set_cookie(&s.id, web.https(headers));
             (s, Some(cookie))
         }
@@ -448,7 +454,9 @@ async fn login(
                 name: a.name,
                 role: a.role,
             };
-            let new = web.sessions.create(Some(person), Utc::now());
+            let new = web
+                .sessions
+                .create(Some(person), Utc::now(), &session::browser_of(&headers));
             with_cookie(
                 Redirect::to("/").into_response(),
                 session::set_cookie(&new.id, web.https(&headers)),

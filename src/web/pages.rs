@@ -368,7 +368,7 @@ mod tests {
             ),
             (
                 "mon compte",
-                super::super::accounts::mine(&in_, &Notice::None).into_string(),
+                super::super::accounts::mine(&in_, &[], "", &Notice::None).into_string(),
             ),
             (
                 "catalogue",

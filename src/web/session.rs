@@ -35,7 +35,13 @@ pub struct Person {
 
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The credential, in the cookie only: never shown in a page.
     pub id: String,
+    /// A name for the session that pages may show (« Mon compte » lists a
+    /// person's sessions and closes one by it).
+    pub handle: String,
+    /// The browser and system, as « Firefox sous Windows ».
+    pub browser: String,
     pub csrf: String,
     pub person: Option<Person>,
     pub created: DateTime<Utc>,
@@ -85,10 +91,12 @@ impl Sessions {
         Some(s.clone())
     }
 
-    /// A new session (anonymous when `person` is None).
-    pub fn create(&self, person: Option<Person>, now: DateTime<Utc>) -> Session {
+    /// A new session (anonymous when `person` is None) for `browser`.
+    pub fn create(&self, person: Option<Person>, now: DateTime<Utc>, browser: &str) -> Session {
         let s = Session {
             id: random_token(),
+            handle: hex::encode(rand::random::<[u8; 8]>()),
+            browser: browser.to_string(),
             csrf: random_token(),
             person,
             created: now,
@@ -132,6 +140,34 @@ impl Sessions {
             .retain(|_, s| s.person.as_ref().is_none_or(|p| p.email != email));
     }
 
+    /// The live sessions of `email`, the most recent use first.
+    pub fn of_person(&self, email: &str, now: DateTime<Utc>) -> Vec<Session> {
+        let map = self.inner.lock().expect("sessions");
+        let mut out: Vec<Session> = map
+            .values()
+            .filter(|s| !s.expired(now) && s.person.as_ref().is_some_and(|p| p.email == email))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        out
+    }
+
+    /// Ends the session of `email` named `handle`; whether there was one.
+    pub fn remove_handle(&self, email: &str, handle: &str) -> bool {
+        let mut map = self.inner.lock().expect("sessions");
+        let found = map
+            .iter()
+            .find(|(_, s)| {
+                same_secret(&s.handle, handle)
+                    && s.person.as_ref().is_some_and(|p| p.email == email)
+            })
+            .map(|(id, _)| id.clone());
+        match found {
+            Some(id) => map.remove(&id).is_some(),
+            None => false,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.inner.lock().expect("sessions").len()
     }
@@ -157,6 +193,44 @@ pub fn clear_cookie(secure: bool) -> String {
     )
 }
 
+/// The browser and system of a request, from its `User-Agent`, in French:
+/// « Firefox sous Windows », « navigateur inconnu ».
+pub fn browser_of(headers: &http::HeaderMap) -> String {
+    let ua = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let browser = if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("OPR/") {
+        "Opera"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else {
+        return "navigateur inconnu".to_string();
+    };
+    let system = if ua.contains("Android") {
+        "Android"
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        "iOS"
+    } else if ua.contains("Windows") {
+        "Windows"
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        "macOS"
+    } else if ua.contains("CrOS") {
+        "ChromeOS"
+    } else if ua.contains("Linux") {
+        "Linux"
+    } else {
+        return browser.to_string();
+    };
+    format!("{browser} sous {system}")
+}
+
 /// The session id a request's `Cookie` headers carry.
 pub fn cookie_id(headers: &http::HeaderMap) -> Option<String> {
     headers
@@ -177,7 +251,7 @@ mod tests {
     fn sessions_expire_and_end() {
         let sessions = Sessions::default();
         let now = Utc::now();
-        let anon = sessions.create(None, now);
+        let anon = sessions.create(None, now, "Firefox sous Linux");
         assert!(sessions.get(&anon.id, now).is_some());
         let later = now + chrono::Duration::from_std(ANONYMOUS).unwrap();
         assert!(sessions
@@ -188,7 +262,7 @@ mod tests {
             name: "A".into(),
             role: Role::Staff,
         };
-        let s = sessions.create(Some(p.clone()), now);
+        let s = sessions.create(Some(p.clone()), now, "Firefox sous Linux");
         let idle = chrono::Duration::from_std(IDLE).unwrap();
         // Used regularly, it lives until the absolute limit.
         let mut t = now;
@@ -201,7 +275,7 @@ mod tests {
             sessions.get(&s.id, past).is_none(),
             "past the absolute limit"
         );
-        let s = sessions.create(Some(p), now);
+        let s = sessions.create(Some(p), now, "Firefox sous Linux");
         sessions.remove_person("a@b.fr");
         assert!(sessions.get(&s.id, now).is_none());
         assert_ne!(s.id, s.csrf);
@@ -220,5 +294,55 @@ mod tests {
         assert!(set_cookie("abc", false).contains("HttpOnly; SameSite=Lax; Path=/"));
         assert!(!set_cookie("abc", false).contains("Secure"));
         assert!(set_cookie("abc", true).ends_with("; Secure"));
+    }
+
+    #[test]
+    fn browsers_are_named() {
+        let named = |ua: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(http::header::USER_AGENT, ua.parse().unwrap());
+            browser_of(&h)
+        };
+        assert_eq!(
+            named(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+            ),
+            "Firefox sous Windows"
+        );
+        assert_eq!(
+            named("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"),
+            "Chrome sous Linux"
+        );
+        assert_eq!(
+            named("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15"),
+            "Safari sous macOS"
+        );
+        assert_eq!(
+            named("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0"),
+            "Edge sous Windows"
+        );
+        assert_eq!(named("curl/8.0"), "navigateur inconnu");
+    }
+
+    #[test]
+    fn a_person_closes_one_of_their_sessions_by_its_handle() {
+        let sessions = Sessions::default();
+        let now = Utc::now();
+        let p = |e: &str| Person {
+            email: e.into(),
+            name: "A".into(),
+            role: Role::Staff,
+        };
+        let one = sessions.create(Some(p("a@b.fr")), now, "Chrome sous Linux");
+        let two = sessions.create(Some(p("a@b.fr")), now, "Firefox sous Windows");
+        let other = sessions.create(Some(p("c@d.fr")), now, "Safari sous macOS");
+        assert_eq!(sessions.of_person("a@b.fr", now).len(), 2);
+        // Another person's handle closes nothing.
+        assert!(!sessions.remove_handle("a@b.fr", &other.handle));
+        assert!(sessions.get(&other.id, now).is_some());
+        assert!(sessions.remove_handle("a@b.fr", &two.handle));
+        assert!(sessions.get(&two.id, now).is_none());
+        assert!(sessions.get(&one.id, now).is_some());
+        assert_ne!(one.handle, one.id);
     }
 }
