@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod catalogue;
 pub mod dashboard;
+pub mod event_form;
 pub mod loans;
 pub mod pages;
 pub mod session;
