@@ -48,6 +48,7 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                             nav.nav aria-label="Menu principal" {
                                 a href="/" { "À traiter" }
                                 a href="/catalogue" { "Catalogue" }
+                                a href="/calendrier" { "Calendrier" }
                                 @if p.role >= crate::auth::Role::Director { a href="/comptes" { "Comptes" } }
                                 a href="/compte" { "Mon compte" }
                             }
