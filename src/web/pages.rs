@@ -206,7 +206,7 @@ fn events_table(rows: &[EventRow], week_end: &str) -> Markup {
                 ul.events {
                     @for e in rows {
                         li {
-                            strong { (e.title) } br;
+                            strong { a href={ "/evenements/" (e.id) } { (e.title) } } br;
                             (e.period)
                             @if !e.place.is_empty() { " · " (e.place) }
                             " · " span.small { (e.owner) }
@@ -322,6 +322,7 @@ mod tests {
             due_back: vec![],
             overdue: vec![row("late")],
             events: vec![EventRow {
+                id: "ev-1".into(),
                 title: "Atelier".into(),
                 period: "mar. 15 déc. 2026, 14:00–16:00".into(),
                 place: "Salle 2".into(),
