@@ -75,6 +75,19 @@ async fn a_weekly_event_with_an_exception_stays_at_14_h_across_summer_time() {
     .await
     .unwrap();
 
+    let action = maillage::app::actions::create(
+        &ctx,
+        pb::CreateActionRequest {
+            title: "Robotique itinérante".into(),
+            axis: 2,
+            description: "Des robots qui circulent entre les sites.".into(),
+            start: "2027-01-05".into(),
+            end: "2027-06-30".into(),
+        },
+    )
+    .await
+    .unwrap();
+
     let (_d, c) = browser().await;
     log_in(&c, &base, DIRECTOR, PASSWORD).await;
     page_with(&c, "À traiter").await;
@@ -93,6 +106,7 @@ async fn a_weekly_event_with_an_exception_stays_at_14_h_across_summer_time() {
     click(&c, "#repetition-semaine").await;
     click(&c, "#jour-TU").await;
     click(&c, "#public-pupils").await;
+    click(&c, &format!("#action option[value='{}']", action.id)).await;
     set_value(&c, "jusqu_au", "2027-04-13").await;
     type_into(&c, "exceptions", "30/03/2027, 31/02/2027").await;
     let before = events(&a);
@@ -150,6 +164,7 @@ async fn a_weekly_event_with_an_exception_stays_at_14_h_across_summer_time() {
         "Salle 2",
         "Tiers-lieu alpha",
         "élèves",
+        "Robotique itinérante",
     ] {
         assert!(text.contains(expected), "{expected} missing:\n{text}");
     }
@@ -274,6 +289,18 @@ async fn a_weekly_event_with_an_exception_stays_at_14_h_across_summer_time() {
         .unwrap();
     page_with(&c, "Événements de Tiers-lieu alpha").await;
     assert_eq!(count(&c, &format!("li[data-event='{id}']")).await, 2);
+    // One action's events, chosen in the filter form: the other event is not
+    // the action's.
+    c.goto(&format!("{base}/calendrier?mois=2027-04"))
+        .await
+        .unwrap();
+    page_with(&c, "Réunion du réseau").await;
+    click(&c, &format!("#filtre option[value='action:{}']", action.id)).await;
+    click(&c, "form.filters button[type=submit]").await;
+    let text = page_with(&c, "Événements de l'action « Robotique itinérante »").await;
+    assert_eq!(count(&c, &format!("li[data-event='{id}']")).await, 2);
+    assert!(!text.contains("Réunion du réseau"), "{text}");
+    assert!(text.contains("avril 2027"), "the month stays: {text}");
 
     // A viewer sees the event but no way to add one.
     let (_dv, cv) = browser().await;

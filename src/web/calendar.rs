@@ -413,7 +413,10 @@ fn view_page(frame: &Frame, v: &ViewPage) -> Markup {
             .and_then(|a| v.actions.iter().find(|(id, _)| id == a))
         {
             Some((_, t)) => format!("Événements de l'action « {t} »"),
-            None => "Événements de tout le réseau".to_string(),
+            None => match f.strip_prefix("action:") {
+                Some(a) => format!("Événements de l'action {a} (introuvable sur ce nœud)"),
+                None => "Événements de tout le réseau".to_string(),
+            },
         },
     };
     layout(
@@ -1479,5 +1482,151 @@ mod tests {
             view_link(false, d("2027-03-22"), ""),
             "/calendrier?mois=2027-03"
         );
+    }
+
+    /// The ids of the fields people fill in on `page` (not hidden), each
+    /// with its label; every POST form with its CSRF token.
+    fn check(name: &str, page: &str) {
+        assert!(page.contains("<html lang=\"fr\">"), "{name}: lang");
+        for tag in ["<input", "<select", "<textarea"] {
+            for (i, _) in page.match_indices(tag) {
+                let end = page[i..].find('>').map(|e| i + e).unwrap();
+                let el = &page[i..end];
+                if el.contains("type=\"hidden\"") {
+                    continue;
+                }
+                let id = el
+                    .split(" id=\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .unwrap_or_else(|| panic!("{name}: a field without id: {el}"));
+                assert!(
+                    page.contains(&format!("<label for=\"{id}\"")),
+                    "{name}: no label for {id}"
+                );
+            }
+        }
+        for (i, _) in page.match_indices("<form") {
+            let form = &page[i..i + page[i..].find("</form>").unwrap()];
+            if form.contains("method=\"post\"") {
+                assert!(form.contains("name=\"_csrf\""), "{name}: no _csrf");
+            }
+        }
+    }
+
+    #[test]
+    fn every_field_has_its_label() {
+        let person = crate::web::session::Person {
+            email: "d@a.fr".into(),
+            name: "Claire".into(),
+            role: Role::Director,
+        };
+        let frame = Frame {
+            site_name: "Tiers-lieu A",
+            person: Some(&person),
+            csrf: "jeton",
+        };
+        let actions = vec![("act-1".to_string(), "Robotique".to_string())];
+        let names = BTreeMap::from([("alpha".to_string(), "Tiers-lieu alpha".to_string())]);
+        let entry = Entry {
+            event_id: "ev-1".into(),
+            when: "14 h".into(),
+            title: "Club <robotique>".into(),
+            site: "Tiers-lieu alpha".into(),
+            place: "Salle 2".into(),
+            cancelled: true,
+        };
+        let days = BTreeMap::from([(d("2027-03-16"), vec![entry])]);
+        let mut pages = Vec::new();
+        for week in [false, true] {
+            let p = Period {
+                week,
+                first: d(if week { "2027-03-15" } else { "2027-03-01" }),
+                last: d(if week { "2027-03-21" } else { "2027-03-31" }),
+            };
+            let v = ViewPage {
+                period: &p,
+                today: d("2027-03-16"),
+                days: &days,
+                filtre: "action:act-1",
+                actions: &actions,
+                my_site: "Tiers-lieu alpha",
+                can_add: true,
+                director: true,
+                problem: Some("Le mois « x » n'est pas de la forme AAAA-MM."),
+            };
+            pages.push(("vue", view_page(&frame, &v).into_string()));
+        }
+        let f = EventForm {
+            titre: "Club".into(),
+            jours: vec!["TU".into()],
+            repetition: "semaine".into(),
+            ..Default::default()
+        };
+        pages.push((
+            "formulaire",
+            form_page(&frame, &f, &actions, &["Corrigez.".into()]).into_string(),
+        ));
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        let event = pb::Event {
+            id: "ev-1".into(),
+            site: "alpha".into(),
+            title: "Club".into(),
+            kind: "workshop".into(),
+            start: "2026-11-17T14:00:00+01:00".into(),
+            end: "2026-11-17T16:00:00+01:00".into(),
+            rrule: "FREQ=WEEKLY;BYDAY=TU".into(),
+            exdates: vec!["2026-11-24T14:00:00+01:00".into()],
+            audience: vec!["pupils".into()],
+            action: "act-1".into(),
+            status: "confirmed".into(),
+            ..Default::default()
+        };
+        let past = [Sitting {
+            start: t("2026-11-17T14:00:00+01:00"),
+            end: t("2026-11-17T16:00:00+01:00"),
+            day: "2026-11-17".into(),
+            attendance: None,
+        }];
+        let v = EventPage {
+            p: &event,
+            upcoming: &[],
+            past: &past,
+            names: &names,
+            action: Some("Robotique"),
+            can_write: true,
+        };
+        pages.push((
+            "événement",
+            event_page(&frame, &v, &Notice::None).into_string(),
+        ));
+        let feeds = [pb::CalendarFeed {
+            id: "ab-1".into(),
+            name: "Accueil".into(),
+            site: "alpha".into(),
+            created_at: "2026-11-30T10:00:00Z".into(),
+            ..Default::default()
+        }];
+        let v = FeedsPage {
+            feeds: &feeds,
+            names: &names,
+            actions: &actions,
+            my_site: "alpha",
+            new_url: Some("http://x/calendrier/s.ics"),
+            input: &FeedInput::default(),
+        };
+        pages.push((
+            "abonnements",
+            feeds_page(&frame, &v, &Notice::None).into_string(),
+        ));
+        for (name, page) in &pages {
+            check(name, page);
+        }
+        assert!(pages[0].1.contains("Club &lt;robotique&gt;"), "escaped");
+        assert!(pages[0].1.contains("Événements de l'action « Robotique »"));
+        assert!(pages[3].1.contains("Sauf le"));
+        assert!(pages[3].1.contains("mar. 24 nov. 2026"));
+        assert!(pages[3].1.contains("id=\"f-2026-11-17-pupils\""));
+        assert!(pages[4].1.contains("le site Tiers-lieu alpha"));
     }
 }
