@@ -371,9 +371,27 @@ async fn attendance_per_session_and_subscriptions() {
     .unwrap();
     let second = first + chrono::Duration::days(7);
 
+    let tomorrow = first + chrono::Duration::days(16);
+    let soon = cal::add(
+        &ctx,
+        pb::EventInput {
+            title: "Portes ouvertes".into(),
+            kind: "manifestation".into(),
+            start: format!("{tomorrow}T17:30"),
+            end: format!("{tomorrow}T19:00"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
     let (_d, c) = browser().await;
     log_in(&c, &base, DIRECTOR, PASSWORD).await;
-    page_with(&c, "À traiter").await;
+    page_with(&c, "Portes ouvertes").await;
+    // The dashboard's events link to their pages.
+    click(&c, &format!("a[href='/evenements/{}']", soon.id)).await;
+    let text = page_with(&c, "Prochaines séances").await;
+    assert!(text.contains("17 h 30 – 19 h"), "{text}");
     c.goto(&format!("{base}/evenements/{}", ev.id))
         .await
         .unwrap();
