@@ -4,7 +4,6 @@
 use super::NodeContext;
 use crate::app::calendar::*;
 use crate::auth::{require, Need};
-use crate::domain::site::Role;
 use crate::error::Result;
 use crate::pb;
 use std::sync::Arc;
@@ -22,10 +21,7 @@ impl CalendarApi {
     /// Staff record a site's events; on an academy node events are the
     /// network's, written by the academic team.
     fn write_need(&self) -> Need {
-        match self.ctx.role {
-            Role::Academy => Need::Academy,
-            Role::Site => Need::Staff,
-        }
+        write_need(&self.ctx)
     }
 }
 

@@ -24,6 +24,16 @@ pub(crate) fn own_doc(ctx: &NodeContext) -> String {
     }
 }
 
+/// The role that writes events on this node: staff record a site's events;
+/// on an academy node events are the network's, written by the academic team.
+/// The gRPC service and the web interface both check it.
+pub fn write_need(ctx: &NodeContext) -> crate::auth::Need {
+    match ctx.role {
+        Role::Academy => crate::auth::Need::Academy,
+        Role::Site => crate::auth::Need::Staff,
+    }
+}
+
 /// Owner of a document's events as shown to users: a site id or `network`.
 pub(crate) fn owner(doc_id: &str) -> String {
     doc_id.trim_start_matches("site/").to_string()

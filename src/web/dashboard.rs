@@ -32,6 +32,8 @@ pub struct LoanRow {
 /// One event occurrence as a row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
+    /// The event's id, for its page.
+    pub id: String,
     pub title: String,
     pub period: String,
     pub place: String,
@@ -152,6 +154,7 @@ pub fn build(ctx: &NodeContext, now: DateTime<Utc>) -> Result<Dashboard> {
             } else {
                 crate::app::equipment::name_of(&names, &o.site)
             },
+            id: o.event_id,
             title: o.title,
             place: o.place,
         })

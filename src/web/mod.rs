@@ -16,8 +16,10 @@
 //! sets `X-Forwarded-Proto: https`, so that the cookie gets `Secure`).
 
 pub mod accounts;
+pub mod calendar;
 pub mod catalogue;
 pub mod dashboard;
+pub mod event_form;
 pub mod live;
 pub mod loans;
 pub mod pages;
@@ -195,6 +197,21 @@ pub fn router(web: Web) -> Router {
         .route("/static/direct.js", get(live::script))
         .route("/direct", get(live::events))
         .route("/calendrier/{file}", get(calendar_feed))
+        .route("/calendrier", get(calendar::view))
+        .route(
+            "/calendrier-abonnements",
+            get(calendar::feeds).post(calendar::create_feed),
+        )
+        .route(
+            "/calendrier-abonnements/{id}/revoquer",
+            post(calendar::revoke_feed),
+        )
+        .route(
+            "/evenements/nouveau",
+            get(calendar::new_form).post(calendar::create),
+        )
+        .route("/evenements/{id}", get(calendar::show))
+        .route("/evenements/{id}/{action}", post(calendar::act))
         .route("/catalogue", get(catalogue::list))
         .route("/materiel/{id}", get(catalogue::item))
         .route("/materiel/{id}/demande", post(loans::request))

@@ -49,6 +49,7 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                             nav.nav aria-label="Menu principal" {
                                 a href="/" { "À traiter" }
                                 a href="/catalogue" { "Catalogue" }
+                                a href="/calendrier" { "Calendrier" }
                                 @if p.role >= crate::auth::Role::Director { a href="/comptes" { "Comptes" } }
                                 a href="/compte" { "Mon compte" }
                             }
@@ -207,7 +208,7 @@ fn events_table(rows: &[EventRow], week_end: &str) -> Markup {
                 ul.events {
                     @for e in rows {
                         li {
-                            strong { (e.title) } br;
+                            strong { a href={ "/evenements/" (e.id) } { (e.title) } } br;
                             (e.period)
                             @if !e.place.is_empty() { " · " (e.place) }
                             " · " span.small { (e.owner) }
@@ -323,6 +324,7 @@ mod tests {
             due_back: vec![],
             overdue: vec![row("late")],
             events: vec![EventRow {
+                id: "ev-1".into(),
                 title: "Atelier".into(),
                 period: "mar. 15 déc. 2026, 14:00–16:00".into(),
                 place: "Salle 2".into(),

@@ -148,7 +148,7 @@ impl Sessions {
             .filter(|s| !s.expired(now) && s.person.as_ref().is_some_and(|p| p.email == email))
             .cloned()
             .collect();
-        out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        out.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
         out
     }
 
