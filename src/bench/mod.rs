@@ -7,8 +7,10 @@
 //! - `reconnect`: bytes exchanged when a peer reconnects and nothing changed.
 //! - `writes`: acknowledged durable writes per second through the API.
 //! - `report`: indicator reports over 50 sites × 5 school years ([`report`]).
+//! - `web`: the web pages of a director's week on the same network ([`web`]).
 
 pub mod report;
+pub mod web;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -31,7 +33,7 @@ pub const BENCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// all, propagation, catchup, reconnect, writes ou report.
+    /// all, propagation, catchup, reconnect, writes, report ou web.
     #[arg(default_value = "all")]
     pub which: String,
     /// Écritures chronométrées par `propagation`.
@@ -69,6 +71,7 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
         "reconnect",
         "writes",
         "report",
+        "web",
     ];
     if !known.contains(&which) {
         anyhow::bail!("banc d'essai inconnu « {which} » : {}", known.join(", "));
@@ -99,6 +102,14 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
             "report".into(),
             report::run(shape, args.rounds.max(1) * 4).await?,
         );
+    }
+    if matches!(which, "all" | "web") {
+        let shape = report::Shape {
+            sites: args.sites.max(1),
+            years: args.years.clamp(1, 20),
+            activity: args.activity,
+        };
+        results.insert("web".into(), web::run(shape, args.rounds.max(1) * 6).await?);
     }
     if json_out {
         println!("{}", serde_json::to_string_pretty(&results)?);

@@ -406,7 +406,7 @@ pub fn generate(shape: Shape) -> anyhow::Result<Generated> {
 /// Writes the generated documents into the node directory `dir`: a snapshot
 /// for each new document, and a chunk after what the node already holds of
 /// `network` (its own registry entry, written at init).
-fn store_network(dir: &std::path::Path, docs: BTreeMap<String, AutoCommit>) -> anyhow::Result<()> {
+pub(crate) fn store_network(dir: &std::path::Path, docs: BTreeMap<String, AutoCommit>) -> anyhow::Result<()> {
     let store = SledStore::open(&dir.join(crate::config::DATA_DIR))?;
     for (id, mut doc) in docs {
         let bytes = crate::docs::encode_chunk(&doc.save(), &Signatures::default());
@@ -423,7 +423,7 @@ fn store_network(dir: &std::path::Path, docs: BTreeMap<String, AutoCommit>) -> a
 }
 
 /// Resident and peak memory of process `pid`, in MiB (Linux).
-fn memory_mib(pid: u32) -> (f64, f64) {
+pub(crate) fn memory_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -453,7 +453,7 @@ fn dir_size(path: &std::path::Path) -> u64 {
 }
 
 /// Kills the node process when the benchmark ends, however it ends.
-struct Child(std::process::Child);
+pub(crate) struct Child(pub(crate) std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {
