@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod loans;
 pub mod pages;
 pub mod session;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -178,7 +179,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// Refuses every POST whose `_csrf` field is not its session's token; the
-/// handler finds the session in the request's extensions.
+/// handler finds the session in the request's extensions. A multipart form
+/// (a file upload) may be larger; its parts go to the handler too
+/// ([`upload::Upload`]).
 async fn csrf_guard(State(web): State<Web>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
@@ -191,14 +194,29 @@ async fn csrf_guard(State(web): State<Web>, req: Request, next: Next) -> Respons
     };
     let session =
         session::cookie_id(req.headers()).and_then(|id| web.sessions.get(&id, Utc::now()));
+    let boundary = upload::boundary(req.headers());
+    let limit = if boundary.is_some() {
+        upload::MAX_UPLOAD
+    } else {
+        MAX_FORM
+    };
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return refuse(&web, "formulaire trop volumineux.");
     };
-    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-        .ok()
-        .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf"))
-        .map(|(_, v)| v);
+    let (token, upload) = match boundary {
+        None => (
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()
+                .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf"))
+                .map(|(_, v)| v),
+            None,
+        ),
+        Some(b) => match upload::parse(bytes.clone(), b).await {
+            Ok(u) => (u.text("_csrf"), Some(u)),
+            Err(_) => (None, None),
+        },
+    };
     let Some(session) = session else {
         return refuse(
             &web,
@@ -216,6 +234,9 @@ async fn csrf_guard(State(web): State<Web>, req: Request, next: Next) -> Respons
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(session);
+    if let Some(u) = upload {
+        req.extensions_mut().insert(u);
+    }
     next.run(req).await
 }
 
