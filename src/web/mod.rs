@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod catalogue;
 pub mod dashboard;
+pub mod items;
 pub mod loans;
 pub mod pages;
 pub mod session;
@@ -91,7 +92,19 @@ pub fn router(web: Web) -> Router {
         .route("/static/maillage.css", get(css))
         .route("/calendrier/{file}", get(calendar_feed))
         .route("/catalogue", get(catalogue::list))
+        .route(
+            "/materiel/nouveau",
+            get(items::new_form).post(items::create),
+        )
         .route("/materiel/{id}", get(catalogue::item))
+        .route(
+            "/materiel/{id}/modifier",
+            get(items::edit_form).post(items::save),
+        )
+        .route(
+            "/materiel/{id}/retirer",
+            get(items::retire_form).post(items::retire),
+        )
         .route("/materiel/{id}/demande", post(loans::request))
         .route("/prets/{id}", get(loans::show))
         .route("/comptes", get(accounts::list).post(accounts::add))
@@ -530,7 +543,7 @@ async fn not_found(State(web): State<Web>) -> Response {
 }
 
 /// An error message as a sentence: capital first letter, final period.
-fn capital(text: &str) -> String {
+pub(crate) fn capital(text: &str) -> String {
     let mut c = text.chars();
     match c.next() {
         Some(f) => {
