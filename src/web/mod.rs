@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod catalogue;
 pub mod dashboard;
 pub mod items;
+pub mod labels;
 pub mod loans;
 pub mod pages;
 pub mod session;
@@ -96,6 +97,7 @@ pub fn router(web: Web) -> Router {
             "/materiel/nouveau",
             get(items::new_form).post(items::create),
         )
+        .route("/materiel/etiquettes", get(labels::sheet))
         .route("/materiel/{id}", get(catalogue::item))
         .route(
             "/materiel/{id}/modifier",
