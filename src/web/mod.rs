@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod catalogue;
 pub mod dashboard;
+pub mod import;
 pub mod items;
 pub mod labels;
 pub mod loans;
@@ -52,6 +53,8 @@ pub struct Web {
     pub ctx: Arc<NodeContext>,
     pub accounts: Accounts,
     pub sessions: Sessions,
+    /// Inventory files checked and waiting for the director's confirmation.
+    pub imports: import::Pending,
 }
 
 impl Web {
@@ -61,6 +64,7 @@ impl Web {
             ctx,
             accounts,
             sessions: Sessions::default(),
+            imports: import::Pending::default(),
         }
     }
 
@@ -98,6 +102,11 @@ pub fn router(web: Web) -> Router {
             get(items::new_form).post(items::create),
         )
         .route("/materiel/etiquettes", get(labels::sheet))
+        .route(
+            "/materiel/importer",
+            get(import::form).post(import::preview),
+        )
+        .route("/materiel/importer/confirmer", post(import::confirm))
         .route("/materiel/{id}", get(catalogue::item))
         .route(
             "/materiel/{id}/modifier",
