@@ -371,6 +371,57 @@ async fn a_director_adds_edits_and_retires_an_item() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(a.digest(), before);
 
+    // A form shown before someone else saved the item writes nothing.
+    let (_, _, form) = http(
+        &addr,
+        "GET",
+        &format!("/materiel/{id}/modifier"),
+        Some(&session),
+        None,
+    )
+    .await;
+    let shown = form
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    maillage::app::equipment::update(
+        &a.running().ctx,
+        &id,
+        maillage::domain::equipment::Patch {
+            description: Some("Rangés en salle B14".into()),
+            ..Default::default()
+        },
+        "equipment update",
+    )
+    .await
+    .unwrap();
+    let before = a.digest();
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        &format!("/materiel/{id}/modifier"),
+        Some(&session),
+        Some(&format!(
+            "_csrf={csrf}&version={shown}&nom=Autre+nom&categorie=robotique&etat=worn&statut=retired"
+        )),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("modifié par quelqu'un d'autre"), "{body}");
+    assert!(
+        body.contains("Rangés en salle B14"),
+        "the item as it is now: {body}"
+    );
+    assert_eq!(a.digest(), before, "nothing written");
+    assert_eq!(
+        maillage::app::equipment::find(&a.running().ctx, &id)
+            .unwrap()
+            .name,
+        "Robots Thymio (lot de 8)"
+    );
+
     // A viewer: no write link; forged posts refused, nothing written.
     let (_dv, v) = browser().await;
     log_in(&v, &base, VIEWER, PASSWORD).await;

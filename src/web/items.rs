@@ -41,6 +41,18 @@ pub struct ItemInput {
     /// AAAA-MM-JJ from the date picker, or JJ/MM/AAAA typed.
     #[serde(default)]
     pub acquis: String,
+    /// On the edit form: the item as the form showed it ([`version`]).
+    #[serde(default)]
+    pub version: String,
+}
+
+/// A digest of every field of the item: the edit form carries it, and a
+/// save over an item that changed since the form was shown is refused
+/// rather than silently undoing the other person's changes.
+pub fn version(i: &Item) -> String {
+    use sha2::{Digest, Sha256};
+    let fields = serde_json::to_vec(i).unwrap_or_default();
+    hex::encode(&Sha256::digest(&fields)[..12])
 }
 
 impl ItemInput {
@@ -54,6 +66,7 @@ impl ItemInput {
             etat: i.condition.clone(),
             statut: i.status.clone(),
             acquis: i.acquired.clone(),
+            version: version(i),
         }
     }
 
@@ -255,6 +268,20 @@ pub async fn save(
         Ok(i) => i,
         Err(r) => return *r,
     };
+    if !input.version.is_empty() && input.version != version(&item) {
+        let text =
+            "Ce matériel a été modifié par quelqu'un d'autre pendant que vous le modifiiez : \
+                    voici sa fiche à jour. Refaites vos modifications, puis enregistrez.";
+        let page = form_page(
+            &web.frame(&s),
+            Some(&item),
+            &ItemInput::of(&item),
+            &categories(&web),
+            &Notice::Error(text),
+            None,
+        );
+        return html(StatusCode::CONFLICT, page);
+    }
     match equipment::update(&web.ctx, &item.id, input.patch(true), "equipment update").await {
         Ok(item) => Redirect::to(&format!("/materiel/{}?fait=modifie", item.id)).into_response(),
         Err(e) => {
@@ -378,6 +405,9 @@ pub(crate) fn form_page(
             p.small { "Les champs marqués d'un astérisque (*) sont obligatoires." }
             form.form method="post" action=(action) novalidate {
                 (csrf_field(frame.csrf))
+                @if item.is_some() {
+                    input type="hidden" name="version" value=(input.version);
+                }
                 div.field {
                     label for="nom" { "Nom *" span.hint { "Par exemple : Caméra 4K Sony, Robots Thymio (lot de 8)" } }
                     input #nom type="text" name="nom" required maxlength="200" value=(input.nom)
