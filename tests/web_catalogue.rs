@@ -551,6 +551,20 @@ async fn the_label_sheet_has_one_code_per_item_of_my_site() {
         .unwrap();
     page_with(&c, "2 étiquettes").await;
     assert_eq!(c.find_all(Locator::Css("svg.qr")).await.unwrap().len(), 2);
+
+    // One item's label, from its page.
+    c.goto(&format!("{base}/materiel/{}", mine[2].id))
+        .await
+        .unwrap();
+    page_with(&c, "Fiche").await;
+    click(&c, "a[href^='/materiel/etiquettes?materiel=']").await;
+    page_with(&c, "1 étiquette ").await;
+    let codes = c.find_all(Locator::Css("svg.qr")).await.unwrap();
+    assert_eq!(codes.len(), 1);
+    assert_eq!(
+        codes[0].attr("data-url").await.unwrap().unwrap(),
+        format!("{base}/materiel/{}", mine[2].id)
+    );
 }
 
 /// An inventory as a site keeps it (Windows-1252, `;`): with a wrong line,

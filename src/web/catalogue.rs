@@ -271,10 +271,14 @@ async fn item_page_response(
                 StatusCode::OK
             };
             // A director of its own site may edit it.
-            let can_edit = i.site == web.ctx.site && role.allows(Need::Director);
+            let mine = i.site == web.ctx.site;
+            let can_edit = mine && role.allows(Need::Director);
             let frame = web.frame(s);
             let form = can_request.then(|| super::loans::request_form(&frame, &i, values));
-            html(status, item_page(&frame, &i, problem, form, can_edit, done))
+            html(
+                status,
+                item_page(&frame, &i, problem, form, mine, can_edit, done),
+            )
         }
         Ok(Err(e)) => html(super::status_of(&e), error(web, s, &e.to_string())),
         Err(e) => html(
@@ -304,6 +308,7 @@ fn item_page(
     i: &pb::EquipmentItem,
     problem: Option<&str>,
     request_form: Option<Markup>,
+    mine: bool,
     can_edit: bool,
     done: &Notice,
 ) -> Markup {
@@ -327,6 +332,9 @@ fn item_page(
                         a.btn.btn-secondary href={ "/materiel/" (i.id) "/retirer" } { "Retirer du catalogue" }
                     }
                 }
+            }
+            @if mine && i.status != "retired" {
+                p { a href={ "/materiel/etiquettes?materiel=" (i.id) } { "Imprimer son étiquette (code QR)" } }
             }
             @if let Some(p) = problem {
                 div.alert.alert-error role="alert" { p { (p) } }

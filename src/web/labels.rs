@@ -77,6 +77,9 @@ pub fn qr_svg(url: &str, label: &str) -> Markup {
 pub struct LabelFilter {
     #[serde(default)]
     categorie: String,
+    /// One item only (from its page).
+    #[serde(default)]
+    materiel: String,
 }
 
 pub async fn sheet(
@@ -125,7 +128,12 @@ pub async fn sheet(
         .collect();
     categories.sort_by_key(|c| crate::domain::fold_for_search(c));
     categories.dedup();
-    let items: Vec<&pb::EquipmentItem> = chosen.iter().filter(in_service).collect();
+    let one = f.materiel.trim();
+    let items: Vec<&pb::EquipmentItem> = chosen
+        .iter()
+        .filter(in_service)
+        .filter(|i| one.is_empty() || i.id == one)
+        .collect();
     html(
         StatusCode::OK,
         page(
