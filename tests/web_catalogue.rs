@@ -259,6 +259,7 @@ async fn a_director_adds_edits_and_retires_an_item() {
     ] {
         assert!(text.contains(expected), "{expected} missing: {text}");
     }
+    shoot(&c, "materiel-ajoute").await;
     let item_path = path_starting(&c, "/materiel/eq-").await;
     let id = item_path.trim_start_matches("/materiel/").to_string();
     let made = maillage::app::equipment::find(&a.running().ctx, &id).unwrap();

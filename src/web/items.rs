@@ -132,7 +132,7 @@ pub(crate) fn director(web: &Web, headers: &HeaderMap) -> Result<Session, Refusa
     Ok(s)
 }
 
-/// The site's categories, for the category field's suggestions.
+/// The network's categories, for the category field's suggestions.
 fn categories(web: &Web) -> Vec<String> {
     let mut c: Vec<String> = equipment::list_all(&web.ctx)
         .unwrap_or_default()
