@@ -40,24 +40,26 @@ pub(crate) fn owner(doc_id: &str) -> String {
 }
 
 /// Every event of the network: (event id, owner, event).
-pub fn all_events(ctx: &NodeContext) -> Result<Vec<(String, String, Event)>> {
-    let mut out = Vec::new();
+pub fn all_events(ctx: &NodeContext) -> Result<std::sync::Arc<Vec<(String, String, Event)>>> {
     let mut docs = ctx.docs.ids_with_prefix("site/");
     docs.push(NETWORK_DOC.to_string());
-    for doc_id in docs {
-        if let Some(events) = ctx.docs.read(&doc_id, calendar::all).transpose()? {
-            out.extend(events.into_iter().map(|(id, e)| (id, owner(&doc_id), e)));
+    ctx.docs.memo_of("events", &docs, || {
+        let mut out = Vec::new();
+        for doc_id in &docs {
+            if let Some(events) = ctx.docs.read(doc_id, calendar::all).transpose()? {
+                out.extend(events.into_iter().map(|(id, e)| (id, owner(doc_id), e)));
+            }
         }
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 pub(crate) fn find(ctx: &NodeContext, id: &str) -> Result<(String, Event)> {
     let id = resolve(ctx, id)?;
     all_events(ctx)?
-        .into_iter()
+        .iter()
         .find(|(eid, _, _)| *eid == id)
-        .map(|(_, owner, e)| (owner, e))
+        .map(|(_, owner, e)| (owner.clone(), e.clone()))
         .ok_or_else(|| Error::not_found(format!("événement {id} introuvable")))
 }
 
@@ -67,7 +69,7 @@ pub(crate) fn resolve(ctx: &NodeContext, id: &str) -> Result<String> {
     crate::domain::ids::resolve(
         "événement",
         id,
-        all.into_iter().map(|(eid, _, e)| (eid, e.title)),
+        all.iter().map(|(eid, _, e)| (eid.clone(), e.title.clone())),
     )
 }
 
@@ -219,7 +221,7 @@ pub(crate) fn selected(
     q: &pb::CalendarQuery,
 ) -> Result<Vec<(String, String, Event)>> {
     Ok(all_events(ctx)?
-        .into_iter()
+        .iter()
         .filter(|(_, site, e)| {
             q.site.is_empty()
                 || *site == q.site
@@ -227,6 +229,7 @@ pub(crate) fn selected(
                 || e.participants.contains(&q.site)
         })
         .filter(|(_, _, e)| q.action.is_empty() || e.action == q.action)
+        .cloned()
         .collect())
 }
 

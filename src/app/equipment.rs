@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::pb;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 impl From<Item> for pb::EquipmentItem {
     fn from(i: Item) -> Self {
@@ -153,18 +154,21 @@ pub fn to_pb(
 }
 
 /// Every item of the network, in site then id order.
-pub fn list_all(ctx: &NodeContext) -> Result<Vec<Item>> {
-    let mut items = Vec::new();
-    for doc_id in ctx.docs.ids_with_prefix("site/") {
-        let site = doc_id.trim_start_matches("site/").to_string();
-        let all = ctx
-            .docs
-            .read(&doc_id, equipment::all)
-            .transpose()?
-            .unwrap_or_default();
-        items.extend(all.into_iter().map(|(id, e)| Item::new(&id, &site, e)));
-    }
-    Ok(items)
+pub fn list_all(ctx: &NodeContext) -> Result<Arc<Vec<Item>>> {
+    let ids = ctx.docs.ids_with_prefix("site/");
+    ctx.docs.memo_of("equipment", &ids, || {
+        let mut items = Vec::new();
+        for doc_id in &ids {
+            let site = doc_id.trim_start_matches("site/").to_string();
+            let all = ctx
+                .docs
+                .read(doc_id, equipment::all)
+                .transpose()?
+                .unwrap_or_default();
+            items.extend(all.into_iter().map(|(id, e)| Item::new(&id, &site, e)));
+        }
+        Ok(items)
+    })
 }
 
 /// Finds an item anywhere in the network by its id or a unique beginning
@@ -192,8 +196,9 @@ pub fn find(ctx: &NodeContext, id: &str) -> Result<Item> {
             .map(|i| (i.id.clone(), format!("{}, {}", i.name, i.site))),
     )?;
     Ok(all
-        .into_iter()
+        .iter()
         .find(|i| i.id == found)
+        .cloned()
         .expect("resolved among these items"))
 }
 
@@ -202,8 +207,9 @@ pub fn find(ctx: &NodeContext, id: &str) -> Result<Item> {
 pub fn history(ctx: &NodeContext, id: &str) -> Result<(Vec<pb::Loan>, Vec<pb::EquipmentIncident>)> {
     let view = super::loans::View::new(ctx)?;
     let mut mine: Vec<crate::domain::loans::Loan> = super::loans::all_loans(ctx)?
-        .into_iter()
+        .iter()
         .filter(|l| l.equipment().iter().any(|e| e == id))
+        .cloned()
         .collect();
     mine.sort_by(|a, b| a.window_text().0.cmp(b.window_text().0));
     let mut incidents = Vec::new();
@@ -329,7 +335,8 @@ pub fn list(ctx: &NodeContext, r: &pb::ListEquipmentRequest) -> Result<Vec<pb::E
     let held = holdings(ctx, now)?;
     let names = site_names(ctx)?;
     let mut items = list_all(ctx)?
-        .into_iter()
+        .iter()
+        .cloned()
         .filter(|i| r.site.is_empty() || i.site == r.site)
         .filter(|i| category.is_empty() || fold(&i.category) == category)
         .filter(|i| status.is_none_or(|s| i.status == s))

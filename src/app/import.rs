@@ -308,7 +308,7 @@ pub async fn import(
 ) -> Result<Report> {
     let rows = read_rows(file_name, bytes)?;
     let existing: BTreeSet<String> = super::equipment::list_all(ctx)?
-        .into_iter()
+        .iter()
         .filter(|i| i.site == ctx.site && !i.inventory_number.is_empty())
         .map(|i| fold_for_search(&i.inventory_number))
         .collect();

@@ -12,23 +12,31 @@ use crate::error::{Error, Result};
 use crate::pb;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Every loan of the network, joined from all site documents.
-pub fn all_loans(ctx: &NodeContext) -> Result<Vec<Loan>> {
-    let mut inputs = Vec::new();
-    for doc_id in ctx.docs.ids_with_prefix("site/") {
-        let site = doc_id.trim_start_matches("site/").to_string();
-        if let Some((reqs, decs)) = ctx
-            .docs
-            .read(&doc_id, |d| -> Result<_> {
-                Ok((loans::requests(d)?, loans::decisions(d)?))
-            })
-            .transpose()?
-        {
-            inputs.push((site, reqs, decs));
+///
+/// Read again only when a site document moves (and then only the documents
+/// that moved are read again): pages and lists ask at every request.
+pub fn all_loans(ctx: &NodeContext) -> Result<Arc<Vec<Loan>>> {
+    let ids = ctx.docs.ids_with_prefix("site/");
+    ctx.docs.memo_of("loans", &ids, || {
+        let mut inputs = Vec::new();
+        for doc_id in &ids {
+            let site = doc_id.trim_start_matches("site/").to_string();
+            if let Some(halves) = ctx
+                .docs
+                .read_memo(doc_id, "loans", |d| -> Result<_> {
+                    Ok((loans::requests(d)?, loans::decisions(d)?))
+                })
+                .transpose()?
+            {
+                let (reqs, decs) = (*halves).clone();
+                inputs.push((site, reqs, decs));
+            }
         }
-    }
-    Ok(loans::join(inputs))
+        Ok(loans::join(inputs))
+    })
 }
 
 /// One loan: its request and decisions, read by key in each site document
@@ -55,8 +63,9 @@ pub fn find_loan(ctx: &NodeContext, id: &str) -> Result<Loan> {
         }),
     )?;
     Ok(all
-        .into_iter()
+        .iter()
         .find(|l| l.id == found)
+        .cloned()
         .expect("resolved among these loans"))
 }
 
@@ -131,8 +140,8 @@ impl View {
     /// For any loan of the network.
     pub fn new(ctx: &NodeContext) -> Result<View> {
         let items = super::equipment::list_all(ctx)?
-            .into_iter()
-            .map(|i| (i.id, i.name))
+            .iter()
+            .map(|i| (i.id.clone(), i.name.clone()))
             .collect();
         Self::with_items(ctx, items)
     }
@@ -844,7 +853,8 @@ pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList>
     } else {
         r.site.clone()
     };
-    let mut all = all_loans(ctx)?;
+    let all = all_loans(ctx)?;
+    let mut all: Vec<&Loan> = all.iter().collect();
     // By start date, as people look for them.
     all.sort_by(|a, b| {
         let key = |l: &Loan| (l.window().map(|w| w.0), l.id.clone());

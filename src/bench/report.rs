@@ -406,7 +406,10 @@ pub fn generate(shape: Shape) -> anyhow::Result<Generated> {
 /// Writes the generated documents into the node directory `dir`: a snapshot
 /// for each new document, and a chunk after what the node already holds of
 /// `network` (its own registry entry, written at init).
-pub(crate) fn store_network(dir: &std::path::Path, docs: BTreeMap<String, AutoCommit>) -> anyhow::Result<()> {
+pub(crate) fn store_network(
+    dir: &std::path::Path,
+    docs: BTreeMap<String, AutoCommit>,
+) -> anyhow::Result<()> {
     let store = SledStore::open(&dir.join(crate::config::DATA_DIR))?;
     for (id, mut doc) in docs {
         let bytes = crate::docs::encode_chunk(&doc.save(), &Signatures::default());

@@ -99,7 +99,11 @@ pub async fn run(shape: Shape, rounds: usize) -> anyhow::Result<serde_json::Valu
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join(crate::config::DATA_DIR))?);
         let accounts = crate::accounts::Accounts::new(store.clone());
         let (_, secret) = accounts
-            .add(EMAIL, "Direction du banc d'essai", crate::auth::Role::Director)
+            .add(
+                EMAIL,
+                "Direction du banc d'essai",
+                crate::auth::Role::Director,
+            )
             .await?;
         accounts.set_password(&secret, PASSWORD).await?;
         store.flush().await?;

@@ -136,9 +136,9 @@ fn converged(nodes: &[RunningNode]) -> bool {
 
 fn item_id(node: &RunningNode, name: &str) -> anyhow::Result<String> {
     equipment::list_all(&node.ctx)?
-        .into_iter()
+        .iter()
         .find(|i| i.name == name)
-        .map(|i| i.id)
+        .map(|i| i.id.clone())
         .ok_or_else(|| anyhow::anyhow!("matériel de démonstration « {name} » absent"))
 }
 

@@ -45,7 +45,12 @@ struct Entry {
     /// Changes waiting in the document's queue for a missing dependency,
     /// verified when they arrived (bounded by [`verify::QUEUE_CAP`]).
     queued: std::collections::HashSet<ChangeHash>,
+    /// Values computed from the document ([`DocStore::read_memo`]), each
+    /// with the heads it was computed at.
+    memo: HashMap<&'static str, (Vec<ChangeHash>, Memo)>,
 }
+
+type Memo = Arc<dyn std::any::Any + Send + Sync>;
 
 /// How documents are saved for snapshots and exports: changes still waiting
 /// for their dependencies are left out (peers send them again).
@@ -104,6 +109,10 @@ struct Inner {
             Arc<std::result::Result<crate::domain::registry::TrustRegistry, String>>,
         )>,
     >,
+    /// Values computed from several documents ([`Docs::memo_of`]), with
+    /// the heads of each document they were computed at.
+    #[allow(clippy::type_complexity)]
+    memo: Mutex<HashMap<&'static str, (Vec<(String, Vec<ChangeHash>)>, Memo)>>,
 }
 
 /// A cheap, clonable handle on the node's documents.
@@ -190,6 +199,7 @@ impl Docs {
                 chunks: stored.chunks.len() as u64,
                 sigs,
                 queued: Default::default(),
+                memo: HashMap::new(),
             };
             docs.insert(id, Arc::new(Mutex::new(entry)));
         }
@@ -203,6 +213,7 @@ impl Docs {
                 changed,
                 compact_after: compact_after.max(1),
                 registry_cache: Mutex::new(None),
+                memo: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -250,6 +261,7 @@ impl Docs {
                     chunks: 0,
                     sigs: HashMap::new(),
                     queued: Default::default(),
+                    memo: HashMap::new(),
                 }))
             })
             .clone()
@@ -307,6 +319,75 @@ impl Docs {
             return None;
         }
         Some(f(&guard.doc))
+    }
+
+    /// `f` of the document, computed once per state of the document: the
+    /// value is kept under `key` with the document's heads and given again
+    /// (shared) while the heads stay the same. For what pages and lists
+    /// read of every document at each request (loans, events, items).
+    pub fn read_memo<T: Send + Sync + 'static>(
+        &self,
+        id: &str,
+        key: &'static str,
+        f: impl FnOnce(&AutoCommit) -> Result<T>,
+    ) -> Option<Result<Arc<T>>> {
+        let entry = self.entry(id)?;
+        let mut guard = entry.lock().unwrap();
+        if guard.doc.is_empty() {
+            return None;
+        }
+        let heads = guard.doc.get_heads();
+        if let Some((at, value)) = guard.memo.get(key) {
+            if *at == heads {
+                if let Ok(v) = value.clone().downcast::<T>() {
+                    return Some(Ok(v));
+                }
+            }
+        }
+        let value = match f(&guard.doc) {
+            Ok(v) => Arc::new(v),
+            Err(e) => return Some(Err(e)),
+        };
+        guard.memo.insert(key, (heads, value.clone()));
+        Some(Ok(value))
+    }
+
+    /// `compute` (which reads the documents `ids`), computed once per state
+    /// of those documents: kept under `key` with their heads, read before
+    /// `compute` runs (a change during it makes the next call compute
+    /// again), and given again (shared) while no heads move. For the
+    /// network-wide joins that pages read at each request.
+    pub fn memo_of<T: Send + Sync + 'static>(
+        &self,
+        key: &'static str,
+        ids: &[String],
+        compute: impl FnOnce() -> Result<T>,
+    ) -> Result<Arc<T>> {
+        let heads: Vec<(String, Vec<ChangeHash>)> = ids
+            .iter()
+            .map(|id| {
+                let h = self
+                    .entry(id)
+                    .map(|e| e.lock().unwrap().doc.get_heads())
+                    .unwrap_or_default();
+                (id.clone(), h)
+            })
+            .collect();
+        if let Some((at, value)) = self.inner.memo.lock().unwrap().get(key) {
+            if *at == heads {
+                if let Ok(v) = value.clone().downcast::<T>() {
+                    return Ok(v);
+                }
+            }
+        }
+        // Not held while computing: `compute` may read other memos.
+        let value = Arc::new(compute()?);
+        self.inner
+            .memo
+            .lock()
+            .unwrap()
+            .insert(key, (heads, value.clone()));
+        Ok(value)
     }
 
     /// Applies a local change and returns once it is durable.

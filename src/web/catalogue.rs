@@ -1,6 +1,7 @@
 //! The catalogue: the network's equipment, searched without regard to case
 //! or accents, filtered by site, category and free dates; and an item's page
-//! with its condition, loans and incidents. Reads only, through `app`.
+//! with its condition, loans and incidents. Reads only, through `app`; the
+//! writes are in `items` (add, edit, retire), `import` and `labels`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -8,7 +9,7 @@ use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::pages::{layout, Frame};
+use super::pages::{layout, notice, Frame, Notice};
 use super::{html, signed_in, Web};
 use crate::app::equipment;
 use crate::auth::Need;
@@ -122,10 +123,18 @@ pub(crate) fn page(
     items: &[pb::EquipmentItem],
     problem: Option<&str>,
 ) -> Markup {
+    let director = frame.person.is_some_and(|p| p.role.allows(Need::Director));
     layout(
         frame,
         "Catalogue du réseau",
         html! {
+            p.actions {
+                @if director {
+                    a.btn href="/materiel/nouveau" { "Ajouter un matériel" }
+                    a.btn.btn-secondary href="/materiel/importer" { "Importer un inventaire" }
+                }
+                a.btn.btn-secondary href="/materiel/etiquettes" { "Imprimer les étiquettes de notre matériel" }
+            }
             form.filters method="get" action="/catalogue" role="search" {
                 div.field {
                     label for="recherche" { "Rechercher" span.hint { "nom, description ou n° d'inventaire, sans souci des accents" } }
@@ -194,13 +203,29 @@ pub(crate) fn page(
     )
 }
 
-pub async fn item(State(web): State<Web>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+/// What the item's page says after a write (`?fait=`).
+#[derive(Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    fait: String,
+}
+
+pub async fn item(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Response {
     let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     s.person = Some(person);
-    item_response(&web, &s, &id, None, &Default::default()).await
+    let n = match super::items::done_fr(&done.fait) {
+        Some(m) => Notice::Success(m),
+        None => Notice::None,
+    };
+    item_page_response(&web, &s, &id, None, &Default::default(), &n).await
 }
 
 /// An item's page, with an error above its request form when a request
@@ -211,6 +236,17 @@ pub async fn item_response(
     id: &str,
     problem: Option<&str>,
     values: &(String, String, String),
+) -> Response {
+    item_page_response(web, s, id, problem, values, &Notice::None).await
+}
+
+async fn item_page_response(
+    web: &Web,
+    s: &super::session::Session,
+    id: &str,
+    problem: Option<&str>,
+    values: &(String, String, String),
+    done: &Notice<'_>,
 ) -> Response {
     let ctx = web.ctx.clone();
     let id = id.to_string();
@@ -236,9 +272,15 @@ pub async fn item_response(
             } else {
                 StatusCode::OK
             };
+            // A director of its own site may edit it.
+            let mine = i.site == web.ctx.site;
+            let can_edit = mine && role.allows(Need::Director);
             let frame = web.frame(s);
             let form = can_request.then(|| super::loans::request_form(&frame, &i, values));
-            html(status, item_page(&frame, &i, problem, form))
+            html(
+                status,
+                item_page(&frame, &i, problem, form, mine, can_edit, done),
+            )
         }
         Ok(Err(e)) => html(super::status_of(&e), error(web, s, &e.to_string())),
         Err(e) => html(
@@ -268,6 +310,9 @@ fn item_page(
     i: &pb::EquipmentItem,
     problem: Option<&str>,
     request_form: Option<Markup>,
+    mine: bool,
+    can_edit: bool,
+    done: &Notice,
 ) -> Markup {
     let other = |name: &str, id: &str| {
         if name.is_empty() {
@@ -281,6 +326,18 @@ fn item_page(
         &i.name,
         html! {
             p { a href="/catalogue" { "← Retour au catalogue" } }
+            (notice(done))
+            @if can_edit {
+                p.actions {
+                    a.btn href={ "/materiel/" (i.id) "/modifier" } { "Modifier" }
+                    @if i.status != "retired" {
+                        a.btn.btn-secondary href={ "/materiel/" (i.id) "/retirer" } { "Retirer du catalogue" }
+                    }
+                }
+            }
+            @if mine && i.status != "retired" {
+                p { a href={ "/materiel/etiquettes?materiel=" (i.id) } { "Imprimer son étiquette (code QR)" } }
+            }
             @if let Some(p) = problem {
                 div.alert.alert-error role="alert" { p { (p) } }
             }

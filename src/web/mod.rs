@@ -20,10 +20,14 @@ pub mod calendar;
 pub mod catalogue;
 pub mod dashboard;
 pub mod event_form;
+pub mod import;
+pub mod items;
+pub mod labels;
 pub mod live;
 pub mod loans;
 pub mod pages;
 pub mod session;
+pub mod upload;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,6 +63,8 @@ pub struct Web {
     pub tls: bool,
     /// Cancelled when the node stops: ends the live streams.
     pub stop: CancellationToken,
+    /// Inventory files checked and waiting for the director's confirmation.
+    pub imports: import::Pending,
 }
 
 impl Web {
@@ -70,6 +76,7 @@ impl Web {
             sessions: Sessions::default(),
             tls,
             stop,
+            imports: import::Pending::default(),
         }
     }
 
@@ -213,7 +220,25 @@ pub fn router(web: Web) -> Router {
         .route("/evenements/{id}", get(calendar::show))
         .route("/evenements/{id}/{action}", post(calendar::act))
         .route("/catalogue", get(catalogue::list))
+        .route(
+            "/materiel/nouveau",
+            get(items::new_form).post(items::create),
+        )
+        .route("/materiel/etiquettes", get(labels::sheet))
+        .route(
+            "/materiel/importer",
+            get(import::form).post(import::preview),
+        )
+        .route("/materiel/importer/confirmer", post(import::confirm))
         .route("/materiel/{id}", get(catalogue::item))
+        .route(
+            "/materiel/{id}/modifier",
+            get(items::edit_form).post(items::save),
+        )
+        .route(
+            "/materiel/{id}/retirer",
+            get(items::retire_form).post(items::retire),
+        )
         .route("/materiel/{id}/demande", post(loans::request))
         .route("/prets/{id}", get(loans::show))
         .route("/comptes", get(accounts::list).post(accounts::add))
@@ -305,7 +330,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// Refuses every POST whose `_csrf` field is not its session's token; the
-/// handler finds the session in the request's extensions.
+/// handler finds the session in the request's extensions. A multipart form
+/// (a file upload) may be larger; its parts go to the handler too
+/// ([`upload::Upload`]).
 async fn csrf_guard(State(web): State<Web>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
@@ -318,14 +345,29 @@ async fn csrf_guard(State(web): State<Web>, req: Request, next: Next) -> Respons
     };
     let session =
         session::cookie_id(req.headers()).and_then(|id| web.sessions.get(&id, Utc::now()));
+    let boundary = upload::boundary(req.headers());
+    let limit = if boundary.is_some() {
+        upload::MAX_UPLOAD
+    } else {
+        MAX_FORM
+    };
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return refuse(&web, "formulaire trop volumineux.");
     };
-    let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-        .ok()
-        .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf"))
-        .map(|(_, v)| v);
+    let (token, upload) = match boundary {
+        None => (
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()
+                .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf"))
+                .map(|(_, v)| v),
+            None,
+        ),
+        Some(b) => match upload::parse(bytes.clone(), b).await {
+            Ok(u) => (u.text("_csrf"), Some(u)),
+            Err(_) => (None, None),
+        },
+    };
     let Some(session) = session else {
         return refuse(
             &web,
@@ -343,6 +385,9 @@ async fn csrf_guard(State(web): State<Web>, req: Request, next: Next) -> Respons
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(session);
+    if let Some(u) = upload {
+        req.extensions_mut().insert(u);
+    }
     next.run(req).await
 }
 
@@ -640,7 +685,7 @@ async fn not_found(State(web): State<Web>) -> Response {
 }
 
 /// An error message as a sentence: capital first letter, final period.
-fn capital(text: &str) -> String {
+pub(crate) fn capital(text: &str) -> String {
     let mut c = text.chars();
     match c.next() {
         Some(f) => {
