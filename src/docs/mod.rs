@@ -794,6 +794,69 @@ mod tests {
     }
     use automerge::{transaction::Transactable, ReadDoc, ROOT};
 
+    /// Memoised reads give the value of the document as it is now: computed
+    /// again after a change (local or received), given again otherwise.
+    #[tokio::test]
+    async fn memos_follow_the_documents() {
+        let docs = Docs::open(Arc::new(MemoryStore::default()), "a", 10, Trust::ephemeral()).unwrap();
+        let put = |k: &'static str| {
+            docs.change("site/x", "t", move |d| {
+                d.put(ROOT, k, 1).unwrap();
+                Ok(())
+            })
+        };
+        put("un").await.unwrap();
+        let keys = |d: &AutoCommit| Ok(d.keys(ROOT).collect::<Vec<_>>());
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let ids = vec!["site/x".to_string(), "site/y".to_string()];
+        let all = || {
+            docs.memo_of("test", &ids, || {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut out = Vec::new();
+                for id in &ids {
+                    if let Some(k) = docs.read_memo(id, "keys", keys).transpose()? {
+                        out.extend(k.iter().cloned());
+                    }
+                }
+                Ok(out)
+            })
+        };
+        assert_eq!(*all().unwrap(), vec!["un"]);
+        let first = all().unwrap();
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "given again");
+        put("deux").await.unwrap();
+        assert_eq!(*all().unwrap(), vec!["deux", "un"]);
+        assert_eq!(*first, vec!["un"], "an earlier value is not changed");
+        docs.change("site/y", "t", |d| {
+            d.put(ROOT, "trois", 1).unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(*all().unwrap(), vec!["deux", "un", "trois"]);
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    /// A change received from a peer moves the memo too.
+    #[tokio::test]
+    async fn memos_follow_received_changes() {
+        let a = node("a").await;
+        let b = node("b").await;
+        let keys = |d: &AutoCommit| Ok(d.keys(ROOT).collect::<Vec<String>>());
+        sync_pair(&a, &b, "site/a").unwrap();
+        let before = b.read_memo("site/a", "keys", keys).unwrap().unwrap();
+        assert!(!before.contains(&"nouveau".to_string()));
+        a.change("site/a", "t", |d| {
+            d.put(ROOT, "nouveau", 1).unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+        sync_pair(&a, &b, "site/a").unwrap();
+        let after = b.read_memo("site/a", "keys", keys).unwrap().unwrap();
+        assert!(after.contains(&"nouveau".to_string()), "{after:?}");
+    }
+
     #[tokio::test]
     async fn change_persists_and_reloads() {
         let dir = tempfile::tempdir().unwrap();
