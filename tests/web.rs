@@ -603,6 +603,7 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
     .await;
     account(&a, "lecture@ac-nancy-metz.fr", "Léa Lecture", Role::Viewer).await;
     account(&b, "paul@ac-nancy-metz.fr", "Paul Durand", Role::Director).await;
+    account(&b, "accueil@ac-nancy-metz.fr", "Inès Accueil", Role::Staff).await;
     let (base_a, base_b) = (a.running().web_url(), b.running().web_url());
 
     // Alpha's director finds the camera free next week through the
@@ -671,27 +672,42 @@ async fn a_loan_goes_from_request_to_return_in_the_browser() {
         "the page was not reloaded"
     );
     assert_eq!(ca.current_url().await.unwrap(), loan_url);
-    click(&cb, "form[action$='/sortir'] button").await;
-    page_with(&cb, "Sortie enregistrée.").await;
-    cb.find(Locator::Id("incident"))
+    // Beta's staff, on the loan's page, records the departure and the
+    // return with an incident that sends the camera to repair.
+    let (_ds, cs) = browser().await;
+    log_in(&cs, &base_b, "accueil@ac-nancy-metz.fr", PASSWORD).await;
+    let text = page_with(&cs, "À traiter").await;
+    assert!(
+        !text.contains("Comptes"),
+        "staff has no accounts menu: {text}"
+    );
+    cs.goto(&format!("{base_b}{loan_path}")).await.unwrap();
+    let text = page_with(&cs, "Enregistrer la sortie").await;
+    assert!(
+        !text.contains("Refuser"),
+        "staff does not decide requests: {text}"
+    );
+    click(&cs, "form[action$='/sortir'] button").await;
+    page_with(&cs, "Sortie enregistrée.").await;
+    cs.find(Locator::Id("incident"))
         .await
         .unwrap()
         .send_keys("Trépied : une jambe ne se verrouille plus")
         .await
         .unwrap();
-    cb.find(Locator::Css("#etat option[value=to_repair]"))
+    cs.find(Locator::Css("#etat option[value=to_repair]"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    click(&cb, "form[action$='/rendre'] button").await;
-    let text = page_with(&cb, "Retour enregistré.").await;
-    shoot(&cb, "pret-rendu").await;
+    click(&cs, "form[action$='/rendre'] button").await;
+    let text = page_with(&cs, "Retour enregistré.").await;
+    shoot(&cs, "pret-rendu").await;
     assert!(text.contains("à réparer"), "{text}");
     assert!(
-        text.contains("Paul") || text.contains("Tiers-lieu beta"),
-        "{text}"
+        text.contains("par Tiers-lieu beta (équipe)"),
+        "who recorded the return, by site and role: {text}"
     );
     cb.goto(&format!("{base_b}/materiel/{}", cam.id))
         .await

@@ -222,15 +222,18 @@ pub(crate) fn selected(
 ) -> Result<Vec<(String, String, Event)>> {
     Ok(all_events(ctx)?
         .iter()
-        .filter(|(_, site, e)| {
-            q.site.is_empty()
-                || *site == q.site
-                || e.organiser == q.site
-                || e.participants.contains(&q.site)
-        })
-        .filter(|(_, _, e)| q.action.is_empty() || e.action == q.action)
+        .filter(|(_, site, e)| selects(q, site, e))
         .cloned()
         .collect())
+}
+
+/// Whether query `q` selects the event `e` of `site`.
+fn selects(q: &pb::CalendarQuery, site: &str, e: &Event) -> bool {
+    (q.site.is_empty()
+        || site == q.site
+        || e.organiser == q.site
+        || e.participants.contains(&q.site))
+        && (q.action.is_empty() || e.action == q.action)
 }
 
 pub fn occurrences(ctx: &NodeContext, q: &pb::CalendarQuery) -> Result<pb::OccurrenceList> {
@@ -249,8 +252,9 @@ pub fn occurrences(ctx: &NodeContext, q: &pb::CalendarQuery) -> Result<pb::Occur
     }
     let (from, to) = (from.with_timezone(&Utc), to.with_timezone(&Utc));
     let mut out = Vec::new();
-    for (id, site, e) in selected(ctx, q)? {
-        for (start, end) in calendar::occurrences(&e, from, to, MAX_OCCURRENCES + 1)? {
+    let all = all_events(ctx)?;
+    for (id, site, e) in all.iter().filter(|(_, site, e)| selects(q, site, e)) {
+        for (start, end) in calendar::occurrences(e, from, to, MAX_OCCURRENCES + 1)? {
             out.push(pb::Occurrence {
                 event_id: id.clone(),
                 uid: e.uid.clone(),

@@ -333,10 +333,18 @@ pub fn list(ctx: &NodeContext, r: &pb::ListEquipmentRequest) -> Result<Vec<pb::E
     };
     let now = Utc::now();
     let held = holdings(ctx, now)?;
+    // Each item's holdings, found once (not by scanning them all per item).
+    let mut by_item: std::collections::HashMap<&str, Vec<Holding>> = Default::default();
+    for h in &held {
+        for i in &h.items {
+            by_item.entry(i.as_str()).or_default().push(h.clone());
+        }
+    }
+    let held_of = |id: &str| by_item.get(id).map(Vec::as_slice).unwrap_or(&[]);
     let names = site_names(ctx)?;
-    let mut items = list_all(ctx)?
+    let all = list_all(ctx)?;
+    let mut items = all
         .iter()
-        .cloned()
         .filter(|i| r.site.is_empty() || i.site == r.site)
         .filter(|i| category.is_empty() || fold(&i.category) == category)
         .filter(|i| status.is_none_or(|s| i.status == s))
@@ -354,12 +362,13 @@ pub fn list(ctx: &NodeContext, r: &pb::ListEquipmentRequest) -> Result<Vec<pb::E
             Some((from, to)) => {
                 i.status == "available"
                     && i.condition != "out_of_order"
-                    && !held
-                        .iter()
-                        .any(|h| h.items.contains(&i.id) && h.overlaps(from, to))
+                    && !held_of(&i.id).iter().any(|h| h.overlaps(from, to))
             }
         })
-        .map(|i| to_pb(i, &names, &held, now))
+        .map(|i| {
+            let h = held_of(&i.id);
+            to_pb(i.clone(), &names, h, now)
+        })
         .collect::<Vec<pb::EquipmentItem>>();
     // In the order people look for them: by name, then site.
     items.sort_by_cached_key(|i| (fold(&i.name), i.site.clone(), i.id.clone()));

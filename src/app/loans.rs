@@ -854,16 +854,10 @@ pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList>
         r.site.clone()
     };
     let all = all_loans(ctx)?;
-    let mut all: Vec<&Loan> = all.iter().collect();
-    // By start date, as people look for them.
-    all.sort_by(|a, b| {
-        let key = |l: &Loan| (l.window().map(|w| w.0), l.id.clone());
-        key(a).cmp(&key(b))
-    });
     let conflicts = conflicts(ctx)?;
     let view = View::new(ctx)?;
     let now = view.now;
-    let loans = all
+    let mut selected: Vec<&Loan> = all
         .iter()
         .filter(|l| match (site.as_str(), side) {
             ("", _) => true,
@@ -876,8 +870,10 @@ pub fn list(ctx: &NodeContext, r: &pb::ListLoansRequest) -> Result<pb::LoanList>
             Some("overdue") => l.overdue(now),
             Some(s) => l.state() == s,
         })
-        .map(|l| view.to_pb(l))
         .collect();
+    // By start date, as people look for them.
+    selected.sort_by_cached_key(|l| (l.window().map(|w| w.0), l.id.clone()));
+    let loans = selected.into_iter().map(|l| view.to_pb(l)).collect();
     Ok(pb::LoanList {
         loans,
         conflicts: conflicts

@@ -32,6 +32,28 @@ pub struct Filters {
     /// Free until this day, included.
     #[serde(default)]
     au: String,
+    /// The page of the results (from 1), [`PER_PAGE`] items each.
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+/// Items shown per page of the catalogue.
+pub const PER_PAGE: usize = 100;
+
+impl Filters {
+    /// The catalogue's address with these filters, at page `page`.
+    fn at_page(&self, page: usize) -> String {
+        let q = serde_urlencoded::to_string([
+            ("recherche", self.recherche.as_str()),
+            ("site", self.site.as_str()),
+            ("categorie", self.categorie.as_str()),
+            ("du", self.du.as_str()),
+            ("au", self.au.as_str()),
+            ("page", page.to_string().as_str()),
+        ])
+        .unwrap_or_default();
+        format!("/catalogue?{q}")
+    }
 }
 
 pub async fn list(
@@ -63,12 +85,23 @@ pub async fn list(
         },
     };
     let result = tokio::task::spawn_blocking(move || {
-        let all = equipment::list(&ctx, &pb::ListEquipmentRequest::default())?;
+        // The choices of the filters, from the whole catalogue.
+        let all = equipment::list_all(&ctx)?;
+        let names = equipment::site_names(&ctx)?;
+        let mut sites: Vec<(String, String)> = all
+            .iter()
+            .map(|i| (i.site.clone(), equipment::name_of(&names, &i.site)))
+            .collect();
+        sites.sort_by(|a, b| a.1.cmp(&b.1));
+        sites.dedup();
+        let mut categories: Vec<String> = all.iter().map(|i| i.category.clone()).collect();
+        categories.sort();
+        categories.dedup();
         let found = equipment::list(&ctx, &q);
-        Ok::<_, crate::error::Error>((all, found))
+        Ok::<_, crate::error::Error>(((sites, categories), found))
     })
     .await;
-    let (all, found) = match result {
+    let ((sites, categories), found) = match result {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => {
             return html(
@@ -83,16 +116,6 @@ pub async fn list(
             )
         }
     };
-    // The choices of the filters, from the whole catalogue.
-    let mut sites: Vec<(String, String)> = all
-        .iter()
-        .map(|i| (i.site.clone(), i.site_name.clone()))
-        .collect();
-    sites.sort_by(|a, b| a.1.cmp(&b.1));
-    sites.dedup();
-    let mut categories: Vec<String> = all.iter().map(|i| i.category.clone()).collect();
-    categories.sort();
-    categories.dedup();
     let (status, items, problem) = match found {
         Ok(items) => (StatusCode::OK, items, None),
         // A filter the person got wrong (dates): say what to fix.
@@ -124,6 +147,9 @@ pub(crate) fn page(
     problem: Option<&str>,
 ) -> Markup {
     let director = frame.person.is_some_and(|p| p.role.allows(Need::Director));
+    let pages = items.len().div_ceil(PER_PAGE).max(1);
+    let page = f.page.unwrap_or(1).clamp(1, pages);
+    let shown = &items[(page - 1) * PER_PAGE..(page * PER_PAGE).min(items.len())];
     layout(
         frame,
         "Catalogue du réseau",
@@ -172,7 +198,10 @@ pub(crate) fn page(
                 div.alert.alert-error role="alert" { p { (p) } }
             }
             div data-live="resultats" {
-            p.lead { (items.len()) " matériel" @if items.len() > 1 { "s" } }
+            p.lead {
+                (items.len()) " matériel" @if items.len() > 1 { "s" }
+                @if pages > 1 { " · page " (page) " sur " (pages) }
+            }
             @if items.is_empty() && problem.is_none() {
                 p.empty { "Aucun matériel ne correspond à ces filtres." }
             } @else if !items.is_empty() {
@@ -186,7 +215,7 @@ pub(crate) fn page(
                         th scope="col" { "Disponibilité" }
                     } }
                     tbody {
-                        @for i in items {
+                        @for i in shown {
                             tr data-item=(i.id) {
                                 td { a href={ "/materiel/" (i.id) } { (i.name) } }
                                 td { (i.site_name) }
@@ -195,6 +224,13 @@ pub(crate) fn page(
                                 td { (equipment::availability_text(i)) }
                             }
                         }
+                    }
+                }
+                @if pages > 1 {
+                    nav.pagination aria-label="Pages du catalogue" {
+                        @if page > 1 { a href=(f.at_page(page - 1)) rel="prev" { "← Page précédente" } }
+                        span { "Page " (page) " sur " (pages) }
+                        @if page < pages { a href=(f.at_page(page + 1)) rel="next" { "Page suivante →" } }
                     }
                 }
             }

@@ -89,14 +89,25 @@ fn row(l: &pb::Loan, me: &str) -> LoanRow {
 /// The dashboard of this node's site at `now`.
 pub fn build(ctx: &NodeContext, now: DateTime<Utc>) -> Result<Dashboard> {
     let me = ctx.site.as_str();
-    let loans = crate::app::loans::list(
-        ctx,
-        &pb::ListLoansRequest {
-            site: me.to_string(),
-            ..Default::default()
-        },
-    )?
-    .loans;
+    // Only the loans of this site that can show: a site's history holds
+    // thousands of returned and cancelled ones.
+    let all = crate::app::loans::all_loans(ctx)?;
+    let view = crate::app::loans::View::new(ctx)?;
+    let mut loans: Vec<pb::Loan> = all
+        .iter()
+        .filter(|l| {
+            (l.lender == me || l.borrower == me)
+                && matches!(
+                    l.state(),
+                    "requested" | "approved" | "refused" | "checked_out"
+                )
+                && !(l.state() == "refused"
+                    && l.window()
+                        .is_some_and(|(_, to)| to + chrono::Duration::days(WEEK_DAYS) < now))
+        })
+        .map(|l| view.to_pb(l))
+        .collect();
+    loans.sort_by_cached_key(|l| (instant(&l.from), l.id.clone()));
     let today = crate::domain::loans::today_paris(now);
     let start = time::start_of_day(today)?.with_timezone(&Utc);
     let end_day = today + chrono::Duration::days(WEEK_DAYS);

@@ -151,6 +151,7 @@ fn page(web: &Web, s: &Session, l: &pb::Loan, n: &Notice) -> Markup {
                         @if let Some(t) = t {
                             li {
                                 strong { (label) } " le " (time::fr_instant(&t.at)) " par " (who(&t.site))
+                                @if !t.role.is_empty() { " (" (crate::auth::role_fr(&t.role)) ")" }
                                 @if !t.note.is_empty() { " — " (t.note) }
                             }
                         }
