@@ -810,6 +810,20 @@ pub fn occurrences(
     if from >= to || limit == 0 {
         return Ok(out);
     }
+    // A single event days away from the window is left at a glance (a
+    // month of the network calendar looks at every event of five years).
+    if e.rrule.is_empty() {
+        let day = |v: &str| {
+            v.get(..10)
+                .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+        };
+        if let (Some(first), Some(last)) = (day(&e.start), day(&e.end)) {
+            let margin = chrono::Duration::days(2);
+            if first > to.date_naive() + margin || last < from.date_naive() - margin {
+                return Ok(out);
+            }
+        }
+    }
     let (start, end) = span(e)?;
     let skip = excluded(e)?;
     if e.rrule.is_empty() {
