@@ -819,7 +819,9 @@ pub fn occurrences(
         };
         if let (Some(first), Some(last)) = (day(&e.start), day(&e.end)) {
             let margin = chrono::Duration::days(2);
-            if first > to.date_naive() + margin || last < from.date_naive() - margin {
+            let after = (to.date_naive().checked_add_signed(margin)).is_some_and(|t| first > t);
+            let before = (from.date_naive().checked_sub_signed(margin)).is_some_and(|f| last < f);
+            if after || before {
                 return Ok(out);
             }
         }
