@@ -98,18 +98,34 @@ async fn two_sites_edit_the_description_at_the_same_time_and_both_edits_survive(
     page_with(&ca, "Description et objectifs").await;
     page_with(&cb, "Description et objectifs").await;
     shoot(&cb, "action-page").await;
-    assert_eq!(value_of(&ca, "description").await, format!("{FIRST}\n\n{SECOND}"));
+    assert_eq!(
+        value_of(&ca, "description").await,
+        format!("{FIRST}\n\n{SECOND}")
+    );
 
     // Both edit before either saves.
     let first_a = "Un atelier mobile de fabrication numérique, avec imprimantes 3D.";
     let second_b = "Il passe trois semaines dans chaque site, vacances comprises.";
-    set_value(&ca, "description", &format!("{FIRST}\n\n{SECOND}").replace(FIRST, first_a)).await;
-    set_value(&cb, "description", &format!("{FIRST}\n\n{SECOND}").replace(SECOND, second_b)).await;
+    set_value(
+        &ca,
+        "description",
+        &format!("{FIRST}\n\n{SECOND}").replace(FIRST, first_a),
+    )
+    .await;
+    set_value(
+        &cb,
+        "description",
+        &format!("{FIRST}\n\n{SECOND}").replace(SECOND, second_b),
+    )
+    .await;
 
     click(&ca, "form[action$='/texte'] button[type=submit]").await;
     page_with(&ca, "Texte enregistré.").await;
     // Alpha's edit reaches beta's node; beta's page still shows the old text.
-    eventually("alpha's edit reaches beta", || description(&b, &id).contains(first_a)).await;
+    eventually("alpha's edit reaches beta", || {
+        description(&b, &id).contains(first_a)
+    })
+    .await;
     assert_eq!(
         value_of(&cb, "description").await,
         format!("{FIRST}\n\n{second_b}"),
@@ -161,21 +177,32 @@ async fn joining_tasks_budget_and_the_timeline_in_the_browser() {
     page_with(&ca, "Nouvelle action commune").await;
     shoot(&ca, "action-nouvelle").await;
     type_into(&ca, "titre", "Orientation en réseau").await;
-    click(&ca, "#axe option[value='2']").await;
-    type_into(&ca, "description", "Des rencontres avec des professionnels.").await;
+    click(&ca, "#axe-projet option[value='2']").await;
+    type_into(
+        &ca,
+        "description",
+        "Des rencontres avec des professionnels.",
+    )
+    .await;
     set_value(&ca, "debut", "2027-03-01").await;
     set_value(&ca, "fin", "2027-02-01").await;
     type_into(&ca, "budget", "1500,50").await;
     click(&ca, "main form button[type=submit]").await;
     page_with(&ca, "précède le début").await;
-    assert!(act::all(&a.running().ctx).unwrap().is_empty(), "nothing written");
+    assert!(
+        act::all(&a.running().ctx).unwrap().is_empty(),
+        "nothing written"
+    );
     assert_eq!(value_of(&ca, "titre").await, "Orientation en réseau");
     shoot(&ca, "action-nouvelle-erreur").await;
     set_value(&ca, "fin", "2027-06-30").await;
     click(&ca, "main form button[type=submit]").await;
     let text = page_with(&ca, "Action créée").await;
     assert!(text.contains("1\u{202f}500,50 €"), "{text}");
-    assert!(text.contains("du lun. 1 mars 2027 au mer. 30 juin 2027"), "{text}");
+    assert!(
+        text.contains("du lun. 1 mars 2027 au mer. 30 juin 2027"),
+        "{text}"
+    );
     let id = act::all(&a.running().ctx).unwrap()[0].id.clone();
     converge(&[&a, &b]).await;
 
@@ -183,12 +210,17 @@ async fn joining_tasks_budget_and_the_timeline_in_the_browser() {
     let (_db, cb) = browser().await;
     log_in(&cb, &base_b, DIRECTOR_B, PASSWORD).await;
     page_with(&cb, "À traiter").await;
-    cb.goto(&format!("{base_b}/actions?mon_site=oui")).await.unwrap();
+    cb.goto(&format!("{base_b}/actions?mon_site=oui"))
+        .await
+        .unwrap();
     page_with(&cb, "Aucune action ne correspond").await;
     cb.goto(&format!("{base_b}/actions/{id}")).await.unwrap();
     page_with(&cb, "Rejoindre l'action").await;
     assert_eq!(
-        cb.find_all(Locator::Css("#description")).await.unwrap().len(),
+        cb.find_all(Locator::Css("#description"))
+            .await
+            .unwrap()
+            .len(),
         0,
         "a site that does not take part edits nothing"
     );
@@ -202,9 +234,13 @@ async fn joining_tasks_budget_and_the_timeline_in_the_browser() {
         .unwrap()
         .participants
         .contains_key("beta"));
-    cb.goto(&format!("{base_b}/actions?mon_site=oui&axe=2")).await.unwrap();
+    cb.goto(&format!("{base_b}/actions?mon_site=oui&axe=2"))
+        .await
+        .unwrap();
     page_with(&cb, "Orientation en réseau").await;
-    cb.goto(&format!("{base_b}/actions?statut=terminée")).await.unwrap();
+    cb.goto(&format!("{base_b}/actions?statut=terminée"))
+        .await
+        .unwrap();
     page_with(&cb, "Aucune action ne correspond").await;
     cb.goto(&format!("{base_b}/actions/{id}")).await.unwrap();
     page_with(&cb, "Ajouter une tâche").await;
@@ -221,7 +257,11 @@ async fn joining_tasks_budget_and_the_timeline_in_the_browser() {
     let (task_id, t) = task.iter().next().unwrap();
     assert_eq!((t.site.as_str(), t.due.as_str()), ("alpha", "2027-03-20"));
     shoot(&cb, "action-tache").await;
-    click(&cb, &format!("form[action$='/taches/{task_id}/fait'] button")).await;
+    click(
+        &cb,
+        &format!("form[action$='/taches/{task_id}/fait'] button"),
+    )
+    .await;
     page_with(&cb, "Tâche marquée comme faite.").await;
     assert!(act::get(&b.running().ctx, &id).unwrap().tasks[task_id].done);
 
@@ -245,7 +285,10 @@ async fn joining_tasks_budget_and_the_timeline_in_the_browser() {
     type_into(&cb, "budget-depense", "-3").await;
     click(&cb, "form[action$='/suivi'] button[type=submit]").await;
     page_with(&cb, "Le budget dépensé ne peut pas être négatif.").await;
-    assert_eq!(act::get(&b.running().ctx, &id).unwrap().budget_spent, "320.00");
+    assert_eq!(
+        act::get(&b.running().ctx, &id).unwrap().budget_spent,
+        "320.00"
+    );
 
     // The timeline, on alpha's page too.
     converge(&[&a, &b]).await;
@@ -282,11 +325,21 @@ async fn joining_tasks_budget_and_the_timeline_in_the_browser() {
     let (status, headers, _) = http(&addr, "POST", "/connexion", Some(&anon), Some(&login)).await;
     assert_eq!(status, 303);
     let session = set_session(&headers);
-    let (status, _, page) = http(&addr, "GET", &format!("/actions/{id}"), Some(&session), None).await;
+    let (status, _, page) = http(
+        &addr,
+        "GET",
+        &format!("/actions/{id}"),
+        Some(&session),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let main = page.split("<main").nth(1).unwrap();
     assert!(!main.contains("<form"), "a viewer sees no form:\n{main}");
-    assert!(main.contains("Des rencontres avec des professionnels."), "{main}");
+    assert!(
+        main.contains("Des rencontres avec des professionnels."),
+        "{main}"
+    );
     let (status, _, list) = http(&addr, "GET", "/actions", Some(&session), None).await;
     assert_eq!(status, 200);
     assert!(!list.contains("/actions/nouvelle"), "{list}");
@@ -294,7 +347,10 @@ async fn joining_tasks_budget_and_the_timeline_in_the_browser() {
     let before = (a.digest(), b.digest());
     for (path, form) in [
         (format!("/actions/{id}/taches"), "titre=Pirate&site=beta"),
-        (format!("/actions/{id}/texte"), "description=Effac%C3%A9&base="),
+        (
+            format!("/actions/{id}/texte"),
+            "description=Effac%C3%A9&base=",
+        ),
         (format!("/actions/{id}/quitter"), ""),
         ("/actions/nouvelle".to_string(), "titre=Pirate&axe=1"),
         (format!("/actions/{id}/taches/{task_id}/fait"), ""),

@@ -7,10 +7,10 @@ use super::NodeContext;
 use crate::docs::{is_slug, new_id};
 use crate::domain::actions::{self, ActionDoc, ActionPatch, NewAction, Participant, TaskDoc};
 use crate::domain::{now_rfc3339, optional_text, required_text};
-use automerge::transaction::Transactable;
-use automerge::{ChangeHash, ReadDoc, ROOT};
 use crate::error::{Error, Result};
 use crate::pb;
+use automerge::transaction::Transactable;
+use automerge::{ChangeHash, ReadDoc, ROOT};
 
 pub fn to_pb(a: &ActionDoc) -> pb::CommonAction {
     pb::CommonAction {
@@ -341,7 +341,8 @@ pub async fn edit_texts(
     let changed: Vec<(&str, String)> = ctx
         .docs
         .read(&doc_id, |doc| {
-            let known = !base.is_empty() && base
+            let known = !base.is_empty()
+                && base
                     .iter()
                     .all(|h| ReadDoc::get_change_by_hash(doc, h).is_some());
             texts

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value, ROOT};
 use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value, ROOT};
 use autosurgeon::{Hydrate, Reconcile, Text};
 use rust_decimal::Decimal;
 
@@ -591,11 +591,13 @@ mod tests {
             merged.description.as_str(),
             "Premier paragraphe, réécrit.\n\nTroisième, complété."
         );
-        assert_eq!(load(&d2).unwrap().description.as_str(), merged.description.as_str());
+        assert_eq!(
+            load(&d2).unwrap().description.as_str(),
+            merged.description.as_str()
+        );
         // Nothing changed from the base: nothing written.
         let heads = d1.get_heads();
         let now = merged.description.as_str().to_string();
         assert!(!edit_text(&mut d1, "description", &heads, &now).unwrap());
     }
 }
-

@@ -124,8 +124,7 @@ pub async fn list(
         Err(e) => return error_page(&web, &s, status_of(&e), &e.to_string()),
     };
     let axis: i64 = q.axe.trim().parse().unwrap_or(0);
-    all.retain(|a| axis == 0 || a.axis == axis)
-        ;
+    all.retain(|a| axis == 0 || a.axis == axis);
     all.retain(|a| q.statut.is_empty() || a.status == q.statut);
     let mine = q.mon_site == "oui";
     all.retain(|a| !mine || a.participants.contains_key(&ctx.site));
@@ -156,8 +155,8 @@ fn list_page(
             }
             form.form.filters method="get" action="/actions" {
                 div.field {
-                    label for="axe" { "Axe" }
-                    select #axe name="axe" {
+                    label for="filtre-axe" { "Axe" }
+                    select #filtre-axe name="axe" {
                         option value="" selected[q.axe.is_empty()] { "Tous les axes" }
                         @for (i, label) in AXES_FR.iter().enumerate() {
                             @let v = (i + 1).to_string();
@@ -166,8 +165,8 @@ fn list_page(
                     }
                 }
                 div.field {
-                    label for="statut" { "Statut" }
-                    select #statut name="statut" {
+                    label for="filtre-statut" { "Statut" }
+                    select #filtre-statut name="statut" {
                         option value="" selected[q.statut.is_empty()] { "Tous les statuts" }
                         @for st in STATUSES {
                             option value=(st) selected[q.statut == *st] { (status_label(st)) }
@@ -739,7 +738,9 @@ pub async fn act(
         )
         .await
         .map(|a| (a.id, "texte")),
-        "rejoindre" => act::join_action(ctx, &id).await.map(|a| (a.id, "rejoindre")),
+        "rejoindre" => act::join_action(ctx, &id)
+            .await
+            .map(|a| (a.id, "rejoindre")),
         "quitter" => act::leave(ctx, &id).await.map(|a| (a.id, "quitter")),
         "taches" => act::add_task(
             ctx,
@@ -933,8 +934,8 @@ fn new_page(frame: &Frame, input: &NewInput, n: &Notice) -> Markup {
                     input #titre type="text" name="titre" required maxlength=(dact::MAX_TITLE) value=(input.titre);
                 }
                 div.field {
-                    label for="axe" { "Axe du projet *" }
-                    select #axe name="axe" required {
+                    label for="axe-projet" { "Axe du projet *" }
+                    select #axe-projet name="axe" required {
                         @for (i, label) in AXES_FR.iter().enumerate() {
                             @let v = (i + 1).to_string();
                             option value=(v) selected[input.axe == v] { "Axe " (v) " — " (label) }
