@@ -6,9 +6,11 @@
 use super::NodeContext;
 use crate::docs::{is_slug, new_id};
 use crate::domain::actions::{self, ActionDoc, ActionPatch, NewAction, Participant, TaskDoc};
-use crate::domain::{now_rfc3339, required_text};
+use crate::domain::{now_rfc3339, optional_text, required_text};
 use crate::error::{Error, Result};
 use crate::pb;
+use automerge::transaction::Transactable;
+use automerge::{ChangeHash, ReadDoc, ROOT};
 
 pub fn to_pb(a: &ActionDoc) -> pb::CommonAction {
     pb::CommonAction {
@@ -170,7 +172,7 @@ pub async fn join_action(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
         .await
 }
 
-pub(crate) async fn leave(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
+pub async fn leave(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
     let current = get(ctx, id)?;
     let id = current.id.as_str();
     if !current.participants.contains_key(&ctx.site) {
@@ -193,6 +195,25 @@ pub(crate) async fn leave(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
 }
 
 pub async fn update(ctx: &NodeContext, r: pb::UpdateActionRequest) -> Result<ActionDoc> {
+    let mut fields: Vec<&str> = Vec::new();
+    for (name, set) in [
+        ("title", r.title.is_some()),
+        ("description", r.description.is_some()),
+        ("status", r.status.is_some()),
+        ("objectives", r.objectives.is_some()),
+        ("target_publics", r.set_target_publics),
+        ("budget_planned", r.budget_planned.is_some()),
+        ("budget_spent", r.budget_spent.is_some()),
+        ("indicators", !r.indicators.is_empty()),
+        ("start", r.start.is_some()),
+        ("end", r.end.is_some()),
+        ("axis", r.axis.is_some()),
+    ] {
+        if set {
+            fields.push(name);
+        }
+    }
+    let message = format!("{UPDATE}{}", fields.join(","));
     let patch = ActionPatch {
         title: r.title,
         description: r.description,
@@ -211,7 +232,7 @@ pub async fn update(ctx: &NodeContext, r: pb::UpdateActionRequest) -> Result<Act
         axis: r.axis,
     };
     let now = now_rfc3339();
-    Ok(edit(ctx, &r.id, "action update", |a| patch.apply(a, &now))
+    Ok(edit(ctx, &r.id, &message, |a| patch.apply(a, &now))
         .await?
         .0)
 }
@@ -223,7 +244,8 @@ pub async fn add_task(ctx: &NodeContext, r: pb::AddTaskRequest) -> Result<pb::Ta
     let task_id = new_id("tk");
     let me = ctx.site.clone();
     let now = now_rfc3339();
-    let (a, ()) = edit(ctx, &r.action, "action task add", |a| {
+    let message = format!("{TASK_ADD}{task_id}");
+    let (a, ()) = edit(ctx, &r.action, &message, |a| {
         if !site.is_empty() && !a.participants.contains_key(&site) {
             return Err(Error::invalid(format!(
                 "le site {site} ne participe pas à l'action {}",
@@ -259,7 +281,8 @@ pub async fn add_task(ctx: &NodeContext, r: pb::AddTaskRequest) -> Result<pb::Ta
 pub async fn complete_task(ctx: &NodeContext, action: &str, task: &str) -> Result<pb::Task> {
     let me = ctx.site.clone();
     let now = now_rfc3339();
-    let (a, ()) = edit(ctx, action, "action task done", |a| {
+    let message = format!("{TASK_DONE}{task}");
+    let (a, ()) = edit(ctx, action, &message, |a| {
         let t = a.tasks.get_mut(task).ok_or_else(|| {
             Error::not_found(format!("tâche {task} introuvable dans l'action {action}"))
         })?;
@@ -276,4 +299,138 @@ pub async fn complete_task(ctx: &NodeContext, action: &str, task: &str) -> Resul
     })
     .await?;
     Ok(task_pb(&a.id, task, &a.tasks[task]))
+}
+
+/// The messages of an action's changes that say more than their kind: the
+/// fields an update changed, the task added or done (read back by
+/// [`history`]'s readers).
+pub const UPDATE: &str = "action update: ";
+pub const TASK_ADD: &str = "action task add ";
+pub const TASK_DONE: &str = "action task done ";
+
+/// Edits an action's description and objectives as a person changed them
+/// from the version their page showed (`base`, its heads): the texts are
+/// diffed against that version, not the current one, so that what another
+/// site wrote meanwhile stays (`domain::actions::edit_text`). `None` keeps
+/// a text. Only participating sites write.
+pub async fn edit_texts(
+    ctx: &NodeContext,
+    id: &str,
+    base: &[ChangeHash],
+    description: Option<&str>,
+    objectives: Option<&str>,
+) -> Result<ActionDoc> {
+    let current = get(ctx, id)?;
+    let id = current.id.clone();
+    if !current.participants.contains_key(&ctx.site) {
+        return Err(Error::denied(format!(
+            "seuls les sites participants modifient l'action {id} : rejoignez-la d'abord"
+        )));
+    }
+    // Text from a browser ends its lines with CRLF.
+    let clean = |field: &str, v: Option<&str>| {
+        v.map(|v| optional_text(field, &v.replace("\r\n", "\n"), actions::MAX_TEXT))
+            .transpose()
+    };
+    let texts = [
+        ("description", clean("description", description)?),
+        ("objectives", clean("objectives", objectives)?),
+    ];
+    let doc_id = actions::doc_id(&id);
+    // The fields that differ from the version the person edited.
+    let changed: Vec<(&str, String)> = ctx
+        .docs
+        .read(&doc_id, |doc| {
+            let known = !base.is_empty()
+                && base
+                    .iter()
+                    .all(|h| ReadDoc::get_change_by_hash(doc, h).is_some());
+            texts
+                .iter()
+                .filter_map(|(field, new)| {
+                    let new = new.as_ref()?;
+                    let (_, obj) = doc.get(ROOT, *field).ok()??;
+                    let old = if known {
+                        doc.text_at(&obj, base).ok()?
+                    } else {
+                        doc.text(&obj).ok()?
+                    };
+                    (old != *new).then(|| (*field, new.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if changed.is_empty() {
+        return Ok(current);
+    }
+    let fields: Vec<&str> = changed.iter().map(|(f, _)| *f).collect();
+    let message = format!("{UPDATE}{}", fields.join(","));
+    let site = ctx.site.clone();
+    let now = now_rfc3339();
+    ctx.docs
+        .change(&doc_id, &message, |doc| {
+            let a = actions::load(doc)?;
+            if !a.participants.contains_key(&site) {
+                return Err(Error::denied(format!(
+                    "seuls les sites participants modifient l'action {id}"
+                )));
+            }
+            let mut wrote = false;
+            for (field, new) in &changed {
+                wrote |= actions::edit_text(doc, field, base, new)?;
+            }
+            if wrote {
+                doc.put(ROOT, "updated_at", now.as_str())
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+            }
+            actions::load(doc)
+        })
+        .await
+}
+
+/// The heads of an action's document: what a page that edits its texts
+/// carries, for [`edit_texts`].
+pub fn heads(ctx: &NodeContext, id: &str) -> Vec<ChangeHash> {
+    ctx.docs.raw_heads(&actions::doc_id(id))
+}
+
+/// One change of an action's history: when (seconds since the epoch, the
+/// author's clock), which site (from the change's actor), and its message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub time: i64,
+    pub site: Option<String>,
+    pub message: String,
+}
+
+/// The action's changes, newest first, `limit` at most: who changed what,
+/// from the document's own history.
+pub fn history(ctx: &NodeContext, id: &str, limit: usize) -> Result<Vec<HistoryEntry>> {
+    let id = resolve(ctx, id)?;
+    let all = ctx
+        .docs
+        .read_memo(&actions::doc_id(&id), "action history", |doc| {
+            // Reading change metadata closes a transaction: on a copy.
+            let mut doc = doc.clone();
+            let mut out: Vec<(usize, HistoryEntry)> = doc
+                .get_changes_meta(&[])
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    (
+                        i,
+                        HistoryEntry {
+                            time: m.timestamp,
+                            site: crate::trust::author_of(&m.actor),
+                            message: m.message.map(|s| s.to_string()).unwrap_or_default(),
+                        },
+                    )
+                })
+                .collect();
+            out.sort_by(|a, b| b.1.time.cmp(&a.1.time).then(b.0.cmp(&a.0)));
+            Ok(out.into_iter().map(|(_, e)| e).collect::<Vec<_>>())
+        })
+        .transpose()?
+        .ok_or_else(|| Error::not_found(format!("action {id} introuvable")))?;
+    Ok(all.iter().take(limit).cloned().collect())
 }

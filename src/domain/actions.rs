@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use automerge::AutoCommit;
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value, ROOT};
 use autosurgeon::{Hydrate, Reconcile, Text};
 use rust_decimal::Decimal;
 
@@ -232,6 +233,116 @@ pub fn new_action(id: &str, input: &NewAction, lead: &str, now: &str) -> Result<
     })
 }
 
+/// Writes into the text `prop` of an action document (`description` or
+/// `objectives`) what a person changed between the text as it was at `base`
+/// (the heads of the page they edited) and `new`: only those characters are
+/// inserted or deleted, found again by their Automerge identity, so that
+/// what others wrote meanwhile (here or at another site) stays. Unknown or
+/// empty `base`: the current text. Returns whether anything was written.
+pub fn edit_text(doc: &mut AutoCommit, prop: &str, base: &[ChangeHash], new: &str) -> Result<bool> {
+    let am = |e: automerge::AutomergeError| Error::Internal(format!("texte {prop} : {e}"));
+    let obj = match doc.get(ROOT, prop).map_err(am)? {
+        Some((Value::Object(ObjType::Text), id)) => id,
+        _ => {
+            return Err(Error::Internal(format!(
+                "le texte {prop} de l'action est illisible"
+            )))
+        }
+    };
+    let known = !base.is_empty() && base.iter().all(|h| doc.get_change_by_hash(h).is_some());
+    let base: Vec<ChangeHash> = if known {
+        base.to_vec()
+    } else {
+        doc.get_heads()
+    };
+    let old = doc.text_at(&obj, &base).map_err(am)?;
+    if old == new {
+        return Ok(false);
+    }
+    let old_chars: Vec<(usize, char)> = old.char_indices().collect();
+    let oc: Vec<char> = old_chars.iter().map(|(_, c)| *c).collect();
+    let nc: Vec<char> = new.chars().collect();
+    // (first base char, how many deleted, what is inserted before it).
+    let mut steps: Vec<(usize, usize, String)> = Vec::new();
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &oc, &nc) {
+        use similar::DiffOp;
+        match op {
+            DiffOp::Equal { .. } => {}
+            DiffOp::Delete {
+                old_index, old_len, ..
+            } => steps.push((old_index, old_len, String::new())),
+            DiffOp::Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => steps.push((
+                old_index,
+                0,
+                nc[new_index..new_index + new_len].iter().collect(),
+            )),
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => steps.push((
+                old_index,
+                old_len,
+                nc[new_index..new_index + new_len].iter().collect(),
+            )),
+        }
+    }
+    // A base character's identity, and where it is now if still there.
+    let cursor = |doc: &AutoCommit, i: usize| {
+        doc.get_cursor(&obj, old_chars[i].0, Some(&base))
+            .map_err(am)
+    };
+    let now_at = |doc: &AutoCommit, c: &automerge::Cursor| -> Result<Option<usize>> {
+        let p = doc.get_cursor_position(&obj, c, None).map_err(am)?;
+        Ok((doc.get_cursor(&obj, p, None).ok().as_ref() == Some(c)).then_some(p))
+    };
+    // From the end: each step's anchor is still unchanged by this edit.
+    for (at, deleted, inserted) in steps.into_iter().rev() {
+        if !inserted.is_empty() {
+            let pos = if at == 0 {
+                0
+            } else {
+                let c = cursor(doc, at - 1)?;
+                match now_at(doc, &c)? {
+                    Some(p) => p + old_chars[at - 1].1.len_utf8(),
+                    // Deleted meanwhile: where its follower now is.
+                    None => doc.get_cursor_position(&obj, &c, None).map_err(am)?,
+                }
+            };
+            doc.splice_text(&obj, pos, 0, &inserted).map_err(am)?;
+        }
+        if deleted == 0 {
+            continue;
+        }
+        let (first, last) = (at, at + deleted - 1);
+        let whole = &old[old_chars[first].0..old_chars[last].0 + old_chars[last].1.len_utf8()];
+        let (cf, cl) = (cursor(doc, first)?, cursor(doc, last)?);
+        if let (Some(pf), Some(pl)) = (now_at(doc, &cf)?, now_at(doc, &cl)?) {
+            let current = doc.text(&obj).map_err(am)?;
+            let end = pl + old_chars[last].1.len_utf8();
+            if current.get(pf..end) == Some(whole) {
+                doc.splice_text(&obj, pf, whole.len() as isize, "")
+                    .map_err(am)?;
+                continue;
+            }
+        }
+        // Others wrote inside the run: delete its characters one by one.
+        for i in (first..=last).rev() {
+            let c = cursor(doc, i)?;
+            if let Some(p) = now_at(doc, &c)? {
+                doc.splice_text(&obj, p, old_chars[i].1.len_utf8() as isize, "")
+                    .map_err(am)?;
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// Fields a participant may change; `None` keeps the stored value.
 #[derive(Debug, Default, Clone)]
 pub struct ActionPatch {
@@ -427,5 +538,66 @@ mod tests {
             load(&d2).unwrap().description.as_str(),
             merged.description.as_str()
         );
+    }
+
+    #[test]
+    fn a_text_edited_from_an_older_version_keeps_what_others_wrote_since() {
+        let input = NewAction {
+            title: "Fablab",
+            axis: 1,
+            description: "Premier paragraphe.\n\nDeuxième — é.\n\nTroisième paragraphe.",
+            start: "",
+            end: "",
+        };
+        let mut d1 = AutoCommit::new();
+        store(&mut d1, &new_action("ac-1", &input, "metz", "t").unwrap()).unwrap();
+        d1.commit();
+        let base = d1.get_heads();
+        let mut d2 = d1.fork();
+        // Metz rewrites the first paragraph; Thionville, whose page still
+        // shows the old text, rewrites the third after Metz's edit arrived.
+        assert!(edit_text(
+            &mut d1,
+            "description",
+            &base,
+            "Premier paragraphe, réécrit.\n\nDeuxième — é.\n\nTroisième paragraphe."
+        )
+        .unwrap());
+        d1.commit();
+        sync_pair(&mut d1, &mut d2);
+        assert!(edit_text(
+            &mut d2,
+            "description",
+            &base,
+            "Premier paragraphe.\n\nDeuxième — é.\n\nTroisième, complété."
+        )
+        .unwrap());
+        d2.commit();
+        // A third edit, concurrent, deletes the middle paragraph.
+        let mut d3 = d1.fork_at(&base).unwrap();
+        assert!(edit_text(
+            &mut d3,
+            "description",
+            &base,
+            "Premier paragraphe.\n\nTroisième paragraphe."
+        )
+        .unwrap());
+        d3.commit();
+        sync_pair(&mut d1, &mut d2);
+        sync_pair(&mut d1, &mut d3);
+        sync_pair(&mut d1, &mut d2);
+        let merged = load(&d1).unwrap();
+        assert_eq!(
+            merged.description.as_str(),
+            "Premier paragraphe, réécrit.\n\nTroisième, complété."
+        );
+        assert_eq!(
+            load(&d2).unwrap().description.as_str(),
+            merged.description.as_str()
+        );
+        // Nothing changed from the base: nothing written.
+        let heads = d1.get_heads();
+        let now = merged.description.as_str().to_string();
+        assert!(!edit_text(&mut d1, "description", &heads, &now).unwrap());
     }
 }

@@ -16,6 +16,7 @@
 //! sets `X-Forwarded-Proto: https`, so that the cookie gets `Secure`).
 
 pub mod accounts;
+pub mod actions;
 pub mod calendar;
 pub mod catalogue;
 pub mod dashboard;
@@ -252,6 +253,14 @@ pub fn router(web: Web) -> Router {
             post(accounts::close_session),
         )
         .route("/prets/{id}/{action}", post(loans::act))
+        .route("/actions", get(actions::list))
+        .route(
+            "/actions/nouvelle",
+            get(actions::new_form).post(actions::create),
+        )
+        .route("/actions/{id}", get(actions::show))
+        .route("/actions/{id}/{what}", post(actions::act))
+        .route("/actions/{id}/taches/{task}/fait", post(actions::task_done))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))
