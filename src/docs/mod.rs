@@ -798,7 +798,13 @@ mod tests {
     /// again after a change (local or received), given again otherwise.
     #[tokio::test]
     async fn memos_follow_the_documents() {
-        let docs = Docs::open(Arc::new(MemoryStore::default()), "a", 10, Trust::ephemeral()).unwrap();
+        let docs = Docs::open(
+            Arc::new(MemoryStore::default()),
+            "a",
+            10,
+            Trust::ephemeral(),
+        )
+        .unwrap();
         let put = |k: &'static str| {
             docs.change("site/x", "t", move |d| {
                 d.put(ROOT, k, 1).unwrap();
@@ -823,7 +829,11 @@ mod tests {
         };
         assert_eq!(*all().unwrap(), vec!["un"]);
         let first = all().unwrap();
-        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1, "given again");
+        assert_eq!(
+            runs.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "given again"
+        );
         put("deux").await.unwrap();
         assert_eq!(*all().unwrap(), vec!["deux", "un"]);
         assert_eq!(*first, vec!["un"], "an earlier value is not changed");

@@ -50,6 +50,7 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                                 a href="/" { "À traiter" }
                                 a href="/catalogue" { "Catalogue" }
                                 a href="/calendrier" { "Calendrier" }
+                                a href="/indicateurs" { "Indicateurs" } a href="/bilans" { "Bilans" }
                                 @if p.role >= crate::auth::Role::Director { a href="/comptes" { "Comptes" } }
                                 a href="/compte" { "Mon compte" }
                             }
