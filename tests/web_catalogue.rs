@@ -22,8 +22,9 @@ fn items_of(node: &TestNode) -> Vec<maillage::domain::equipment::Item> {
     let ctx = &node.running().ctx;
     maillage::app::equipment::list_all(ctx)
         .unwrap()
-        .into_iter()
+        .iter()
         .filter(|i| i.site == ctx.site)
+        .cloned()
         .collect()
 }
 

@@ -336,7 +336,6 @@ pub fn list(ctx: &NodeContext, r: &pb::ListEquipmentRequest) -> Result<Vec<pb::E
     let names = site_names(ctx)?;
     let mut items = list_all(ctx)?
         .iter()
-        .cloned()
         .filter(|i| r.site.is_empty() || i.site == r.site)
         .filter(|i| category.is_empty() || fold(&i.category) == category)
         .filter(|i| status.is_none_or(|s| i.status == s))
@@ -359,6 +358,7 @@ pub fn list(ctx: &NodeContext, r: &pb::ListEquipmentRequest) -> Result<Vec<pb::E
                         .any(|h| h.items.contains(&i.id) && h.overlaps(from, to))
             }
         })
+        .cloned()
         .map(|i| to_pb(i, &names, &held, now))
         .collect::<Vec<pb::EquipmentItem>>();
     // In the order people look for them: by name, then site.
