@@ -102,13 +102,16 @@ const CSV: &str = "text/csv; charset=utf-8";
 const JSON: &str = "application/json";
 const MARKDOWN: &str = "text/markdown; charset=utf-8";
 
+/// A row of [`render::rows`]: section, figure of the total, group values.
+type Row<'a> = (&'static str, &'a pb::Figure, Vec<&'a str>);
+
 /// The figures of a report, one table per section (loans, equipment…):
 /// a row per indicator (its French label), a column per group, then the
 /// total. Each value cell says its key and group (`data-key`,
 /// `data-group`, "total" for the total).
 fn figure_tables(r: &pb::IndicatorReport, total: &str) -> Markup {
     let rows = render::rows(r);
-    let mut sections: Vec<(&str, Vec<&(&str, &pb::Figure, Vec<&str>)>)> = Vec::new();
+    let mut sections: Vec<(&str, Vec<&Row>)> = Vec::new();
     for row in &rows {
         match sections.last_mut() {
             Some((s, v)) if *s == row.0 => v.push(row),
