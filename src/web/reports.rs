@@ -672,3 +672,71 @@ fn bilan_page(frame: &Frame, b: &pb::BilanReport) -> Markup {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fig(name: &str, value: &str, integer: bool) -> pb::Figure {
+        pb::Figure {
+            name: name.into(),
+            value: value.into(),
+            integer,
+            label: crate::report::labels::label(name).unwrap_or_default(),
+        }
+    }
+
+    fn report() -> pb::IndicatorReport {
+        let group = |key: &str, label: &str, lent: &str| pb::IndicatorGroup {
+            key: key.into(),
+            label: label.into(),
+            figures: vec![
+                fig("loans.lent", lent, true),
+                fig("equipment.use_rate_pct", "12.5", false),
+            ],
+        };
+        pb::IndicatorReport {
+            from: "2025-09-01".into(),
+            to: "2026-08-31".into(),
+            by: "site".into(),
+            groups: vec![
+                group("metz", "Tiers-lieu <Metz>", "3"),
+                group("forbach", "Forbach", "0"),
+            ],
+            total: vec![
+                fig("loans.lent", "3", true),
+                fig("equipment.use_rate_pct", "12.5", false),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_chart_has_one_titled_bar_per_site() {
+        let svg = chart(&report(), "loans.lent").into_string();
+        assert_eq!(svg.matches("<rect").count(), 2);
+        assert!(svg.contains("data-site=\"metz\""));
+        assert!(svg.contains("data-site=\"forbach\""));
+        assert!(svg.contains("role=\"img\""));
+        assert!(
+            svg.contains("aria-label=\"Graphique en barres : prêts consentis (sortis), 2 barres")
+        );
+        assert!(
+            svg.contains("<title>Tiers-lieu &lt;Metz&gt; : 3</title>"),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>Forbach : 0</title>"));
+    }
+
+    #[test]
+    fn the_tables_give_every_figure_with_a_decimal_comma() {
+        let t = figure_tables(&report(), "Total").into_string();
+        assert!(
+            t.contains("data-key=\"loans.lent\" data-group=\"metz\">3<"),
+            "{t}"
+        );
+        assert!(t.contains("data-key=\"equipment.use_rate_pct\" data-group=\"total\">12,5<"));
+        assert_eq!(t.matches("data-key=").count(), 6);
+        assert!(t.contains("<th scope=\"col\">Tiers-lieu &lt;Metz&gt;</th>"));
+    }
+}
