@@ -16,6 +16,7 @@
 
 pub mod facts;
 pub mod labels;
+pub mod render;
 
 use std::collections::{BTreeMap, HashMap};
 

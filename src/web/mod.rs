@@ -27,6 +27,7 @@ pub mod labels;
 pub mod live;
 pub mod loans;
 pub mod pages;
+pub mod reports;
 pub mod session;
 pub mod upload;
 
@@ -261,6 +262,12 @@ pub fn router(web: Web) -> Router {
         .route("/actions/{id}", get(actions::show))
         .route("/actions/{id}/{what}", post(actions::act))
         .route("/actions/{id}/taches/{task}/fait", post(actions::task_done))
+        .route("/indicateurs", get(reports::indicators))
+        .route("/indicateurs.csv", get(reports::indicators_csv))
+        .route("/indicateurs.json", get(reports::indicators_json))
+        .route("/bilans", get(reports::bilans))
+        .route("/bilans/{site}", get(reports::bilan))
+        .route("/bilans/{site}/{format}", get(reports::bilan_file))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))
@@ -682,7 +689,7 @@ async fn calendar_feed(
     }
 }
 
-async fn not_found(State(web): State<Web>) -> Response {
+pub(crate) async fn not_found(State(web): State<Web>) -> Response {
     html(
         StatusCode::NOT_FOUND,
         pages::message(
