@@ -984,3 +984,39 @@ async fn a_bad_web_certificate_setting_is_refused_at_start() {
         .expect("refused");
     assert!(format!("{e:#}").contains("[web] tls_"), "{e:#}");
 }
+
+/// Live pages keep a stream open; a browser keeps six connections per site.
+/// Pages left behind (kept in the back-forward cache) close their stream,
+/// so that a person browsing page after page never waits for a connection:
+/// before, the seventh page stalled for about a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsing_many_live_pages_never_waits_for_a_connection() {
+    let a = TestNode::start("alpha", &[]).await;
+    a.add_item("Caméra 4K").await;
+    account(
+        &a,
+        "claire@ac-nancy-metz.fr",
+        "Claire Martin",
+        Role::Director,
+    )
+    .await;
+    let base = a.running().web_url();
+    let (_driver, c) = browser().await;
+    c.update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+        None,
+        Some(std::time::Duration::from_secs(20)),
+        None,
+    ))
+    .await
+    .unwrap();
+    log_in(&c, &base, "claire@ac-nancy-metz.fr", PASSWORD).await;
+    page_with(&c, "À traiter").await;
+    for round in 0..6 {
+        for (path, text) in [("/catalogue", "Caméra 4K"), ("/", "À traiter")] {
+            c.goto(&format!("{base}{path}"))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, {path}: {e}"));
+            page_with(&c, text).await;
+        }
+    }
+}

@@ -71,12 +71,31 @@
       });
   }
 
-  var source = new EventSource("/direct");
-  source.addEventListener("change", function () {
-    if (waiting) {
-      again = true;
-    } else {
-      refresh();
+  // The stream is closed when the page is left, and opened again if the
+  // browser shows the page from its back-forward cache: a browser keeps six
+  // connections per site, and streams of pages kept in that cache would
+  // hold them until later pages wait.
+  var source = null;
+  function listen() {
+    if (source) return;
+    source = new EventSource("/direct");
+    source.addEventListener("change", function () {
+      if (waiting) {
+        again = true;
+      } else {
+        refresh();
+      }
+    });
+  }
+  window.addEventListener("pagehide", function () {
+    if (source) {
+      source.close();
+      source = null;
     }
   });
+  window.addEventListener("pageshow", function (e) {
+    listen();
+    if (e.persisted) refresh();
+  });
+  listen();
 })();
