@@ -143,12 +143,11 @@ async fn render(
 }
 
 pub async fn list(State(web): State<Web>, headers: HeaderMap) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, person) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let caller = person.role;
-    s.person = Some(person);
     render(&web, &s, caller, StatusCode::OK, &Notice::None, None).await
 }
 
@@ -167,12 +166,11 @@ pub async fn add(
     headers: HeaderMap,
     Form(input): Form<AddInput>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, person) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let caller = person.role;
-    s.person = Some(person);
     match users::add(&web.ctx, caller, &input.email, &input.nom, &input.role).await {
         Ok(setup) => {
             let done = format!("Compte créé pour {}.", input.nom.trim());
@@ -201,12 +199,11 @@ pub async fn act(
     if !matches!(action.as_str(), "lien" | "desactiver" | "reactiver") {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, person) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let caller = person.role;
-    s.person = Some(person);
     let ctx = &web.ctx;
     let result = match action.as_str() {
         "lien" => users::reset(ctx, caller, &email)
@@ -309,11 +306,10 @@ fn mine_page(web: &Web, s: &Session, status: StatusCode, n: &Notice) -> Response
 }
 
 pub async fn show_mine(State(web): State<Web>, headers: HeaderMap) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     mine_page(&web, &s, StatusCode::OK, &Notice::None)
 }
 
@@ -323,12 +319,11 @@ pub async fn close_session(
     headers: HeaderMap,
     Path(handle): Path<String>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, person) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let email = person.email.clone();
-    s.person = Some(person);
     if handle == s.handle {
         let n = Notice::Error("pour fermer cette session-ci, utilisez « Se déconnecter »");
         return mine_page(&web, &s, StatusCode::BAD_REQUEST, &n);
@@ -361,12 +356,11 @@ pub async fn change_mine(
     headers: HeaderMap,
     Form(input): Form<PasswordInput>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, person) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let email = person.email.clone();
-    s.person = Some(person);
     if input.nouveau != input.confirmation {
         let n = Notice::Error("les deux saisies du nouveau mot de passe diffèrent");
         return mine_page(&web, &s, StatusCode::BAD_REQUEST, &n);

@@ -112,11 +112,10 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let ctx = &web.ctx;
     let loaded = act::all(ctx).and_then(|a| Ok((a, crate::app::equipment::site_names(ctx)?)));
     let (mut all, names) = match loaded {
@@ -242,11 +241,10 @@ pub async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let n = match done_fr(&done.fait) {
         Some(m) => Notice::Success(m),
         None => Notice::None,
@@ -722,11 +720,10 @@ pub async fn act(
     ) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, _) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let ctx = &web.ctx;
     let done: Result<(String, &str)> = match what.as_str() {
         "texte" => act::edit_texts(
@@ -803,11 +800,10 @@ pub async fn task_done(
     headers: HeaderMap,
     Path((id, task)): Path<(String, String)>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, _) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     match act::complete_task(&web.ctx, &id, &task).await {
         Ok(t) => Redirect::to(&format!("/actions/{}?fait=faite", t.action)).into_response(),
         Err(e) => action_response(
@@ -841,11 +837,10 @@ pub struct NewInput {
 }
 
 pub async fn new_form(State(web): State<Web>, headers: HeaderMap) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, _) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     html(
         StatusCode::OK,
         new_page(&web.frame(&s), &NewInput::default(), &Notice::None),
@@ -857,11 +852,10 @@ pub async fn create(
     headers: HeaderMap,
     Form(input): Form<NewInput>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, _) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let refuse = |e: &Error| {
         html(
             status_of(e),

@@ -293,11 +293,10 @@ pub async fn view(
     headers: HeaderMap,
     Query(q): Query<ViewQuery>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let ctx = web.ctx.clone();
     let today = time::paris(Utc::now()).date_naive();
     let (p, problem) = period(&q, today);
@@ -548,11 +547,10 @@ pub async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let n = match done_fr(&done.fait) {
         Some(m) => Notice::Success(m),
         None => Notice::None,
@@ -851,11 +849,10 @@ pub async fn act(
     if !matches!(action.as_str(), "frequentation" | "annuler") {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let (mut s, person) = match signed_in(&web, &headers, cal::write_need(&web.ctx)) {
+    let (s, _) = match signed_in(&web, &headers, cal::write_need(&web.ctx)) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let ctx = &web.ctx;
     let done = if action == "annuler" {
         cal::cancel(ctx, &id).await.map(|e| (e.id, "annule"))
@@ -923,11 +920,10 @@ pub async fn new_form(
     headers: HeaderMap,
     Query(q): Query<NewQuery>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, cal::write_need(&web.ctx)) {
+    let (s, _) = match signed_in(&web, &headers, cal::write_need(&web.ctx)) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let form = EventForm {
         jour: q.jour,
         ..Default::default()
@@ -954,11 +950,10 @@ pub async fn create(
     headers: HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, cal::write_need(&web.ctx)) {
+    let (s, _) = match signed_in(&web, &headers, cal::write_need(&web.ctx)) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let f = EventForm::from_fields(&fields);
     let input = match event_form::event_input(&f) {
         Ok(i) => i,
@@ -1101,11 +1096,10 @@ pub async fn feeds(
     headers: HeaderMap,
     Query(done): Query<Done>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, _) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let n = if done.fait == "revoque" {
         Notice::Success("Abonnement révoqué : son adresse ne donne plus rien.")
     } else {
@@ -1155,11 +1149,10 @@ pub async fn create_feed(
     headers: HeaderMap,
     Form(input): Form<FeedInput>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, _) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let (site, action) = match input.portee.split_once(':') {
         Some(("site", id)) => (id.to_string(), String::new()),
         Some(("action", id)) => (String::new(), id.to_string()),
@@ -1193,11 +1186,10 @@ pub async fn revoke_feed(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, _) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     match feeds::revoke(&web.ctx, &id).await {
         Ok(_) => Redirect::to("/calendrier-abonnements?fait=revoque").into_response(),
         Err(e) => {

@@ -61,11 +61,10 @@ pub async fn list(
     headers: HeaderMap,
     Query(f): Query<Filters>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let ctx = web.ctx.clone();
     let q = pb::ListEquipmentRequest {
         site: f.site.trim().to_string(),
@@ -252,11 +251,10 @@ pub async fn item(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let n = match super::items::done_fr(&done.fait) {
         Some(m) => Notice::Success(m),
         None => Notice::None,

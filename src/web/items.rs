@@ -127,8 +127,7 @@ fn problem_fr(e: &Error) -> (String, Option<&'static str>) {
 /// A signed-in director (with the person in the session), or what to
 /// answer instead.
 pub(crate) fn director(web: &Web, headers: &HeaderMap) -> Result<Session, Refusal> {
-    let (mut s, person): (Session, Person) = signed_in(web, headers, Need::Director)?;
-    s.person = Some(person);
+    let (s, _): (Session, Person) = signed_in(web, headers, Need::Director)?;
     Ok(s)
 }
 

@@ -87,11 +87,10 @@ pub async fn sheet(
     headers: HeaderMap,
     Query(f): Query<LabelFilter>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let ctx = web.ctx.clone();
     let category = f.categorie.trim().to_string();
     let found = tokio::task::spawn_blocking(move || {

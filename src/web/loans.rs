@@ -60,11 +60,10 @@ pub async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let ctx = web.ctx.clone();
     let found = tokio::task::spawn_blocking(move || loans::loan_reply(&ctx, &id)).await;
     let n = match done_fr(&done.fait) {
@@ -222,12 +221,11 @@ pub async fn act(
         "sortir" | "rendre" => Need::Staff,
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    let (mut s, person) = match signed_in(&web, &headers, need) {
+    let (s, person) = match signed_in(&web, &headers, need) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let role = person.role.as_str();
-    s.person = Some(person);
     let ctx = &web.ctx;
     let done = match action.as_str() {
         "accorder" => loans::decide(ctx, &id, Decision::Approve, &input.note, "", role)
@@ -294,12 +292,11 @@ pub async fn request(
     Path(item): Path<String>,
     Form(input): Form<RequestInput>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Director) {
+    let (s, person) = match signed_in(&web, &headers, Need::Director) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let role = person.role.as_str().to_string();
-    s.person = Some(person);
     let r = pb::LoanRequestInput {
         equipment: vec![item.clone()],
         from: input.du.clone(),

@@ -434,7 +434,7 @@ pub(crate) type Refusal = Box<Response>;
 
 /// The logged-in person of a request, their account checked again (a
 /// disabled or reset account ends its sessions), and allowed `need`; else
-/// the login page (or a refusal).
+/// the login page (or a refusal). The session returned carries the person.
 pub(crate) fn signed_in(
     web: &Web,
     headers: &HeaderMap,
@@ -463,6 +463,9 @@ pub(crate) fn signed_in(
         token_id: format!("web:{}", person.email),
         role: person.role,
     };
+    let mut s = s;
+    // The session as the page shows it: with the person as the account now says.
+    s.person = Some(person.clone());
     if let Err(e) = caller.require(need) {
         let page = pages::message(&web.frame(&s), "Action refusée", &e.to_string());
         return Err(Box::new(html(StatusCode::FORBIDDEN, page)));
@@ -471,11 +474,10 @@ pub(crate) fn signed_in(
 }
 
 async fn home(State(web): State<Web>, headers: HeaderMap) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let ctx = web.ctx.clone();
     let built = tokio::task::spawn_blocking(move || dashboard::build(&ctx, Utc::now())).await;
     match built {

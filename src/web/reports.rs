@@ -247,11 +247,10 @@ pub async fn indicators(
     headers: HeaderMap,
     Query(q): Query<IndicatorsQuery>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     match report(&web, &q).await {
         Ok((r, problem)) => {
             let n = problem.map(Notice::Error).unwrap_or(Notice::None);
@@ -427,11 +426,10 @@ pub async fn bilans(
     headers: HeaderMap,
     Query(q): Query<BilanQuery>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     let site = q.site.trim();
     if plain_id(site) {
         let same = serde_urlencoded::to_string([("du", q.du.trim()), ("au", q.au.trim())])
@@ -504,11 +502,10 @@ pub async fn bilan(
     Path(site): Path<String>,
     Query(q): Query<BilanQuery>,
 ) -> Response {
-    let (mut s, person) = match signed_in(&web, &headers, Need::Read) {
+    let (s, _) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    s.person = Some(person);
     match load_bilan(&web, &site, &q).await {
         Ok(b) => html(StatusCode::OK, bilan_page(&web.frame(&s), &b)),
         Err(e) => error_page(&web, &s, status_of(&e), &e.to_string()),
