@@ -284,3 +284,51 @@ async fn concurrent_edits_on_disconnected_nodes_merge() {
         );
     }
 }
+
+/// Two people read the description at the same version and each changes a
+/// different part of it. With the version they read (`base`), the second
+/// edit keeps the first; without it, the second writer's text replaces the
+/// first's change, as it always did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_from_the_version_read_keeps_what_was_written_meanwhile() {
+    let a = TestNode::start("metz", &[]).await;
+    let action = create(&a, "Fablab itinérant").await;
+    let mut c = a.actions().await;
+    let read = c
+        .get(pb::ActionId {
+            id: action.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!read.heads.is_empty(), "get gives the version read");
+    let first = "Un grand atelier de fabrication numérique qui circule entre les sites.";
+    let second = "Un atelier de fabrication numérique qui circule entre les sites de Moselle.";
+    let edit = |desc: &str, base: &[String]| pb::UpdateActionRequest {
+        description: Some(desc.into()),
+        base: base.to_vec(),
+        ..update(&action.id)
+    };
+    c.update(edit(first, &read.heads)).await.unwrap();
+    let merged = c
+        .update(edit(second, &read.heads))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        merged.description,
+        "Un grand atelier de fabrication numérique qui circule entre les sites de Moselle."
+    );
+
+    // A base that is not a version is refused and changes nothing.
+    let err = c
+        .update(edit("autre", &["pas-une-version".to_string()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("base"), "{}", err.message());
+
+    // Without a base, the text given replaces the current one.
+    let replaced = c.update(edit(second, &[])).await.unwrap().into_inner();
+    assert_eq!(replaced.description, second);
+}

@@ -73,10 +73,8 @@ impl pb::actions_server::Actions for ActionsApi {
 
     async fn get(&self, r: Request<pb::ActionId>) -> Result<Response<pb::CommonAction>, Status> {
         require(&r, Need::Read)?;
-        Ok(Response::new(to_pb(&self::get(
-            &self.ctx,
-            &r.into_inner().id,
-        )?)))
+        let (a, heads) = self::get_at(&self.ctx, &r.into_inner().id)?;
+        Ok(Response::new(to_pb_at(&a, &heads)))
     }
 
     async fn list(

@@ -12,6 +12,15 @@ use crate::pb;
 use automerge::transaction::Transactable;
 use automerge::{ChangeHash, ReadDoc, ROOT};
 
+/// The action with the heads of the version it was read from, for clients
+/// that edit its texts (see [`edit_texts`]).
+pub fn to_pb_at(a: &ActionDoc, heads: &[ChangeHash]) -> pb::CommonAction {
+    pb::CommonAction {
+        heads: heads.iter().map(|h| h.to_string()).collect(),
+        ..to_pb(a)
+    }
+}
+
 pub fn to_pb(a: &ActionDoc) -> pb::CommonAction {
     pb::CommonAction {
         id: a.id.clone(),
@@ -43,6 +52,7 @@ pub fn to_pb(a: &ActionDoc) -> pb::CommonAction {
             .collect(),
         created_at: a.created_at.clone(),
         updated_at: a.updated_at.clone(),
+        heads: Vec::new(),
     }
 }
 
@@ -65,6 +75,17 @@ pub fn get(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
         .read(&actions::doc_id(&id), actions::load)
         .transpose()?
         .ok_or_else(|| Error::not_found(format!("action {id} introuvable")))
+}
+
+/// An action and the heads of the version read, in one read: what a page or
+/// a client that edits its texts carries back to [`edit_texts`].
+pub fn get_at(ctx: &NodeContext, id: &str) -> Result<(ActionDoc, Vec<ChangeHash>)> {
+    let id = resolve(ctx, id)?;
+    let (heads, a) = ctx
+        .docs
+        .read_at_heads(&actions::doc_id(&id), actions::load)
+        .ok_or_else(|| Error::not_found(format!("action {id} introuvable")))?;
+    Ok((a?, heads))
 }
 
 /// The action an id or a unique beginning of it names (issue 10, item 14).
@@ -194,7 +215,31 @@ pub async fn leave(ctx: &NodeContext, id: &str) -> Result<ActionDoc> {
     .0)
 }
 
-pub async fn update(ctx: &NodeContext, r: pb::UpdateActionRequest) -> Result<ActionDoc> {
+pub async fn update(ctx: &NodeContext, mut r: pb::UpdateActionRequest) -> Result<ActionDoc> {
+    // The texts merge with what other sites wrote since `base`; the other
+    // fields are set as given.
+    if !r.base.is_empty() && (r.description.is_some() || r.objectives.is_some()) {
+        let base = parse_heads(&r.base)?;
+        let description = r.description.take();
+        let objectives = r.objectives.take();
+        let a = edit_texts(
+            ctx,
+            &r.id,
+            &base,
+            description.as_deref(),
+            objectives.as_deref(),
+        )
+        .await?;
+        r.id = a.id.clone();
+        let rest = pb::UpdateActionRequest {
+            id: r.id.clone(),
+            base: Vec::new(),
+            ..Default::default()
+        };
+        if r == rest {
+            return Ok(a);
+        }
+    }
     let mut fields: Vec<&str> = Vec::new();
     for (name, set) in [
         ("title", r.title.is_some()),
@@ -388,10 +433,17 @@ pub async fn edit_texts(
         .await
 }
 
-/// The heads of an action's document: what a page that edits its texts
-/// carries, for [`edit_texts`].
-pub fn heads(ctx: &NodeContext, id: &str) -> Vec<ChangeHash> {
-    ctx.docs.raw_heads(&actions::doc_id(id))
+/// Heads given by a client, in hex.
+fn parse_heads(hex: &[String]) -> Result<Vec<ChangeHash>> {
+    hex.iter()
+        .map(|h| {
+            h.trim().parse::<ChangeHash>().map_err(|_| {
+                Error::invalid(format!(
+                    "base : « {h} » n'est pas une empreinte de version (64 caractères hexadécimaux, tels que CommonAction.heads les donne)"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// One change of an action's history: when (seconds since the epoch, the

@@ -253,6 +253,7 @@ pub async fn run(t: &Target, json: bool, cmd: ActionCmd) -> anyhow::Result<()> {
                 start,
                 end,
                 axis,
+                base: Vec::new(),
             })
             .await
             .map_err(api_error)?

@@ -267,8 +267,7 @@ struct Loaded {
 }
 
 fn load(ctx: &NodeContext, id: &str) -> Result<Loaded> {
-    let a = act::get(ctx, id)?;
-    let heads = act::heads(ctx, &a.id);
+    let (a, heads) = act::get_at(ctx, id)?;
     let history = act::history(ctx, &a.id, HISTORY)?;
     let names = crate::app::equipment::site_names(ctx)?;
     Ok(Loaded {
