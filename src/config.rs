@@ -100,9 +100,14 @@ pub struct FederationConfig {
     pub handshake_timeout_ms: u64,
     /// Time allowed to open a connection to a peer.
     pub connect_timeout_ms: u64,
-    /// First delay before redialing a peer; doubles up to `reconnect_max_ms`, with jitter.
+    /// First delay before redialing a peer; doubles up to `reconnect_max_ms`, with jitter,
+    /// while the peer answers and refuses the session.
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
+    /// Longest delay between two attempts while a peer cannot be reached at
+    /// all (link down, node stopped): a connection attempt costs the peer
+    /// nothing then, and the link is found again within this delay.
+    pub reconnect_probe_ms: u64,
 }
 
 impl Default for FederationConfig {
@@ -115,6 +120,7 @@ impl Default for FederationConfig {
             connect_timeout_ms: 5_000,
             reconnect_min_ms: 200,
             reconnect_max_ms: 30_000,
+            reconnect_probe_ms: 1_000,
         }
     }
 }
@@ -303,10 +309,15 @@ max_changes_per_message = {maxchanges}
 handshake_timeout_ms = {hs}
 # Millisecondes laissées pour ouvrir une connexion vers un voisin. Par défaut 5000.
 connect_timeout_ms = {ct}
-# Délai avant de rappeler un voisin : part de reconnect_min_ms, double jusqu'à
-# reconnect_max_ms, avec un peu de hasard. Par défaut 200 et 30000.
+# Délai avant de rappeler un voisin qui a refusé la session : part de
+# reconnect_min_ms, double jusqu'à reconnect_max_ms, avec un peu de hasard.
+# Par défaut 200 et 30000.
 reconnect_min_ms = {rmin}
 reconnect_max_ms = {rmax}
+# Tant qu'un voisin est injoignable (lien coupé, nœud arrêté), il est rappelé
+# au moins toutes les reconnect_probe_ms millisecondes, pour retrouver le lien
+# dès son retour. Par défaut 1000.
+reconnect_probe_ms = {rprobe}
 
 [api]
 # Plus grande requête qu'un client peut envoyer à l'API publique, en octets.
@@ -340,6 +351,7 @@ public_url = "{public_url}"
             ct = f.connect_timeout_ms,
             rmin = f.reconnect_min_ms,
             rmax = f.reconnect_max_ms,
+            rprobe = f.reconnect_probe_ms,
             api = a.max_request_bytes,
             tls_cert = toml_str(&w.tls_cert),
             tls_key = toml_str(&w.tls_key),

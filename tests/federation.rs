@@ -439,3 +439,105 @@ fn machine_time(text: &str) -> Option<String> {
         fits.then(|| w.iter().collect())
     })
 }
+
+/// A node dialing `target` through a link that can be cut, with the given
+/// reconnection delays (ms: first, longest, and while unreachable).
+async fn dial_through(
+    site: &str,
+    link: &maillage::bench::link::Link,
+    target: &TestNode,
+    delays: (u64, u64, u64),
+) -> TestNode {
+    let scheme = target.fed_url.split("://").next().unwrap().to_string();
+    let url = format!("{scheme}://{}", link.addr());
+    TestNode::start_with(site, maillage::domain::site::Role::Site, &[], move |c| {
+        c.peers = vec![url];
+        c.federation.reconnect_min_ms = delays.0;
+        c.federation.reconnect_max_ms = delays.1;
+        c.federation.reconnect_probe_ms = delays.2;
+    })
+    .await
+}
+
+fn connected_to(node: &TestNode, site: &str) -> bool {
+    node.running()
+        .status()
+        .peers
+        .iter()
+        .any(|p| p.site == site && p.connected)
+}
+
+fn fed_addr(node: &TestNode) -> std::net::SocketAddr {
+    node.fed_url.rsplit("://").next().unwrap().parse().unwrap()
+}
+
+/// A peer that cannot be reached is tried again every `reconnect_probe_ms`
+/// whatever the backoff for refusals: with a refusal backoff of a minute,
+/// the link is found again within seconds of its return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_link_is_found_again_within_the_probe_delay() {
+    use maillage::bench::link::{Cut, Link};
+    let a = TestNode::start("metz", &[]).await;
+    let link = Link::start(fed_addr(&a)).await.unwrap();
+    let b = dial_through("thionville", &link, &a, (60_000, 60_000, 500)).await;
+    eventually("b connected to a", || connected_to(&b, "metz")).await;
+    converge(&[&a, &b]).await;
+
+    link.cut(Cut::Refuse);
+    eventually("the cut seen by b", || !connected_to(&b, "metz")).await;
+    a.add_item("Caméra 360°").await;
+    // Several attempts fail meanwhile, each followed by a wait.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_ne!(
+        a.digest(),
+        b.digest(),
+        "nothing passes while the link is cut"
+    );
+
+    let back = std::time::Instant::now();
+    link.restore();
+    converge(&[&a, &b]).await;
+    let took = back.elapsed();
+    // A one-minute backoff would need at least 30 s (its jitter is ×0.5..1).
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "reconnected {took:?} after the link came back"
+    );
+}
+
+/// A node that hears of a peer it cannot reach (another peer relays new
+/// changes of that peer's document) dials it at once, without waiting out
+/// its delay: here a delay of a minute, and the session is back in seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_hears_of_a_lost_peer_dials_it_at_once() {
+    use maillage::bench::link::{Cut, Link};
+    let a = TestNode::start("metz", &[]).await;
+    let link = Link::start(fed_addr(&a)).await.unwrap();
+    let b = dial_through("thionville", &link, &a, (60_000, 60_000, 60_000)).await;
+    let c = TestNode::start("sarreguemines", &[&a, &b]).await;
+    eventually("b connected to a", || connected_to(&b, "metz")).await;
+    converge(&[&a, &b, &c]).await;
+
+    link.cut(Cut::Refuse);
+    eventually("the cut seen by b", || !connected_to(&b, "metz")).await;
+    // b's next attempt fails: it now waits at least 30 s before another.
+    eventually("b's attempt refused", || {
+        b.running()
+            .status()
+            .peers
+            .iter()
+            .any(|p| p.site == "metz" && !p.connected && !p.last_error.is_empty())
+    })
+    .await;
+    link.restore();
+    let back = std::time::Instant::now();
+    // a writes; c relays it to b, which learns that metz is reachable.
+    a.add_item("Imprimante 3D").await;
+    converge(&[&a, &b, &c]).await;
+    eventually("b connected to a again", || connected_to(&b, "metz")).await;
+    let took = back.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "b dialed metz again {took:?} after hearing of it"
+    );
+}

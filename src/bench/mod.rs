@@ -5,10 +5,14 @@
 //! - `catchup`: a new node catching up a history of 20,000 changes over 50
 //!   documents, against Automerge's sync protocol alone in memory (ratio).
 //! - `reconnect`: bytes exchanged when a peer reconnects and nothing changed.
+//! - `outage`: time from a cut link's return to two nodes agreeing again
+//!   ([`outage`]).
 //! - `writes`: acknowledged durable writes per second through the API.
 //! - `report`: indicator reports over 50 sites × 5 school years ([`report`]).
 //! - `web`: the web pages of a director's week on the same network ([`web`]).
 
+pub mod link;
+pub mod outage;
 pub mod report;
 pub mod web;
 
@@ -33,7 +37,7 @@ pub const BENCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// all, propagation, catchup, reconnect, writes, report ou web.
+    /// all, propagation, catchup, reconnect, outage, writes, report ou web.
     #[arg(default_value = "all")]
     pub which: String,
     /// Écritures chronométrées par `propagation`.
@@ -60,6 +64,9 @@ pub struct BenchArgs {
     /// Prêts et événements par site et par année, pour `report`.
     #[arg(long, default_value_t = 400)]
     pub activity: usize,
+    /// Durées des coupures du lien mesurées par `outage`, en secondes.
+    #[arg(long, value_delimiter = ',', default_values_t = [5u64, 60])]
+    pub outages: Vec<u64>,
 }
 
 pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
@@ -69,6 +76,7 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
         "propagation",
         "catchup",
         "reconnect",
+        "outage",
         "writes",
         "report",
         "web",
@@ -88,6 +96,9 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
     }
     if matches!(which, "all" | "reconnect") {
         results.insert("reconnect".into(), reconnect(args.documents).await?);
+    }
+    if matches!(which, "all" | "outage") {
+        results.insert("outage".into(), outage::run(&args.outages).await?);
     }
     if matches!(which, "all" | "writes") {
         results.insert("writes".into(), writes(args.writes).await?);
@@ -153,6 +164,20 @@ impl Bench {
     }
 
     async fn node(&self, site: &str, peers: &[&RunningNode]) -> anyhow::Result<RunningNode> {
+        self.node_with(site, peers.iter().map(|p| p.fed_url()).collect(), |f| {
+            f.reconnect_min_ms = 20
+        })
+        .await
+    }
+
+    /// A node of `site` dialing `peers`, with the federation settings
+    /// `tweak` leaves (the defaults otherwise).
+    async fn node_with(
+        &self,
+        site: &str,
+        peers: Vec<String>,
+        tweak: impl FnOnce(&mut crate::config::FederationConfig),
+    ) -> anyhow::Result<RunningNode> {
         let dir = self.dir(site);
         if !Config::path(&dir).exists() {
             self.init(site).await?;
@@ -161,8 +186,8 @@ impl Bench {
         cfg.listen = "127.0.0.1:0".into();
         cfg.api_listen = "127.0.0.1:0".into();
         cfg.web_listen = "127.0.0.1:0".into();
-        cfg.peers = peers.iter().map(|p| p.fed_url()).collect();
-        cfg.federation.reconnect_min_ms = 20;
+        cfg.peers = peers;
+        tweak(&mut cfg.federation);
         RunningNode::start_with(&dir, cfg).await
     }
 }

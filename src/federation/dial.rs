@@ -30,6 +30,7 @@ pub fn spawn(fed: Arc<Federation>, address: String) {
 
 async fn dial_loop(fed: Arc<Federation>, address: String) {
     let min = Duration::from_millis(fed.cfg.reconnect_min_ms.max(1));
+    let probe = Duration::from_millis(fed.cfg.reconnect_probe_ms.max(1));
     let max = Duration::from_millis(fed.cfg.reconnect_max_ms.max(fed.cfg.reconnect_min_ms));
     let mut backoff = min;
     fed.update_peer(&address, |p| {
@@ -56,27 +57,73 @@ async fn dial_loop(fed: Arc<Federation>, address: String) {
             }
         }
         let started = tokio::time::Instant::now();
+        // Whether the peer answered and refused, or could not be reached.
+        let mut refused = false;
         match dial_once(&fed, &address).await {
             Ok(()) => {}
             Err(e) => {
-                debug!(cause = %e, "échec de connexion");
-                fed.update_peer(&address, |p| p.last_error = e);
+                debug!(cause = %e.reason, "échec de connexion");
+                refused = !e.unreachable;
+                fed.update_peer(&address, |p| p.last_error = e.reason);
             }
         }
         if started.elapsed() >= HEALTHY_SESSION {
             backoff = min;
         }
-        let jitter = rand::thread_rng().gen_range(0.5..1.5);
-        let wait = backoff.mul_f64(jitter);
-        tokio::select! {
-            _ = fed.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+        // A peer that refuses is given time; one that cannot be reached is
+        // tried again at least every `reconnect_probe_ms`, so that a link
+        // coming back is found within that delay.
+        let (cap, jitter) = if refused {
+            (max, rand::thread_rng().gen_range(0.5..1.5))
+        } else {
+            (probe, rand::thread_rng().gen_range(0.5..1.0))
+        };
+        let wait_from = tokio::time::Instant::now();
+        let deadline = wait_from + backoff.min(cap).mul_f64(jitter);
+        loop {
+            let heard = fed.heard_notify.notified();
+            tokio::select! {
+                _ = fed.shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = heard => {
+                    // The site dialed us or a peer relayed its new changes:
+                    // it is reachable, try now.
+                    if fed.site_at(&address).is_some_and(|site| fed.heard_since(&site, wait_from)) {
+                        backoff = min;
+                        break;
+                    }
+                }
+            }
         }
-        backoff = (backoff * 2).min(max);
+        backoff = (backoff * 2).min(cap);
     }
 }
 
-async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
+/// Why a dial ended: `unreachable` when no session could be opened because
+/// the peer could not be reached (connection, TLS or transport failure), as
+/// against a peer that answered and refused.
+struct DialError {
+    unreachable: bool,
+    reason: String,
+}
+
+impl DialError {
+    fn unreachable(reason: String) -> Self {
+        DialError {
+            unreachable: true,
+            reason,
+        }
+    }
+
+    fn refused(reason: String) -> Self {
+        DialError {
+            unreachable: false,
+            reason,
+        }
+    }
+}
+
+async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), DialError> {
     // With TLS, our own connector completes the handshake and keeps the
     // certificate the peer presented; tonic then speaks HTTP/2 over it.
     let seen: crate::tls::DialedCert = Default::default();
@@ -84,7 +131,8 @@ async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
         Some(_) => address.replacen("https://", "http://", 1),
         None => address.to_string(),
     };
-    let endpoint = Endpoint::from_shared(uri).map_err(|e| format!("adresse invalide : {e}"))?;
+    let endpoint = Endpoint::from_shared(uri)
+        .map_err(|e| DialError::refused(format!("adresse invalide : {e}")))?;
     let endpoint = endpoint
         .connect_timeout(Duration::from_millis(fed.cfg.connect_timeout_ms))
         .tcp_nodelay(true)
@@ -107,20 +155,18 @@ async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
     };
     let channel = tokio::select! {
         _ = fed.shutdown.cancelled() => return Ok(()),
-        c = connect => c.map_err(|e| format!("connexion impossible : {}", crate::error::chain(&e)))?,
+        c = connect => c.map_err(|e| DialError::unreachable(format!("connexion impossible : {}", crate::error::chain(&e))))?,
     };
     // The site the answering node's certificate names, checked against its
     // Hello before anything else is exchanged.
     let certified = match &fed.dialer {
         Some(_) => {
-            let der = seen
-                .lock()
-                .unwrap()
-                .clone()
-                .ok_or_else(|| "le pair n'a présenté aucun certificat".to_string())?;
+            let der = seen.lock().unwrap().clone().ok_or_else(|| {
+                DialError::refused("le pair n'a présenté aucun certificat".into())
+            })?;
             Some(
                 crate::tls::peer_identity(&der)
-                    .ok_or_else(|| "certificat du pair illisible".to_string())?,
+                    .ok_or_else(|| DialError::refused("certificat du pair illisible".into()))?,
             )
         }
         None => None,
@@ -129,10 +175,18 @@ async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
         .max_decoding_message_size(fed.cfg.max_frame_bytes)
         .max_encoding_message_size(fed.cfg.max_frame_bytes);
     let (tx, rx) = mpsc::channel(OUT_CAP);
-    let response = client
-        .sync(ReceiverStream::new(rx))
-        .await
-        .map_err(|e| format!("ouverture de session refusée : {}", e.message()))?;
+    let response = client.sync(ReceiverStream::new(rx)).await.map_err(|e| {
+        let reason = format!("ouverture de session refusée : {}", e.message());
+        // The stream could not be opened: the link, not the peer.
+        if matches!(
+            e.code(),
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+        ) {
+            DialError::unreachable(reason)
+        } else {
+            DialError::refused(reason)
+        }
+    })?;
     let incoming = response.into_inner();
     match session::run(
         fed.clone(),
@@ -148,6 +202,10 @@ async fn dial_once(fed: &Arc<Federation>, address: &str) -> Result<(), String> {
         None | Some(session::SessionError::Shutdown) | Some(session::SessionError::Duplicate) => {
             Ok(())
         }
-        Some(e) => Err(e.to_string()),
+        // A session that broke on its transport (link cut, peer stopped)
+        // is retried like an unreachable peer; one the peer ended for a
+        // reason backs off.
+        Some(e) if e.is_link_loss() => Err(DialError::unreachable(e.to_string())),
+        Some(e) => Err(DialError::refused(e.to_string())),
     }
 }

@@ -95,6 +95,11 @@ pub struct Federation {
     pub(crate) session_ended: Notify,
     /// Addresses with a dial loop, so that config and registry never dial one twice.
     dialing: Mutex<std::collections::HashSet<String>>,
+    /// When each site last showed it is reachable (it dialed us, or a peer
+    /// relayed new changes of its document), for dial loops waiting to redial.
+    heard: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// Woken on every [`Federation::heard_from`].
+    pub(crate) heard_notify: Notify,
 }
 
 impl Federation {
@@ -126,6 +131,8 @@ impl Federation {
             limited_messages: AtomicU64::new(0),
             session_ended: Notify::new(),
             dialing: Mutex::new(Default::default()),
+            heard: Mutex::new(HashMap::new()),
+            heard_notify: Notify::new(),
         }))
     }
 
@@ -184,6 +191,25 @@ impl Federation {
     }
 
     /// Claims `address` for a dial loop; false if one already runs.
+    /// `site` showed it is reachable again: a dial loop waiting to redial it
+    /// tries at once instead of sleeping out its backoff.
+    pub(crate) fn heard_from(&self, site: &str) {
+        self.heard
+            .lock()
+            .unwrap()
+            .insert(site.to_string(), tokio::time::Instant::now());
+        self.heard_notify.notify_waiters();
+    }
+
+    /// Whether `site` was heard from after `t`.
+    pub(crate) fn heard_since(&self, site: &str, t: tokio::time::Instant) -> bool {
+        self.heard
+            .lock()
+            .unwrap()
+            .get(site)
+            .is_some_and(|h| *h >= t)
+    }
+
     pub(crate) fn claim_dial(&self, address: &str) -> bool {
         self.dialing.lock().unwrap().insert(address.to_string())
     }

@@ -46,6 +46,23 @@ pub enum SessionError {
     Shutdown,
 }
 
+/// Why a session ended when the stream ended without a `Goodbye`.
+pub const END_OF_STREAM: &str = "fin du flux";
+/// The `Goodbye` of a node that stops.
+pub const NODE_STOPPING: &str = "arrêt du nœud";
+
+impl SessionError {
+    /// The session ended because the link or the peer's process went away
+    /// (as against the peer refusing it): worth redialing soon.
+    pub fn is_link_loss(&self) -> bool {
+        match self {
+            SessionError::Transport(_) => true,
+            SessionError::Closed(reason) => reason == END_OF_STREAM || reason == NODE_STOPPING,
+            _ => false,
+        }
+    }
+}
+
 type SResult<T> = Result<T, SessionError>;
 
 struct Session<S> {
@@ -124,7 +141,7 @@ where
 
     async fn recv(&mut self) -> SResult<Body> {
         match self.incoming.next().await {
-            None => Err(SessionError::Closed("fin du flux".into())),
+            None => Err(SessionError::Closed(END_OF_STREAM.into())),
             Some(Err(status)) => Err(match status.code() {
                 tonic::Code::ResourceExhausted
                 | tonic::Code::OutOfRange
@@ -237,6 +254,7 @@ where
             p.last_error.clear();
         });
         info!(peer = %peer, "session ouverte");
+        fed.heard_from(&peer);
 
         if hello.digest.as_slice() == our_digest {
             // Same state everywhere: record it as shared, so that `network
@@ -342,7 +360,7 @@ where
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => {
-                    let reason = if self.fed.shutdown.is_cancelled() { "arrêt du nœud" } else { "session fermée par ce nœud" };
+                    let reason = if self.fed.shutdown.is_cancelled() { NODE_STOPPING } else { "session fermée par ce nœud" };
                     let _ = self.send(Body::Goodbye(pb::Goodbye { reason: reason.into() })).await;
                     return Err(SessionError::Shutdown);
                 }
@@ -508,7 +526,17 @@ where
         let registry_required = self.peer_has_registry;
         let state = self.state(&m.doc);
         match docs.receive_sync(&m.doc, state, &data, &sigs, registry_required) {
-            Ok(_) => {}
+            Ok(changed) => {
+                // New changes of another site's document, relayed by this
+                // peer: that site is reachable again, dial it now.
+                if changed {
+                    if let Some(site) = m.doc.strip_prefix("site/") {
+                        if site != peer && site != self.fed.site {
+                            self.fed.heard_from(site);
+                        }
+                    }
+                }
+            }
             Err(ReceiveError::Refused(r @ (Refusal::Withheld(_) | Refusal::Limit(_)))) => {
                 self.set_aside(&m.doc, r);
                 return Ok(());
