@@ -302,6 +302,46 @@ async fn a_weekly_event_with_an_exception_stays_at_14_h_across_summer_time() {
     assert!(!text.contains("Réunion du réseau"), "{text}");
     assert!(text.contains("avril 2027"), "the month stays: {text}");
 
+    // The event edited: the form comes filled with what it holds, the rule
+    // included; a later end and a new title change nothing else.
+    c.goto(&format!("{base}/evenements/{id}")).await.unwrap();
+    page_with(&c, "Séances passées").await;
+    click(&c, &format!("a[href='/evenements/{id}/modifier']")).await;
+    page_with(&c, "Modifier « Club robotique »").await;
+    assert_eq!(value("titre").await, "Club robotique");
+    assert_eq!(value("jour").await, "2027-03-16");
+    assert_eq!(value("debut").await, "14:00");
+    assert_eq!(value("fin").await, "16:00");
+    assert_eq!(value("jusqu_au").await, "2027-04-13");
+    assert_eq!(value("exceptions").await, "30/03/2027");
+    for checked in ["jour-TU", "repetition-semaine", "public-pupils"] {
+        assert!(
+            c.find(Locator::Id(checked))
+                .await
+                .unwrap()
+                .is_selected()
+                .await
+                .unwrap(),
+            "{checked}"
+        );
+    }
+    shoot(&c, "evenement-modifier").await;
+    type_into(&c, "titre", "Club robotique et codage").await;
+    set_value(&c, "fin", "17:00").await;
+    let before = events(&a);
+    click(&c, "form.event-form button[type=submit]").await;
+    let text = page_with(&c, "Événement modifié").await;
+    assert_eq!(events(&a), before, "the same event, not another");
+    for expected in [
+        "Club robotique et codage",
+        "mar. 16 mars 2027, 14 h – 17 h",
+        "chaque semaine le mardi, jusqu'au mar. 13 avr. 2027",
+        "mar. 30 mars 2027",
+        "Robotique itinérante",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+
     // A viewer sees the event but no way to add one.
     let (_dv, cv) = browser().await;
     log_in(&cv, &base, VIEWER, PASSWORD).await;
@@ -340,6 +380,38 @@ async fn a_weekly_event_with_an_exception_stays_at_14_h_across_summer_time() {
     assert_eq!(events(&a), before, "nothing written");
     let (status, _, _) = http(&addr, "GET", "/evenements/nouveau", Some(&session), None).await;
     assert_eq!(status, 403);
+    assert_eq!(
+        count(&cv, &format!("a[href='/evenements/{id}/modifier']")).await,
+        0
+    );
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        &format!("/evenements/{id}/modifier"),
+        Some(&session),
+        Some(&format!(
+            "_csrf={csrf}&titre=x&genre=workshop&jour=2027-03-16&debut=14%3A00&fin=16%3A00&repetition=non"
+        )),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        cal::occurrences(
+            &ctx,
+            &pb::CalendarQuery {
+                from: "2027-03-01".into(),
+                to: "2027-04-30".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .occurrences
+        .iter()
+        .filter(|o| o.event_id == id && o.title == "Club robotique et codage")
+        .count(),
+        4,
+        "the viewer's edit changed nothing"
+    );
     c.close().await.unwrap();
     cv.close().await.unwrap();
 }

@@ -537,6 +537,7 @@ fn done_fr(done: &str) -> Option<&'static str> {
         "cree" => "Événement enregistré.",
         "frequentation" => "Fréquentation enregistrée.",
         "annule" => "Événement annulé : il reste au calendrier, marqué annulé.",
+        "modifie" => "Événement modifié : les agendas abonnés verront la nouvelle version.",
         _ => return None,
     })
 }
@@ -781,6 +782,7 @@ fn event_page(frame: &Frame, v: &EventPage, n: &Notice) -> Markup {
                 }
             }
             @if v.can_write {
+                p { a.btn href={ "/evenements/" (p.id) "/modifier" } { "Modifier l'événement" } }
                 section.card {
                     h2 { "Annuler l'événement" }
                     p { "L'événement reste au calendrier, marqué annulé, et les agendas abonnés le voient annulé." }
@@ -931,6 +933,9 @@ pub async fn new_form(
     form_response(&web, &s, &form, &[], StatusCode::OK)
 }
 
+/// Which event the form writes: a new one, or the one it edits (by id).
+type Editing<'a> = Option<&'a str>;
+
 /// The form, filled with `f`, with `errors` above it.
 fn form_response(
     web: &Web,
@@ -939,9 +944,108 @@ fn form_response(
     errors: &[String],
     status: StatusCode,
 ) -> Response {
+    edit_response(web, s, None, f, errors, status)
+}
+
+fn edit_response(
+    web: &Web,
+    s: &Session,
+    editing: Editing,
+    f: &EventForm,
+    errors: &[String],
+    status: StatusCode,
+) -> Response {
     match actions(&web.ctx) {
-        Ok(actions) => html(status, form_page(&web.frame(s), f, &actions, errors)),
+        Ok(actions) => html(
+            status,
+            form_page(&web.frame(s), editing, f, &actions, errors),
+        ),
         Err(e) => error_page(web, s, status_of(&e), &e.to_string()),
+    }
+}
+
+/// The form to edit an event of this site, filled with what it holds.
+pub async fn edit_form(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (s, _) = match signed_in(&web, &headers, cal::write_need(&web.ctx)) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let e = match editable(&web.ctx, &id) {
+        Ok(e) => e,
+        Err(e) => return error_page(&web, &s, status_of(&e), &e.to_string()),
+    };
+    match EventForm::from_event(&e) {
+        Ok(f) => edit_response(&web, &s, Some(&e.id), &f, &[], StatusCode::OK),
+        Err(text) => error_page(&web, &s, StatusCode::CONFLICT, &text),
+    }
+}
+
+/// The event `id`, if this site may edit it: its own, not cancelled.
+fn editable(ctx: &NodeContext, id: &str) -> Result<pb::Event> {
+    let id = cal::resolve(ctx, id)?;
+    let (site, e) = cal::find(ctx, &id)?;
+    let e = cal::to_pb(&id, &site, &e);
+    if e.site != cal::owner(&cal::own_doc(ctx)) {
+        return Err(crate::error::Error::denied(format!(
+            "l'événement « {} » appartient à un autre site : seul ce site peut le modifier",
+            e.title
+        )));
+    }
+    if e.status == CANCELLED {
+        return Err(crate::error::Error::precondition(format!(
+            "l'événement « {} » est annulé : il ne se modifie plus",
+            e.title
+        )));
+    }
+    Ok(e)
+}
+
+pub async fn update(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let (s, _) = match signed_in(&web, &headers, cal::write_need(&web.ctx)) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let e = match editable(&web.ctx, &id) {
+        Ok(e) => e,
+        Err(e) => return error_page(&web, &s, status_of(&e), &e.to_string()),
+    };
+    let f = EventForm::from_fields(&fields);
+    let input = match event_form::event_input(&f) {
+        Ok(i) => i,
+        Err(errors) => {
+            return edit_response(&web, &s, Some(&e.id), &f, &errors, StatusCode::BAD_REQUEST)
+        }
+    };
+    let r = pb::UpdateEventRequest {
+        id: e.id.clone(),
+        title: Some(input.title),
+        kind: Some(input.kind),
+        start: Some(input.start),
+        end: Some(input.end),
+        all_day: Some(input.all_day),
+        rrule: Some(input.rrule),
+        set_exdates: true,
+        exdates: input.exdates,
+        place: Some(input.place),
+        set_audience: true,
+        audience: input.audience,
+        action: Some(input.action),
+    };
+    match cal::update(&web.ctx, r).await {
+        Ok(e) => Redirect::to(&format!("/evenements/{}?fait=modifie", e.id)).into_response(),
+        Err(err) => {
+            let text = super::capital(&err.to_string());
+            edit_response(&web, &s, Some(&e.id), &f, &[text], status_of(&err))
+        }
     }
 }
 
@@ -977,23 +1081,39 @@ fn iso_or_raw(v: &str) -> String {
 
 fn form_page(
     frame: &Frame,
+    editing: Editing,
     f: &EventForm,
     actions: &[(String, String)],
     errors: &[String],
 ) -> Markup {
+    let (title, target, back) = match editing {
+        Some(id) => (
+            format!("Modifier « {} »", f.titre),
+            format!("/evenements/{id}/modifier"),
+            (format!("/evenements/{id}"), "← Retour à l'événement"),
+        ),
+        None => (
+            "Nouvel événement".to_string(),
+            "/evenements/nouveau".to_string(),
+            ("/calendrier".to_string(), "← Retour au calendrier"),
+        ),
+    };
     layout(
         frame,
-        "Nouvel événement",
+        &title,
         html! {
-            p { a href="/calendrier" { "← Retour au calendrier" } }
+            p { a href=(back.0) { (back.1) } }
             @if !errors.is_empty() {
                 div.alert.alert-error role="alert" {
                     p { "L'événement n'a pas été enregistré : corrigez ce qui suit." }
                     ul { @for e in errors { li { (e) } } }
                 }
             }
-            form.form.event-form method="post" action="/evenements/nouveau" {
+            form.form.event-form method="post" action=(target) {
                 (csrf_field(frame.csrf))
+                @if !f.regle.is_empty() {
+                    input type="hidden" name="regle" value=(f.regle);
+                }
                 div.field {
                     label for="titre" { "Titre" }
                     input id="titre" name="titre" type="text" required value=(f.titre);
@@ -1047,6 +1167,12 @@ fn form_page(
                 }
                 fieldset {
                     legend { "Répétition" }
+                    @if !f.regle.is_empty() {
+                        div.check {
+                            input id="repetition-garder" name="repetition" type="radio" value=(event_form::KEEP) checked[f.repetition == event_form::KEEP];
+                            label for="repetition-garder" { "Garder la règle actuelle : " (event_form::describe_rrule(&f.regle)) }
+                        }
+                    }
                     @for (value, label) in REPEATS {
                         @let field = format!("repetition-{value}");
                         div.check {
@@ -1557,7 +1683,7 @@ mod tests {
         };
         pages.push((
             "formulaire",
-            form_page(&frame, &f, &actions, &["Corrigez.".into()]).into_string(),
+            form_page(&frame, None, &f, &actions, &["Corrigez.".into()]).into_string(),
         ));
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
         let event = pb::Event {

@@ -55,7 +55,14 @@ pub struct EventForm {
     pub jusqu_au: String,
     /// Excluded days, JJ/MM/AAAA, separated by commas, semicolons or lines.
     pub exceptions: String,
+    /// When editing an event whose rule the form cannot express (written
+    /// with `maillage event add --rrule`): that rule, kept as it is while
+    /// `repetition` is [`KEEP`].
+    pub regle: String,
 }
+
+/// The `repetition` that keeps an event's rule as it is (see `regle`).
+pub const KEEP: &str = "garder";
 
 impl Default for EventForm {
     fn default() -> Self {
@@ -73,6 +80,7 @@ impl Default for EventForm {
             jours: Vec::new(),
             jusqu_au: String::new(),
             exceptions: String::new(),
+            regle: String::new(),
         }
     }
 }
@@ -100,6 +108,7 @@ impl EventForm {
                 "jours" => f.jours.push(v.clone()),
                 "jusqu_au" => f.jusqu_au = v.clone(),
                 "exceptions" => f.exceptions = v.clone(),
+                "regle" => f.regle = v.clone(),
                 _ => {}
             }
         }
@@ -107,6 +116,110 @@ impl EventForm {
             f.repetition = "non".into();
         }
         f
+    }
+
+    /// The form filled with a stored event, to edit it. A rule the form
+    /// cannot express is kept (`repetition` [`KEEP`]). An event over several
+    /// days, which the form cannot show, is an error saying so.
+    pub fn from_event(e: &pb::Event) -> Result<EventForm, String> {
+        let several = || {
+            "Cet événement s'étend sur plusieurs jours : le formulaire ne sait pas le montrer. Modifiez-le avec « maillage event update ».".to_string()
+        };
+        let mut f = EventForm {
+            titre: e.title.clone(),
+            genre: e.kind.clone(),
+            journee: e.all_day,
+            lieu: e.place.clone(),
+            action: e.action.clone(),
+            publics: e.audience.clone(),
+            ..Default::default()
+        };
+        let first = if e.all_day {
+            let (s, end) = (time::parse_date(&e.start), time::parse_date(&e.end));
+            match (s, end) {
+                (Ok(s), Ok(end)) if end <= s => s,
+                (Ok(_), Ok(_)) => return Err(several()),
+                _ => return Err(format!("dates illisibles : {} → {}", e.start, e.end)),
+            }
+        } else {
+            let (s, end) = match (
+                chrono::DateTime::parse_from_rfc3339(&e.start),
+                chrono::DateTime::parse_from_rfc3339(&e.end),
+            ) {
+                (Ok(s), Ok(end)) => (s.with_timezone(&time::TZ), end.with_timezone(&time::TZ)),
+                _ => return Err(format!("dates illisibles : {} → {}", e.start, e.end)),
+            };
+            if s.date_naive() != end.date_naive() {
+                return Err(several());
+            }
+            f.debut = s.format("%H:%M").to_string();
+            f.fin = end.format("%H:%M").to_string();
+            s.date_naive()
+        };
+        f.jour = first.format("%Y-%m-%d").to_string();
+        f.exceptions = e
+            .exdates
+            .iter()
+            .filter_map(|x| {
+                time::parse_date(x.get(..10).unwrap_or(x))
+                    .ok()
+                    .map(|d| d.format("%d/%m/%Y").to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        match rule_fields(&e.rrule) {
+            Some((repetition, jours, until)) => {
+                f.repetition = repetition.to_string();
+                f.jours = jours;
+                f.jusqu_au = until
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+            }
+            None => {
+                f.repetition = KEEP.to_string();
+                f.regle = e.rrule.clone();
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// A stored rule as the form's fields (repetition, weekdays, last day), or
+/// `None` when the form cannot express it.
+fn rule_fields(rrule: &str) -> Option<(&'static str, Vec<String>, Option<NaiveDate>)> {
+    if rrule.trim().is_empty() {
+        return Some(("non", Vec::new(), None));
+    }
+    let mut parts = std::collections::BTreeMap::new();
+    for part in rrule.trim().trim_start_matches("RRULE:").split(';') {
+        let (k, v) = part.split_once('=')?;
+        parts.insert(k.trim().to_ascii_uppercase(), v.trim().to_ascii_uppercase());
+    }
+    let until = match parts.remove("UNTIL") {
+        None => None,
+        Some(v) => Some(NaiveDate::parse_from_str(v.get(..8)?, "%Y%m%d").ok()?),
+    };
+    let interval = parts.remove("INTERVAL").unwrap_or_else(|| "1".into());
+    let freq = parts.remove("FREQ")?;
+    let days = parts.remove("BYDAY");
+    if !parts.is_empty() {
+        return None;
+    }
+    match (freq.as_str(), interval.as_str(), days) {
+        ("WEEKLY", "1" | "2", Some(days)) => {
+            let jours: Vec<String> = days.split(',').map(|d| d.trim().to_string()).collect();
+            if !jours.iter().all(|d| weekday_of(d).is_some()) {
+                return None;
+            }
+            let repetition = if interval == "2" {
+                "deux-semaines"
+            } else {
+                "semaine"
+            };
+            Some((repetition, jours, until))
+        }
+        ("MONTHLY", "1", None) => Some(("mois", Vec::new(), until)),
+        _ => None,
     }
 }
 
@@ -249,10 +362,11 @@ pub fn event_input(f: &EventForm) -> Result<pb::EventInput, Vec<String>> {
         }
     }
     let repetition = f.repetition.as_str();
-    if !REPEATS.iter().any(|(v, _)| *v == repetition) {
+    let keep = repetition == KEEP && !f.regle.trim().is_empty();
+    if !keep && !REPEATS.iter().any(|(v, _)| *v == repetition) {
         errors.push("Choisissez si l'événement se répète, dans la liste.".to_string());
     }
-    let repeats = matches!(repetition, "semaine" | "deux-semaines" | "mois");
+    let repeats = keep || matches!(repetition, "semaine" | "deux-semaines" | "mois");
     let mut weekdays: Vec<Weekday> = Vec::new();
     for code in &f.jours {
         match weekday_of(code) {
@@ -304,6 +418,11 @@ pub fn event_input(f: &EventForm) -> Result<pb::EventInput, Vec<String>> {
             }
         },
     };
+    if keep && (!f.jusqu_au.trim().is_empty() || !f.jours.is_empty()) {
+        errors.push(
+            "« Jours de la semaine » et « jusqu'au » ne s'appliquent pas à la règle gardée telle quelle : choisissez une répétition du formulaire, ou décochez les jours et videz « jusqu'au ».".to_string(),
+        );
+    }
     let (excluded, bad) = exception_days(&f.exceptions);
     for piece in &bad {
         errors.push(format!(
@@ -314,7 +433,7 @@ pub fn event_input(f: &EventForm) -> Result<pb::EventInput, Vec<String>> {
         errors.push(
             "Des exceptions n'ont de sens que pour un événement qui se répète : choisissez une répétition ou videz ce champ.".to_string(),
         );
-    } else if let Some(d) = first {
+    } else if let (false, Some(d)) = (keep, first) {
         for x in &excluded {
             if !repeats_on(repetition, d, &weekdays, until, *x) {
                 errors.push(format!(
@@ -354,6 +473,9 @@ pub fn event_input(f: &EventForm) -> Result<pb::EventInput, Vec<String>> {
     }
     if let (false, Some(u)) = (rule.is_empty(), until) {
         rule.push(format!("UNTIL={}", u.format("%Y%m%d")));
+    }
+    if keep {
+        rule = vec![f.regle.trim().to_string()];
     }
     Ok(pb::EventInput {
         title: title.to_string(),
@@ -729,5 +851,99 @@ mod tests {
                 "2027-04-13T14:00:00+02:00",
             ]
         );
+    }
+
+    /// The stored event of an input, as the node keeps it (timed events in
+    /// RFC 3339 with Paris's offset).
+    fn stored(input: &pb::EventInput) -> pb::Event {
+        let instant = |v: &str| {
+            if input.all_day {
+                v.to_string()
+            } else {
+                time::rfc3339(&time::parse_instant(v).unwrap())
+            }
+        };
+        pb::Event {
+            title: input.title.clone(),
+            kind: input.kind.clone(),
+            start: instant(&input.start),
+            end: instant(&input.end),
+            all_day: input.all_day,
+            rrule: input.rrule.clone(),
+            exdates: input.exdates.clone(),
+            place: input.place.clone(),
+            audience: input.audience.clone(),
+            action: input.action.clone(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_event_edited_gives_back_what_it_was_made_of() {
+        for f in [
+            weekly_tuesdays(),
+            EventForm {
+                repetition: "deux-semaines".into(),
+                jours: vec!["TU".into(), "TH".into()],
+                jusqu_au: String::new(),
+                exceptions: String::new(),
+                ..weekly_tuesdays()
+            },
+            EventForm {
+                repetition: "mois".into(),
+                jours: Vec::new(),
+                exceptions: String::new(),
+                ..weekly_tuesdays()
+            },
+            EventForm {
+                journee: true,
+                debut: String::new(),
+                fin: String::new(),
+                repetition: "non".into(),
+                jours: Vec::new(),
+                jusqu_au: String::new(),
+                exceptions: String::new(),
+                ..weekly_tuesdays()
+            },
+        ] {
+            let input = event_input(&f).unwrap();
+            let again = EventForm::from_event(&stored(&input)).unwrap();
+            assert_eq!(event_input(&again).unwrap(), input, "{f:?} → {again:?}");
+            assert_eq!(again.jour, "2027-03-16");
+        }
+    }
+
+    #[test]
+    fn a_rule_the_form_cannot_say_is_kept_as_it_is() {
+        let e = pb::Event {
+            title: "Conseil".into(),
+            kind: "meeting".into(),
+            start: "2027-03-16T18:00:00+01:00".into(),
+            end: "2027-03-16T19:30:00+01:00".into(),
+            rrule: "FREQ=MONTHLY;BYDAY=3TU".into(),
+            exdates: vec!["2027-04-20".into()],
+            ..Default::default()
+        };
+        let f = EventForm::from_event(&e).unwrap();
+        assert_eq!(f.repetition, KEEP);
+        assert_eq!((f.debut.as_str(), f.fin.as_str()), ("18:00", "19:30"));
+        assert_eq!(f.exceptions, "20/04/2027");
+        let input = event_input(&f).unwrap();
+        assert_eq!(input.rrule, "FREQ=MONTHLY;BYDAY=3TU");
+        assert_eq!(input.exdates, vec!["2027-04-20"]);
+        // Days or a last day would be silently ignored: refused instead.
+        let f = EventForm {
+            jusqu_au: "30/06/2027".into(),
+            ..f
+        };
+        assert!(errors(&f).contains("règle gardée"), "{}", errors(&f));
+        // An event over several days is not shown in the form.
+        let long = pb::Event {
+            end: "2027-03-18T12:00:00+01:00".into(),
+            ..e
+        };
+        assert!(EventForm::from_event(&long)
+            .unwrap_err()
+            .contains("plusieurs jours"));
     }
 }

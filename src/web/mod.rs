@@ -220,6 +220,10 @@ pub fn router(web: Web) -> Router {
             get(calendar::new_form).post(calendar::create),
         )
         .route("/evenements/{id}", get(calendar::show))
+        .route(
+            "/evenements/{id}/modifier",
+            get(calendar::edit_form).post(calendar::update),
+        )
         .route("/evenements/{id}/{action}", post(calendar::act))
         .route("/catalogue", get(catalogue::list))
         .route(
