@@ -60,6 +60,21 @@ pub struct PeerStatus {
     pub bytes_received: u64,
 }
 
+/// The sessions this node refused from one peer (the peer broke the
+/// protocol or the registry refuses it): what the network page shows.
+#[derive(Debug, Clone, Default)]
+pub struct Refusals {
+    pub count: u64,
+    pub last_reason: String,
+    pub last_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Peers whose refusals are kept; past it, refusals of new peers are only
+/// counted in `refused_sessions` (a peer could invent addresses).
+pub const MAX_REFUSED_PEERS: usize = 1024;
+/// Longest reason kept for a refusal, in characters.
+pub const MAX_REFUSAL_REASON: usize = 500;
+
 struct Live {
     id: u64,
     /// Site of the node that dialed this session.
@@ -87,6 +102,8 @@ pub struct Federation {
     next_id: AtomicU64,
     /// Sessions closed because the peer broke the protocol.
     pub(crate) refused_sessions: AtomicU64,
+    /// The same, by peer: its certified or claimed site, else `(address)`.
+    refusals: Mutex<BTreeMap<String, Refusals>>,
     /// Sync messages set aside because a change could not be accepted yet.
     pub(crate) withheld_messages: AtomicU64,
     /// Sync messages set aside because they exceeded a bound of this node.
@@ -122,6 +139,7 @@ impl Federation {
             peers: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             refused_sessions: AtomicU64::new(0),
+            refusals: Mutex::new(BTreeMap::new()),
             withheld_messages: AtomicU64::new(0),
             limited_messages: AtomicU64::new(0),
             session_ended: Notify::new(),
@@ -231,7 +249,7 @@ impl Federation {
         if entry.is_revoked() {
             return Err(format!(
                 "le site {site} a été révoqué par l'équipe académique le {}",
-                entry.revoked_at
+                crate::domain::time::fr_instant(&entry.revoked_at)
             ));
         }
         if let Some(key) = cert.and_then(|c| c.key) {
@@ -329,6 +347,23 @@ impl Federation {
         let mut peers = self.peers.lock().unwrap();
         let p = peers.entry(key.to_string()).or_default();
         f(p);
+    }
+
+    /// Records a session refused from `peer` (see [`Refusals`]).
+    pub(crate) fn record_refusal(&self, peer: &str, reason: &str) {
+        let mut all = self.refusals.lock().unwrap();
+        if !all.contains_key(peer) && all.len() >= MAX_REFUSED_PEERS {
+            return;
+        }
+        let r = all.entry(peer.to_string()).or_default();
+        r.count += 1;
+        r.last_reason = reason.chars().take(MAX_REFUSAL_REASON).collect();
+        r.last_at = Some(chrono::Utc::now());
+    }
+
+    /// The sessions refused so far, by peer.
+    pub fn refusals(&self) -> BTreeMap<String, Refusals> {
+        self.refusals.lock().unwrap().clone()
     }
 
     /// The site last seen at a dial address, if any.
