@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::pages::{csrf_field, layout, notice, Frame, Notice};
 use super::session::Session;
 use super::upload::Upload;
-use super::{html, signed_in, status_of, Web};
+use super::{html, signed_in, status_of, Refusal, Web};
 use crate::app::network as net;
 use crate::app::NodeContext;
 use crate::auth::Need;
@@ -45,19 +45,19 @@ fn error_page(web: &Web, s: &Session, status: StatusCode, text: &str) -> Respons
 
 /// The academic team signed in on the academy node, or the answer instead:
 /// on a site node, 404 and why; for any other account, 403.
-fn academy(web: &Web, headers: &HeaderMap) -> std::result::Result<Session, Response> {
+fn academy(web: &Web, headers: &HeaderMap) -> std::result::Result<Session, Refusal> {
     if web.ctx.role != crate::domain::site::Role::Academy {
-        let (s, _) = signed_in(web, headers, Need::Read).map_err(|r| *r)?;
-        return Err(html(
+        let (s, _) = signed_in(web, headers, Need::Read)?;
+        return Err(Box::new(html(
             StatusCode::NOT_FOUND,
             super::pages::message(
                 &web.frame(&s),
                 "Page réservée au nœud académique",
                 "La page « Réseau » (inscrire, modifier et révoquer des sites, suivre leur synchronisation) n'existe que sur le nœud de l'équipe académique : ce nœud est celui d'un site.",
             ),
-        ));
+        )));
     }
-    let (s, _) = signed_in(web, headers, Need::Academy).map_err(|r| *r)?;
+    let (s, _) = signed_in(web, headers, Need::Academy)?;
     Ok(s)
 }
 
@@ -200,7 +200,7 @@ pub async fn page(
 ) -> Response {
     let s = match academy(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let l = match blocking(&web, load).await {
         Ok(l) => l,
@@ -457,7 +457,7 @@ fn problem_fr(e: &Error) -> String {
 pub async fn enrol_form(State(web): State<Web>, headers: HeaderMap) -> Response {
     let s = match academy(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     html(
         StatusCode::OK,
@@ -473,7 +473,7 @@ pub async fn enrol(
 ) -> Response {
     let s = match academy(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let input = match EnrolInput::read(upload.as_ref().map(|u| &u.0), &body) {
         Ok(i) => i,
@@ -592,7 +592,7 @@ pub async fn update_form(
 ) -> Response {
     let s = match academy(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match entry(&web.ctx, &id) {
         Ok(e) => {
@@ -618,7 +618,7 @@ pub async fn update(
 ) -> Response {
     let s = match academy(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let current = match entry(&web.ctx, &id) {
         Ok(e) => e,
@@ -715,7 +715,7 @@ pub async fn revoke_form(
 ) -> Response {
     let s = match academy(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match entry(&web.ctx, &id) {
         Ok(e) if e.is_revoked() => error_page(
@@ -743,7 +743,7 @@ pub async fn revoke(
 ) -> Response {
     let s = match academy(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match net::revoke(&web.ctx, &id).await {
         Ok(site) => Redirect::to(&format!("/reseau?fait=revoque&site={}", site.id)).into_response(),
