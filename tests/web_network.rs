@@ -356,6 +356,22 @@ async fn the_academy_follows_enrols_and_revokes_sites_on_the_network_page() {
     let text = page_with(&c, "Tiers-lieu delta est inscrit").await;
     assert!(text.contains("aucun depuis le démarrage"), "{text}");
     assert!(registered(&academy).contains(&"delta".to_string()));
+    // The stopped site lags on the registry (delta's enrolment), by so
+    // many changes; delta never exchanged a document with this node.
+    let html = c.source().await.unwrap();
+    let row = |site: &str| {
+        let from = html
+            .find(&format!("data-site=\"{site}\""))
+            .unwrap_or_else(|| panic!("no row for {site}"));
+        html[from..from + html[from..].find("</tr>").unwrap()].to_string()
+    };
+    let thionville = row("thionville");
+    assert!(
+        thionville.contains("data-doc=\"network\">registre du réseau : "),
+        "{thionville}"
+    );
+    assert!(thionville.contains(" en retard"), "{thionville}");
+    assert!(row("delta").contains("jamais échangés directement"));
 
     // Its name is changed.
     c.goto(&format!("{base}/reseau/delta/modifier"))

@@ -498,3 +498,42 @@ impl pb::federation_server::Federation for FederationService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_sessions_are_kept_by_peer_with_the_last_reason_and_bounded() {
+        let docs = Docs::open(
+            Arc::new(crate::storage::MemoryStore::default()),
+            "rectorat",
+            10,
+            crate::trust::Trust::ephemeral(),
+        )
+        .unwrap();
+        let fed = Federation::new(
+            "rectorat".into(),
+            "academy".into(),
+            docs,
+            FederationConfig::default(),
+            None,
+            CancellationToken::new(),
+            TaskTracker::new(),
+        )
+        .unwrap();
+        fed.record_refusal("metz", "le site metz a été révoqué");
+        fed.record_refusal("metz", &"x".repeat(MAX_REFUSAL_REASON + 10));
+        let r = &fed.refusals()["metz"];
+        assert_eq!(r.count, 2);
+        assert_eq!(r.last_reason.chars().count(), MAX_REFUSAL_REASON);
+        assert!(r.last_at.is_some());
+        for i in 0..MAX_REFUSED_PEERS + 5 {
+            fed.record_refusal(&format!("(127.0.0.1:{i})"), "trame vide");
+        }
+        let all = fed.refusals();
+        assert_eq!(all.len(), MAX_REFUSED_PEERS, "bounded");
+        fed.record_refusal("metz", "encore");
+        assert_eq!(fed.refusals()["metz"].count, 3, "known peers still counted");
+    }
+}
