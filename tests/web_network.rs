@@ -351,6 +351,37 @@ async fn the_academy_follows_enrols_and_revokes_sites_on_the_network_page() {
     assert!(!registered(&academy).contains(&"delta".to_string()));
     assert_eq!(value_of(&c, "nom").await, "Tiers-lieu delta", "values kept");
     shoot(&c, "reseau-inscrire-refus").await;
+    // The same with the certificate sent as a file (node.crt).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("node.crt");
+    std::fs::write(&file, &cert).unwrap();
+    set_value(&c, "certificat", "").await;
+    c.find(Locator::Id("fichier"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    c.execute("window.ancienne_page = true;", vec![])
+        .await
+        .unwrap();
+    click(&c, "main form button[type=submit]").await;
+    let before = std::time::Instant::now();
+    while c
+        .execute("return window.ancienne_page === true;", vec![])
+        .await
+        .map(|v| v == serde_json::json!(true))
+        .unwrap_or(true)
+    {
+        assert!(before.elapsed() < TIMEOUT, "the form was not sent");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let text = page_with(&c, "n'est pas celle du site delta").await;
+    assert!(text.contains("le certificat fourni certifie"), "{text}");
+    // The form shows the certificate the file held (the text was emptied).
+    assert_eq!(value_of(&c, "certificat").await.trim(), cert.trim());
+    assert!(!registered(&academy).contains(&"delta".to_string()));
+    set_value(&c, "certificat", &cert).await;
     type_into(&c, "cle", &right).await;
     click(&c, "main form button[type=submit]").await;
     let text = page_with(&c, "Tiers-lieu delta est inscrit").await;
