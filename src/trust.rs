@@ -137,7 +137,7 @@ impl Trust {
 
     /// The anchor of `site`, from its site document `doc`.
     pub fn anchor(&self, site: &str, doc: &AutoCommit) -> Result<Anchor, Refusal> {
-        let Some(ca) = &self.ca_der else {
+        if self.ca_der.is_none() {
             let key = text(doc, PUBLIC_KEY_KEY)
                 .and_then(|k| hex::decode(k.trim()).ok())
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
@@ -149,19 +149,32 @@ impl Trust {
                 .map(|p| p.role == "academy")
                 .unwrap_or(false);
             return Ok(Anchor { key, academy });
-        };
+        }
         let pem = text(doc, CERTIFICATE_KEY).ok_or_else(|| {
             Refusal::Withheld(format!(
                 "le site {site} n'a pas encore publié son certificat"
             ))
         })?;
+        self.anchor_of_certificate(site, &pem)
+    }
+
+    /// The anchor that the certificate `pem` gives `site`, checked as a
+    /// certificate published in the site's document is: issued by the
+    /// network's CA, valid now, for that site. Without a CA (an insecure
+    /// node) no certificate can be checked: it is refused.
+    pub fn anchor_of_certificate(&self, site: &str, pem: &str) -> Result<Anchor, Refusal> {
+        let Some(ca) = &self.ca_der else {
+            return Err(Refusal::Withheld(
+                "ce nœud ne détient pas le certificat de l'autorité du réseau : il ne peut vérifier aucun certificat".into(),
+            ));
+        };
         let id: [u8; 32] = Sha256::digest(pem.as_bytes()).into();
         let checked = {
             let cached = self.checked.lock().unwrap().get(&id).cloned();
             match cached {
                 Some(c) => c,
                 None => {
-                    let c = crate::tls::certified(ca, &pem).map_err(|e| e.to_string());
+                    let c = crate::tls::certified(ca, pem).map_err(|e| e.to_string());
                     self.checked.lock().unwrap().insert(id, c.clone());
                     c
                 }

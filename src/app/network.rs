@@ -77,11 +77,22 @@ pub(crate) fn short(key: &str) -> String {
 
 /// Refuses `key` for `id` when the site's certificate binds another key.
 pub(crate) fn wrong_key(ctx: &NodeContext, id: &str, key: &str, certified: &str) -> Error {
-    let source = if ctx.docs.trust().has_ca() {
+    wrong_key_from(published(ctx), id, key, certified)
+}
+
+/// Where the key of a site's published anchor comes from, as a message says it.
+fn published(ctx: &NodeContext) -> &'static str {
+    if ctx.docs.trust().has_ca() {
         "son certificat, arrivé sur ce nœud, certifie"
     } else {
         "son document, arrivé sur ce nœud, publie"
-    };
+    }
+}
+
+/// What a certificate handed over with the enrolment is, in a message.
+const GIVEN: &str = "le certificat fourni certifie";
+
+fn wrong_key_from(source: &str, id: &str, key: &str, certified: &str) -> Error {
     Error::invalid(format!(
         "la clé {} n'est pas celle du site {id} : {source} la clé {} ; inscrite au registre, elle ferait refuser toutes ses modifications. La bonne clé est affichée par `maillage status` sur le nœud de ce site (champ public_key de `maillage status --json`)",
         short(key),
@@ -95,9 +106,34 @@ pub(crate) fn check_enrolment(ctx: &NodeContext, id: &str, e: &SiteEntry) -> Res
     let Some(anchor) = published_anchor(ctx, id)? else {
         return Ok(());
     };
+    check_against(published(ctx), id, e, &anchor)
+}
+
+/// The anchor of a certificate the academic team hands over for `id` (the
+/// PEM the site's node wrote at `cert install`), checked as a published one
+/// is: issued by the network's CA, valid now, naming that site.
+pub(crate) fn given_anchor(ctx: &NodeContext, id: &str, pem: &str) -> Result<Anchor> {
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(Error::invalid(
+            "certificat illisible : collez le texte PEM entier, de « -----BEGIN CERTIFICATE----- » à « -----END CERTIFICATE----- »",
+        ));
+    }
+    ctx.docs
+        .trust()
+        .anchor_of_certificate(id, pem)
+        .map_err(|r| {
+            let reason = match r {
+                Refusal::Withheld(r) | Refusal::Limit(r) | Refusal::Forged(r) => r,
+            };
+            Error::invalid(format!("certificat refusé pour le site {id} : {reason}"))
+        })
+}
+
+/// An enrolment's key and role against a certificate's anchor.
+fn check_against(source: &str, id: &str, e: &SiteEntry, anchor: &Anchor) -> Result<()> {
     let certified = hex::encode(anchor.key.to_bytes());
     if certified != e.public_key {
-        return Err(wrong_key(ctx, id, &e.public_key, &certified));
+        return Err(wrong_key_from(source, id, &e.public_key, &certified));
     }
     let role = if anchor.academy { "academy" } else { "site" };
     if role != e.role {
@@ -121,9 +157,25 @@ pub fn sites(ctx: &NodeContext) -> Result<Vec<(String, SiteEntry)>> {
 }
 
 pub async fn enrol(ctx: &NodeContext, r: pb::EnrolSiteRequest) -> Result<pb::RegisteredSite> {
+    enrol_with_certificate(ctx, r, None).await
+}
+
+/// [`enrol`], with the site's certificate handed over by the academic team
+/// (the web form): the key and role are checked against it exactly as
+/// against a certificate the site published, and against the published
+/// one too when it has reached this node.
+pub async fn enrol_with_certificate(
+    ctx: &NodeContext,
+    r: pb::EnrolSiteRequest,
+    certificate: Option<&str>,
+) -> Result<pb::RegisteredSite> {
     academy_only(ctx)?;
     let entry = registry::new_entry(&r.id, &r.name, &r.role, &r.endpoint, &r.key, &now_rfc3339())?;
     let id = r.id.clone();
+    if let Some(pem) = certificate.filter(|p| !p.trim().is_empty()) {
+        let anchor = given_anchor(ctx, &id, pem)?;
+        check_against(GIVEN, &id, &entry, &anchor)?;
+    }
     check_enrolment(ctx, &id, &entry)?;
     ctx.docs
         .change(NETWORK_DOC, "site enrol", |doc| {
@@ -229,16 +281,23 @@ pub async fn update(ctx: &NodeContext, r: pb::UpdateSiteRequest) -> Result<pb::R
     Ok(to_pb(&id, &entry))
 }
 
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// The network's health as this node sees it: for every registered site, its
 /// sessions with this node and, document by document, what it is known to lack.
 pub fn health(ctx: &NodeContext) -> Result<pb::NetworkHealth> {
     let peers = ctx.fed.peer_statuses();
+    let mut refusals = ctx.fed.refusals();
     let docs = ctx.docs.ids();
     let mut out = Vec::new();
-    for (id, e) in sites(ctx)? {
+    let registered = sites(ctx)?;
+    for (id, e) in registered {
         if id == ctx.site {
             continue;
         }
+        let refused = refusals.remove(&id).unwrap_or_default();
         let seen: Vec<_> = peers.iter().filter(|p| p.site == id).collect();
         let connected = seen.iter().any(|p| p.connected);
         let last_contact = seen
@@ -275,10 +334,23 @@ pub fn health(ctx: &NodeContext) -> Result<pb::NetworkHealth> {
             changes_behind: differing.iter().map(|d| d.changes_behind).sum(),
             differing,
             never_synced,
+            refused_sessions: refused.count,
+            last_refusal: refused.last_reason,
+            last_refusal_at: refused.last_at.map(rfc3339).unwrap_or_default(),
             id,
         });
     }
+    let other_refusals = refusals
+        .into_iter()
+        .map(|(peer, r)| pb::SessionRefusals {
+            peer,
+            count: r.count,
+            last_reason: r.last_reason,
+            last_at: r.last_at.map(rfc3339).unwrap_or_default(),
+        })
+        .collect();
     Ok(pb::NetworkHealth {
+        other_refusals,
         site: ctx.site.clone(),
         generated_at: now_rfc3339(),
         sites: out,

@@ -695,6 +695,23 @@ pub async fn network_status(t: &Target, json_out: bool) -> anyhow::Result<()> {
                 s.never_synced
             );
         }
+        if s.refused_sessions > 0 {
+            println!(
+                "  sessions refusées       : {} (la dernière {} : {})",
+                s.refused_sessions,
+                or_never(&s.last_refusal_at),
+                s.last_refusal
+            );
+        }
+    }
+    for r in &h.other_refusals {
+        println!(
+            "Sessions refusées de {} (non inscrit) : {} (la dernière {} : {})",
+            r.peer,
+            r.count,
+            fr_instant(&r.last_at),
+            r.last_reason
+        );
     }
     for c in &h.loan_conflicts {
         super::output::print_conflict(&c.equipment, &c.loans);

@@ -58,11 +58,7 @@ pub enum PartnerCmd {
 
 /// A partner kind as people say it (`local_authority` → collectivité).
 fn kind_fr(kind: &str) -> &str {
-    crate::domain::partners::KINDS
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .and_then(|(_, fr)| fr.first().copied())
-        .unwrap_or(kind)
+    crate::domain::partners::kind_fr(kind)
 }
 
 fn show(p: &pb::Partner, names: &SiteNames, titles: &BTreeMap<String, String>) {

@@ -54,6 +54,16 @@ pub fn parse_kind(s: &str) -> Result<String> {
         })
 }
 
+/// A kind as people say it (`local_authority` → « collectivité »); an
+/// unknown kind as it is.
+pub fn kind_fr(kind: &str) -> &str {
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .and_then(|(_, fr)| fr.first().copied())
+        .unwrap_or(kind)
+}
+
 /// What a user gives to create or change a partner; `None` keeps the value.
 #[derive(Debug, Clone, Default)]
 pub struct Patch {
@@ -181,6 +191,12 @@ mod tests {
             let mut q = p.clone();
             assert!(bad.apply(&mut q, "t1").is_err());
             assert_eq!(q, p, "a refused patch changes nothing");
+        }
+        assert_eq!(kind_fr("local_authority"), "collectivité");
+        assert_eq!(kind_fr("university"), "université");
+        assert_eq!(kind_fr("club"), "club");
+        for (k, _) in KINDS {
+            assert_eq!(parse_kind(kind_fr(k)).unwrap(), *k, "a label reads back");
         }
         let mut doc = AutoCommit::new();
         put(&mut doc, "pa-1", &p).unwrap();

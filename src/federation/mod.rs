@@ -60,6 +60,21 @@ pub struct PeerStatus {
     pub bytes_received: u64,
 }
 
+/// The sessions this node refused from one peer (the peer broke the
+/// protocol or the registry refuses it): what the network page shows.
+#[derive(Debug, Clone, Default)]
+pub struct Refusals {
+    pub count: u64,
+    pub last_reason: String,
+    pub last_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Peers whose refusals are kept; past it, refusals of new peers are only
+/// counted in `refused_sessions` (a peer could invent addresses).
+pub const MAX_REFUSED_PEERS: usize = 1024;
+/// Longest reason kept for a refusal, in characters.
+pub const MAX_REFUSAL_REASON: usize = 500;
+
 struct Live {
     id: u64,
     /// Site of the node that dialed this session.
@@ -87,6 +102,8 @@ pub struct Federation {
     next_id: AtomicU64,
     /// Sessions closed because the peer broke the protocol.
     pub(crate) refused_sessions: AtomicU64,
+    /// The same, by peer: its certified or claimed site, else `(address)`.
+    refusals: Mutex<BTreeMap<String, Refusals>>,
     /// Sync messages set aside because a change could not be accepted yet.
     pub(crate) withheld_messages: AtomicU64,
     /// Sync messages set aside because they exceeded a bound of this node.
@@ -127,6 +144,7 @@ impl Federation {
             peers: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             refused_sessions: AtomicU64::new(0),
+            refusals: Mutex::new(BTreeMap::new()),
             withheld_messages: AtomicU64::new(0),
             limited_messages: AtomicU64::new(0),
             session_ended: Notify::new(),
@@ -257,7 +275,7 @@ impl Federation {
         if entry.is_revoked() {
             return Err(format!(
                 "le site {site} a été révoqué par l'équipe académique le {}",
-                entry.revoked_at
+                crate::domain::time::fr_instant(&entry.revoked_at)
             ));
         }
         if let Some(key) = cert.and_then(|c| c.key) {
@@ -355,6 +373,23 @@ impl Federation {
         let mut peers = self.peers.lock().unwrap();
         let p = peers.entry(key.to_string()).or_default();
         f(p);
+    }
+
+    /// Records a session refused from `peer` (see [`Refusals`]).
+    pub(crate) fn record_refusal(&self, peer: &str, reason: &str) {
+        let mut all = self.refusals.lock().unwrap();
+        if !all.contains_key(peer) && all.len() >= MAX_REFUSED_PEERS {
+            return;
+        }
+        let r = all.entry(peer.to_string()).or_default();
+        r.count += 1;
+        r.last_reason = reason.chars().take(MAX_REFUSAL_REASON).collect();
+        r.last_at = Some(chrono::Utc::now());
+    }
+
+    /// The sessions refused so far, by peer.
+    pub fn refusals(&self) -> BTreeMap<String, Refusals> {
+        self.refusals.lock().unwrap().clone()
     }
 
     /// The site last seen at a dial address, if any.
@@ -487,5 +522,44 @@ impl pb::federation_server::Federation for FederationService {
             session::run(fed, Direction::Inbound, remote, certified, incoming, tx).await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_sessions_are_kept_by_peer_with_the_last_reason_and_bounded() {
+        let docs = Docs::open(
+            Arc::new(crate::storage::MemoryStore::default()),
+            "rectorat",
+            10,
+            crate::trust::Trust::ephemeral(),
+        )
+        .unwrap();
+        let fed = Federation::new(
+            "rectorat".into(),
+            "academy".into(),
+            docs,
+            FederationConfig::default(),
+            None,
+            CancellationToken::new(),
+            TaskTracker::new(),
+        )
+        .unwrap();
+        fed.record_refusal("metz", "le site metz a été révoqué");
+        fed.record_refusal("metz", &"x".repeat(MAX_REFUSAL_REASON + 10));
+        let r = &fed.refusals()["metz"];
+        assert_eq!(r.count, 2);
+        assert_eq!(r.last_reason.chars().count(), MAX_REFUSAL_REASON);
+        assert!(r.last_at.is_some());
+        for i in 0..MAX_REFUSED_PEERS + 5 {
+            fed.record_refusal(&format!("(127.0.0.1:{i})"), "trame vide");
+        }
+        let all = fed.refusals();
+        assert_eq!(all.len(), MAX_REFUSED_PEERS, "bounded");
+        fed.record_refusal("metz", "encore");
+        assert_eq!(fed.refusals()["metz"].count, 3, "known peers still counted");
     }
 }

@@ -82,6 +82,9 @@ struct Session<S> {
     peer_has_registry: bool,
     /// The peer's address, to name it before its Hello.
     addr: String,
+    /// The site the peer's certificate names, or else the one its Hello
+    /// claims: whom a refusal of this session is recorded against.
+    claimed: String,
     bytes_sent: u64,
     bytes_received: u64,
 }
@@ -115,6 +118,10 @@ where
             withheld: Default::default(),
             peer_has_registry: false,
             addr: key.clone(),
+            claimed: certified
+                .as_ref()
+                .map(|c| c.site.clone())
+                .unwrap_or_default(),
             bytes_sent: 0,
             bytes_received: 0,
         };
@@ -201,6 +208,9 @@ where
                 "identifiant de site invalide : « {} »",
                 hello.site.escape_debug()
             )));
+        }
+        if self.claimed.is_empty() {
+            self.claimed = hello.site.clone();
         }
         // Both directions: the peer's certificate (checked by the TLS
         // handshake against the network's CA) names the only site it may be.
@@ -596,6 +606,12 @@ where
             Err(SessionError::Protocol(r)) => {
                 warn!(peer = %self.peer, reason = %r, "session fermée : le pair a enfreint le protocole");
                 self.fed.refused_sessions.fetch_add(1, Ordering::Relaxed);
+                let who = if self.claimed.is_empty() {
+                    format!("({})", self.addr)
+                } else {
+                    self.claimed.clone()
+                };
+                self.fed.record_refusal(&who, r);
                 let frame = pb::Frame {
                     body: Some(Body::Goodbye(pb::Goodbye { reason: r.clone() })),
                 };

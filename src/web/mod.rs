@@ -26,7 +26,9 @@ pub mod items;
 pub mod labels;
 pub mod live;
 pub mod loans;
+pub mod network;
 pub mod pages;
+pub mod partners;
 pub mod reports;
 pub mod session;
 pub mod upload;
@@ -272,6 +274,28 @@ pub fn router(web: Web) -> Router {
         .route("/bilans", get(reports::bilans))
         .route("/bilans/{site}", get(reports::bilan))
         .route("/bilans/{site}/{format}", get(reports::bilan_file))
+        .route("/partenaires", get(partners::list))
+        .route(
+            "/partenaires/nouveau",
+            get(partners::new_form).post(partners::create),
+        )
+        .route(
+            "/partenaires/{id}",
+            get(partners::show).post(partners::save),
+        )
+        .route("/reseau", get(network::page))
+        .route(
+            "/reseau/inscrire",
+            get(network::enrol_form).post(network::enrol),
+        )
+        .route(
+            "/reseau/{id}/modifier",
+            get(network::update_form).post(network::update),
+        )
+        .route(
+            "/reseau/{id}/revoquer",
+            get(network::revoke_form).post(network::revoke),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))

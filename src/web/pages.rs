@@ -52,6 +52,8 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                                 a href="/calendrier" { "Calendrier" }
                                 a href="/actions" { "Actions" }
                                 a href="/indicateurs" { "Indicateurs" } a href="/bilans" { "Bilans" }
+                                a href="/partenaires" { "Partenaires" }
+                                @if p.role == crate::auth::Role::Academy { a href="/reseau" { "Réseau" } }
                                 @if p.role >= crate::auth::Role::Director { a href="/comptes" { "Comptes" } }
                                 a href="/compte" { "Mon compte" }
                             }
