@@ -61,9 +61,14 @@ impl pb::partners_server::Partners for PartnersApi {
         &self,
         r: Request<pb::ListPartnersRequest>,
     ) -> std::result::Result<Response<pb::PartnerList>, Status> {
-        require(&r, Need::Read)?;
-        Ok(Response::new(pb::PartnerList {
-            partners: list(&self.ctx, r.get_ref())?,
-        }))
+        let caller = require(&r, Need::Read)?;
+        let mut partners = list(&self.ctx, r.get_ref())?;
+        // A partner's contact is personal data: only its own site's team reads it.
+        for p in &mut partners {
+            if !sees_contact(&self.ctx.site, &p.site, caller.role) {
+                p.contact.clear();
+            }
+        }
+        Ok(Response::new(pb::PartnerList { partners }))
     }
 }

@@ -24,6 +24,13 @@ pub(crate) fn to_pb(id: &str, site: &str, p: Partner) -> pb::Partner {
     }
 }
 
+/// Whether a person of `role`, on the node of `ctx_site`, may read the
+/// contact of a partner of `owner`: a member of the team (staff or more) of
+/// that site. The web pages and the API both apply it.
+pub fn sees_contact(ctx_site: &str, owner: &str, role: crate::auth::Role) -> bool {
+    owner == ctx_site && role >= crate::auth::Role::Staff
+}
+
 /// Every partner of the network, in site then id order.
 pub fn all(ctx: &NodeContext) -> Result<Vec<pb::Partner>> {
     let mut out = Vec::new();

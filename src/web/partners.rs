@@ -40,11 +40,7 @@ fn error_page(web: &Web, s: &Session, status: StatusCode, text: &str) -> Respons
     )
 }
 
-/// Whether `person`, signed in on this node, may read the contact of a
-/// partner of `owner`: a member of the team (staff or more) of that site.
-pub fn sees_contact(ctx_site: &str, owner: &str, role: Role) -> bool {
-    owner == ctx_site && role >= Role::Staff
-}
+pub use crate::app::partners::sees_contact;
 
 /// Whether `person` may change a partner of `owner`: a director of that site.
 fn may_edit(ctx_site: &str, owner: &str, role: Role) -> bool {
