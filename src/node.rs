@@ -329,6 +329,15 @@ impl RunningNode {
             accounts: crate::accounts::Accounts::new(store.clone()),
             reports: crate::report::Index::new(),
         });
+        // Partner contacts an earlier version replicated stay on this node.
+        match crate::app::partners::move_contacts_out_of_history(&ctx).await {
+            Ok(0) => {}
+            Ok(n) => info!(
+                contacts = n,
+                "contacts de partenaires retirés du document partagé, gardés sur ce nœud"
+            ),
+            Err(e) => warn!(cause = %e, "contacts de partenaires : déplacement impossible"),
+        }
 
         let (_health, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()

@@ -223,6 +223,17 @@ async fn partners_are_kept_by_their_site_and_read_everywhere() {
             ..updated.clone()
         }]
     );
+    // The contact is in no replicated document, on either node.
+    for node in [&b, &c] {
+        let stored = node
+            .running()
+            .docs()
+            .read("site/metz", maillage::domain::partners::all)
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored[&added.id].contact, "", "{}", node.site);
+        assert_eq!(stored[&added.id].name, "Ville de Metz");
+    }
     // Metz's own team reads it.
     let own = pb_
         .list(pb::ListPartnersRequest::default())
@@ -588,4 +599,52 @@ async fn purchase_requests_are_decided_by_the_academy_only() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["state"], "draft");
     assert_eq!(v["total_ttc"], "720.00");
+}
+
+/// A contact that an earlier version wrote into the replicated document is
+/// moved to the node's own store at start: cleared from the document, still
+/// read by the site's team.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_written_by_an_earlier_version_leaves_the_shared_document() {
+    use maillage::domain::partners;
+    use maillage::pb::partners_client::PartnersClient;
+    let mut b = TestNode::start("metz", &[]).await;
+    let ctx = b.running().ctx.clone();
+    let old = partners::new_partner(
+        &partners::Patch {
+            name: Some("Association Les Petits Débrouillards".into()),
+            kind: Some("association".into()),
+            contact: Some("Mme Durand, 06 12 34 56 78".into()),
+            ..Default::default()
+        },
+        "2026-09-01T08:00:00Z",
+    )
+    .unwrap();
+    assert!(!old.contact.is_empty());
+    ctx.docs
+        .change("site/metz", "partner add", |d| {
+            partners::put(d, "pa-ancien", &old)
+        })
+        .await
+        .unwrap();
+    drop(ctx);
+    b.restart().await;
+    let stored = b
+        .running()
+        .docs()
+        .read("site/metz", partners::all)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored["pa-ancien"].contact, "", "cleared from the document");
+    let listed = PartnersClient::new(b.admin().await)
+        .list(pb::ListPartnersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .partners;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].contact, "Mme Durand, 06 12 34 56 78",
+        "kept on the node"
+    );
 }
