@@ -7,6 +7,8 @@
 //! - `reconnect`: bytes exchanged when a peer reconnects and nothing changed.
 //! - `outage`: time from a cut link's return to two nodes agreeing again
 //!   ([`outage`]).
+//! - `start`: a node's first start and restart against the size of what it
+//!   holds.
 //! - `writes`: acknowledged durable writes per second through the API.
 //! - `report`: indicator reports over 50 sites × 5 school years ([`report`]).
 //! - `web`: the web pages of a director's week on the same network ([`web`]).
@@ -37,7 +39,7 @@ pub const BENCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// all, propagation, catchup, reconnect, outage, writes, report ou web.
+    /// all, propagation, catchup, reconnect, outage, start, writes, report ou web.
     #[arg(default_value = "all")]
     pub which: String,
     /// Écritures chronométrées par `propagation`.
@@ -77,6 +79,7 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
         "catchup",
         "reconnect",
         "outage",
+        "start",
         "writes",
         "report",
         "web",
@@ -99,6 +102,9 @@ pub async fn run(args: BenchArgs, json_out: bool) -> anyhow::Result<()> {
     }
     if matches!(which, "all" | "outage") {
         results.insert("outage".into(), outage::run(&args.outages).await?);
+    }
+    if matches!(which, "all" | "start") {
+        results.insert("start".into(), start(&[0, 2_000, 8_000, 32_000]).await?);
     }
     if matches!(which, "all" | "writes") {
         results.insert("writes".into(), writes(args.writes).await?);
@@ -459,6 +465,50 @@ async fn catchup(
         "disk_bytes": disk, "socket_bytes": socket,
         "verify_ms": chain_ms, "verify_every_signature_ms": every_ms,
     }))
+}
+
+/// Target of a restart, whatever the node holds.
+const RESTART_TARGET: Duration = Duration::from_secs(1);
+
+/// A node's start, then restart, holding one document of `n` changes (a
+/// site's catalogue of `n` items), for each `n` of `sizes`: the time from
+/// the call to a node serving, storage opened and documents loaded.
+async fn start(sizes: &[usize]) -> anyhow::Result<serde_json::Value> {
+    let mut rows = Vec::new();
+    for &n in sizes {
+        let bench = Bench::new()?;
+        bench.init("source").await?;
+        if n > 0 {
+            let mut history = build_history(&bench, n, 1)?;
+            seed_store(&bench.dir("source"), &mut history)?;
+        }
+        let t = Instant::now();
+        let node = bench.node("source", &[]).await?;
+        let first = t.elapsed();
+        let disk = node.docs().store().size_on_disk();
+        node.shutdown().await;
+        let mut again = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let node = bench.node("source", &[]).await?;
+            again.push(t.elapsed());
+            node.shutdown().await;
+        }
+        again.sort();
+        let restart = again[again.len() / 2];
+        println!(
+            "démarrage d'un nœud avec un document de {n} modifications ({:.1} Mo sur disque) : premier {:.0} ms, redémarrage {:.0} ms (médiane de 3 ; cible ≤ {} ms)",
+            disk as f64 / 1e6,
+            ms(first),
+            ms(restart),
+            RESTART_TARGET.as_millis()
+        );
+        rows.push(
+            json!({"changes": n, "disk_bytes": disk, "first_ms": ms(first),
+            "restart_ms": ms(restart), "target_ms": RESTART_TARGET.as_millis() as u64}),
+        );
+    }
+    Ok(json!({ "sizes": rows }))
 }
 
 /// Time to verify the whole history as a node does (newest change of each
