@@ -27,6 +27,8 @@ pub mod labels;
 pub mod live;
 pub mod loans;
 pub mod pages;
+pub mod purchase_form;
+pub mod purchases;
 pub mod reports;
 pub mod session;
 pub mod upload;
@@ -268,6 +270,19 @@ pub fn router(web: Web) -> Router {
         .route("/bilans", get(reports::bilans))
         .route("/bilans/{site}", get(reports::bilan))
         .route("/bilans/{site}/{format}", get(reports::bilan_file))
+        .route("/static/achats.js", get(purchases::script))
+        .route("/achats", get(purchases::list))
+        .route("/achats/a-decider", get(purchases::queue))
+        .route(
+            "/achats/nouveau",
+            get(purchases::new_form).post(purchases::create),
+        )
+        .route("/achats/{id}", get(purchases::show))
+        .route(
+            "/achats/{id}/modifier",
+            get(purchases::edit_form).post(purchases::save),
+        )
+        .route("/achats/{id}/{action}", post(purchases::act))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))
