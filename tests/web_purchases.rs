@@ -133,7 +133,10 @@ async fn reload_until(c: &Client, url: &str, what: &str) -> String {
 /// Types the lines into the form's rows, adding rows with « Ajouter une ligne ».
 async fn type_lines(c: &Client, lines: &[Typed]) {
     for (i, (designation, q, price, rate)) in lines.iter().enumerate() {
-        if c.find(Locator::Id(&format!("designation-{i}"))).await.is_err() {
+        if c.find(Locator::Id(&format!("designation-{i}")))
+            .await
+            .is_err()
+        {
             click(c, "#ajouter-ligne").await;
         }
         type_into(c, &format!("designation-{i}"), designation).await;
@@ -213,7 +216,10 @@ async fn a_purchase_goes_from_the_site_to_the_academy_and_back_into_the_catalogu
     assert_eq!(text_of(&cs, &form_line(0, "ttc")).await, "—");
     click(&cs, "#enregistrer").await;
     let text = page_with(&cs, "n'est pas un montant").await;
-    assert!(text.contains("Ligne 1 : prix unitaire HT « abc »"), "{text}");
+    assert!(
+        text.contains("Ligne 1 : prix unitaire HT « abc »"),
+        "{text}"
+    );
     assert_eq!(value_of(&cs, "prix-0").await, "abc");
     assert_eq!(value_of(&cs, "objet").await, OBJECT);
     assert_eq!(value_of(&cs, "action").await, fablab.id);
@@ -244,7 +250,10 @@ async fn a_purchase_goes_from_the_site_to_the_academy_and_back_into_the_catalogu
     assert_eq!(saved.purchase.lines[1].vat_rate, "5.5");
     assert_eq!(saved.purchase.action, fablab.id);
     let text = text_of(&cs, "main").await;
-    assert!(text.contains("Fablab itinérant") && text.contains("brouillon"), "{text}");
+    assert!(
+        text.contains("Fablab itinérant") && text.contains("brouillon"),
+        "{text}"
+    );
     shoot(&cs, "achat-brouillon").await;
     click(&cs, "#soumettre").await;
     page_with(&cs, "Demande soumise à l'équipe académique").await;
@@ -253,19 +262,34 @@ async fn a_purchase_goes_from_the_site_to_the_academy_and_back_into_the_catalogu
     let addr = metz.running().web_addr.to_string();
     let cookie = cs.get_named_cookie("maillage_session").await.unwrap();
     let session = cookie.value().to_string();
-    let (status, _, page) = http(&addr, "GET", &format!("/achats/{id}"), Some(&session), None).await;
+    let (status, _, page) =
+        http(&addr, "GET", &format!("/achats/{id}"), Some(&session), None).await;
     assert_eq!(status, 200);
     assert!(!page.contains("/decider"), "no decision form for a site");
     let csrf = csrf_of(&page);
     let before = metz.digest();
     let body = format!("_csrf={csrf}&decision=validated&motif=");
-    let (status, _, page) = http(&addr, "POST", &format!("/achats/{id}/decider"), Some(&session), Some(&body)).await;
+    let (status, _, page) = http(
+        &addr,
+        "POST",
+        &format!("/achats/{id}/decider"),
+        Some(&session),
+        Some(&body),
+    )
+    .await;
     assert_eq!(status, 403, "{page}");
-    assert!(page.contains("Seule l&#39;équipe académique") || page.contains("Seule l'équipe académique"), "{page}");
+    assert!(
+        page.contains("Seule l&#39;équipe académique")
+            || page.contains("Seule l'équipe académique"),
+        "{page}"
+    );
     let (status, _, _) = http(&addr, "GET", "/achats/a-decider", Some(&session), None).await;
     assert_eq!(status, 403);
     assert_eq!(metz.digest(), before, "nothing written");
-    assert_eq!(app::find(&metz.running().ctx, &id).unwrap().state(), "submitted");
+    assert_eq!(
+        app::find(&metz.running().ctx, &id).unwrap().state(),
+        "submitted"
+    );
 
     // The academy finds it in its queue, with the funding line's totals.
     let (_da, ca) = browser().await;
@@ -274,12 +298,30 @@ async fn a_purchase_goes_from_the_site_to_the_academy_and_back_into_the_catalogu
     click(&ca, "nav a[href='/achats']").await;
     page_with(&ca, "Demandes d'achat à décider").await;
     let queue = reload_until(&ca, &format!("{rectorat}/achats/a-decider"), OBJECT).await;
-    assert!(queue.contains("Tiers-lieu metz"), "the site by its name:\n{queue}");
+    assert!(
+        queue.contains("Tiers-lieu metz"),
+        "the site by its name:\n{queue}"
+    );
     let ttc = totals(&LINES).1 .2;
     shows(&ca, &format!("tr[data-purchase='{id}'] td.num"), ttc).await;
-    shows(&ca, "tr[data-funding='France 2030'] td[data-total='requested']", ttc).await;
-    shows(&ca, "tr[data-funding='France 2030'] td[data-total='waiting']", ttc).await;
-    shows(&ca, "tr[data-funding='France 2030'] td[data-total='validated']", 0).await;
+    shows(
+        &ca,
+        "tr[data-funding='France 2030'] td[data-total='requested']",
+        ttc,
+    )
+    .await;
+    shows(
+        &ca,
+        "tr[data-funding='France 2030'] td[data-total='waiting']",
+        ttc,
+    )
+    .await;
+    shows(
+        &ca,
+        "tr[data-funding='France 2030'] td[data-total='validated']",
+        0,
+    )
+    .await;
     shoot(&ca, "achats-a-decider").await;
     click(&ca, &format!("a[href='/achats/{id}']")).await;
     page_with(&ca, "Décision de l'équipe académique").await;
@@ -288,21 +330,31 @@ async fn a_purchase_goes_from_the_site_to_the_academy_and_back_into_the_catalogu
     // « Demander un complément » without a reason: refused, nothing decided.
     click(&ca, "#complement").await;
     page_with(&ca, "Donnez un motif").await;
-    assert_eq!(app::find(&academy.running().ctx, &id).unwrap().state(), "submitted");
+    assert_eq!(
+        app::find(&academy.running().ctx, &id).unwrap().state(),
+        "submitted"
+    );
     type_into(&ca, "motif-decision", REASON).await;
     click(&ca, "#complement").await;
     page_with(&ca, "Décision enregistrée").await;
 
     // The site reads the reason, corrects the third line and resubmits.
     let page = reload_until(&cs, &format!("{site}/achats/{id}"), REASON).await;
-    assert!(page.contains("L'équipe académique demande un complément"), "{page}");
+    assert!(
+        page.contains("L'équipe académique demande un complément"),
+        "{page}"
+    );
     assert!(text_of(&cs, "#motif").await.contains(REASON));
     shoot(&cs, "achat-complement-demande").await;
     click(&cs, "#modifier").await;
     page_with(&cs, "Complément demandé par l'équipe académique").await;
     shoot(&cs, "achat-modifier").await;
     let corrected = [LINES[0], LINES[1], CORRECTED];
-    assert_eq!(value_of(&cs, "prix-1").await, "10,10", "the saved lines, in French");
+    assert_eq!(
+        value_of(&cs, "prix-1").await,
+        "10,10",
+        "the saved lines, in French"
+    );
     type_into(&cs, "designation-2", CORRECTED.0).await;
     type_into(&cs, "quantite-2", CORRECTED.1).await;
     shows_totals(&cs, &corrected, form_line).await;
@@ -314,16 +366,34 @@ async fn a_purchase_goes_from_the_site_to_the_academy_and_back_into_the_catalogu
 
     // The academy validates (no reason needed).
     let page = reload_until(&ca, &format!("{rectorat}/achats/{id}"), "soumise à nouveau").await;
-    assert!(page.contains(REASON), "the history keeps the reason:\n{page}");
+    assert!(
+        page.contains(REASON),
+        "the history keeps the reason:\n{page}"
+    );
     click(&ca, "#valider").await;
     page_with(&ca, "Décision enregistrée").await;
-    let queue = reload_until(&ca, &format!("{rectorat}/achats/a-decider"), "Aucune demande n'attend de décision").await;
+    let queue = reload_until(
+        &ca,
+        &format!("{rectorat}/achats/a-decider"),
+        "Aucune demande n'attend de décision",
+    )
+    .await;
     assert!(queue.contains(OBJECT), "among the other requests:\n{queue}");
     let ttc = totals(&corrected).1 .2;
-    shows(&ca, "tr[data-funding='France 2030'] td[data-total='validated']", ttc).await;
+    shows(
+        &ca,
+        "tr[data-funding='France 2030'] td[data-total='validated']",
+        ttc,
+    )
+    .await;
 
     // The site orders, then notes the delivery of the robots and the cables.
-    reload_until(&cs, &format!("{site}/achats/{id}"), "Marquer comme commandée").await;
+    reload_until(
+        &cs,
+        &format!("{site}/achats/{id}"),
+        "Marquer comme commandée",
+    )
+    .await;
     click(&cs, "#commandee").await;
     page_with(&cs, "Commande notée").await;
     page_with(&cs, "quelles lignes deviennent du matériel").await;
@@ -386,4 +456,164 @@ async fn a_purchase_goes_from_the_site_to_the_academy_and_back_into_the_catalogu
         .count();
     assert_eq!((robots, cables, items.len()), (3, 2, 5));
     eprintln!("purchase scenario: {:?}", started.elapsed());
+}
+
+/// Logs in over plain HTTP: the session id.
+async fn http_login(addr: &str, email: &str) -> String {
+    let (_, headers, page) = http(addr, "GET", "/connexion", None, None).await;
+    let anon = set_session(&headers);
+    let login = format!(
+        "email={}&password={}&_csrf={}",
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+"),
+        csrf_of(&page)
+    );
+    let (status, headers, _) = http(addr, "POST", "/connexion", Some(&anon), Some(&login)).await;
+    assert_eq!(status, 303);
+    set_session(&headers)
+}
+
+/// The text of the `<output>` or cell with this id in a page.
+fn output(page: &str, id: &str) -> String {
+    let at = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let rest = &page[at..];
+    let start = rest.find('>').unwrap() + 1;
+    let end = rest.find('<').unwrap();
+    rest[start..end].to_string()
+}
+
+/// Without JavaScript (plain HTTP, as a browser without scripts sends the
+/// form): « Ajouter une ligne » and « Retirer » come back with the lines
+/// edited, « Recalculer » with the node's totals, a bad price with a 400
+/// and the values as typed, and nothing is saved until « Enregistrer ».
+/// A staff member may not write a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_works_without_javascript() {
+    let metz = TestNode::start("metz", &[]).await;
+    account(&metz, DIRECTOR, "Claire Martin", Who::Director).await;
+    account(&metz, "equipe@metz.fr", "Noé", Who::Staff).await;
+    let addr = metz.running().web_addr.to_string();
+    let session = http_login(&addr, DIRECTOR).await;
+    let (status, _, page) = http(&addr, "GET", "/achats/nouveau", Some(&session), None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/static/achats.js"));
+    let csrf = csrf_of(&page);
+    let enc = |s: &str| {
+        s.replace('%', "%25")
+            .replace(' ', "+")
+            .replace(',', "%2C")
+            .replace('\'', "%27")
+    };
+    let form = |lines: &[Typed], button: &str| {
+        let mut body = format!(
+            "_csrf={csrf}&objet={}&fournisseur=&financement=France+2030&action=&bouton={button}",
+            enc(OBJECT)
+        );
+        for (i, (d, q, p, t)) in lines.iter().enumerate() {
+            body += &format!(
+                "&designation-{i}={}&quantite-{i}={}&prix-{i}={}&tva-{i}={}",
+                enc(d),
+                enc(q),
+                enc(p),
+                enc(t)
+            );
+        }
+        body
+    };
+    let post = |body: String| {
+        let (addr, session) = (addr.clone(), session.clone());
+        async move {
+            http(
+                &addr,
+                "POST",
+                "/achats/nouveau",
+                Some(&session),
+                Some(&body),
+            )
+            .await
+        }
+    };
+
+    let (status, _, page) = post(form(&LINES[..2], "ajouter")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"designation-2\""), "a third row");
+    let (status, _, page) = post(form(&LINES, "retirer-1")).await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("id=\"designation-2\""), "two rows left");
+    assert!(
+        !page.contains("Livre de programmation"),
+        "the second line went"
+    );
+    assert!(page.contains("Câble USB-C"));
+
+    let (status, _, page) = post(form(&LINES, "recalculer")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Totaux recalculés par le serveur"));
+    let (per, sum) = totals(&LINES);
+    assert_eq!(shown_cents(&output(&page, "total-ht")), sum.0);
+    assert_eq!(shown_cents(&output(&page, "total-tva")), sum.1);
+    assert_eq!(shown_cents(&output(&page, "total-ttc")), sum.2);
+    for (i, (ht, vat, ttc)) in per.iter().enumerate() {
+        assert_eq!(shown_cents(&output(&page, &format!("ligne-ht-{i}"))), *ht);
+        assert_eq!(shown_cents(&output(&page, &format!("ligne-tva-{i}"))), *vat);
+        assert_eq!(shown_cents(&output(&page, &format!("ligne-ttc-{i}"))), *ttc);
+    }
+
+    let bad = [LINES[0], ("Livre", "1", "abc", "5,5")];
+    let (status, _, page) = post(form(&bad, "enregistrer")).await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("Ligne 2 : prix unitaire HT « abc » n&#39;est pas un montant")
+            || page.contains("Ligne 2 : prix unitaire HT « abc » n'est pas un montant"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"abc\""), "the value as typed");
+    assert!(
+        page.contains("aria-invalid=\"true\""),
+        "the field at fault is marked"
+    );
+    assert!(
+        app::all(&metz.running().ctx).unwrap().is_empty(),
+        "nothing saved"
+    );
+
+    let (status, headers, _) = post(form(&LINES, "enregistrer")).await;
+    assert_eq!(status, 303);
+    let to = header(&headers, "location").unwrap().to_string();
+    let (status, _, page) = http(&addr, "GET", &to, Some(&session), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown_cents(&output(&page, "total-ttc")), sum.2);
+    assert_eq!(app::all(&metz.running().ctx).unwrap().len(), 1);
+
+    // Staff reads, but does not write.
+    let staff = http_login(&addr, "equipe@metz.fr").await;
+    let (status, _, list) = http(&addr, "GET", "/achats", Some(&staff), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        list.contains(OBJECT) && !list.contains("/achats/nouveau"),
+        "{list}"
+    );
+    let (_, _, page) = http(&addr, "GET", &to, Some(&staff), None).await;
+    assert!(!page.contains("/soumettre"), "no step for staff");
+    let csrf = csrf_of(&page);
+    let id = to.split('?').next().unwrap();
+    let before = metz.digest();
+    for path in [
+        format!("{id}/soumettre"),
+        format!("{id}/annuler"),
+        "/achats/nouveau".to_string(),
+    ] {
+        let (status, _, page) = http(
+            &addr,
+            "POST",
+            &path,
+            Some(&staff),
+            Some(&format!("_csrf={csrf}&objet=x")),
+        )
+        .await;
+        assert_eq!(status, 403, "{path}: {page}");
+    }
+    assert_eq!(metz.digest(), before, "nothing written");
 }

@@ -173,9 +173,9 @@ pub fn check_line(n: usize, l: &LineInput) -> Result<Line> {
     let price = amount_typed(&l.price);
     purchases::line(n, &l.designation, quantity, &price, &l.vat).map_err(|e| match e {
         // The price as typed, not as cleaned up.
-        Error::InvalidArgument(m) => {
-            Error::InvalidArgument(m.replace(&format!("« {price} »"), &format!("« {} »", l.price.trim())))
-        }
+        Error::InvalidArgument(m) => Error::InvalidArgument(
+            m.replace(&format!("« {price} »"), &format!("« {} »", l.price.trim())),
+        ),
         e => e,
     })
 }
@@ -250,9 +250,15 @@ pub fn problem_fr(e: &Error) -> String {
         ("le champ funding", "la ligne de financement"),
         ("le champ action", "l'action liée"),
         ("le champ category", "la catégorie"),
-        ("(attendu par exemple 1250.50)", "(attendu par exemple 12,50)"),
+        (
+            "(attendu par exemple 1250.50)",
+            "(attendu par exemple 12,50)",
+        ),
         ("(--reason)", ""),
-        ("--item LIGNE[:CATÉGORIE] (répétable, par exemple --item 1:robotique)", "cochez-les"),
+        (
+            "--item LIGNE[:CATÉGORIE] (répétable, par exemple --item 1:robotique)",
+            "cochez-les",
+        ),
         (", ou créez-les avec equipment add", ""),
     ] {
         text = text.replace(api, fr);
@@ -478,7 +484,10 @@ mod tests {
         ]));
         let c = check(&f);
         let e = c.first_error().unwrap();
-        assert!(e.contains("Ligne 1") && e.contains("« abc »") && e.contains("montant"), "{e}");
+        assert!(
+            e.contains("Ligne 1") && e.contains("« abc »") && e.contains("montant"),
+            "{e}"
+        );
         assert!(!e.contains("1250.50"), "{e}");
         match &c.rows[1] {
             Some(Err(e)) => assert!(e.contains("nombre entier"), "{e}"),
@@ -512,7 +521,10 @@ mod tests {
         );
         let t = problem_fr(&e);
         assert!(t.contains("l'état « soumise »"), "{t}");
-        assert!(t.contains("« brouillon » ou « compléments demandés »"), "{t}");
+        assert!(
+            t.contains("« brouillon » ou « compléments demandés »"),
+            "{t}"
+        );
         assert!(!t.contains("submitted"), "{t}");
     }
 }

@@ -60,10 +60,9 @@ fn error_page(web: &Web, s: &Session, status: StatusCode, text: &str) -> Respons
     )
 }
 
+/// An error's text as the page says it (states and API words in French).
 fn problem_fr_text(text: &str) -> String {
     problem_fr(&Error::InvalidArgument(text.to_string()))
-        .trim_start_matches("Argument invalide : ")
-        .to_string()
 }
 
 /// Whether this person decides on purchases here: an academy account on an
@@ -181,7 +180,12 @@ pub async fn list(
     )
 }
 
-fn purchases_table(caption: &str, rows: &[&Record], names: &BTreeMap<String, String>, with_site: bool) -> Markup {
+fn purchases_table(
+    caption: &str,
+    rows: &[&Record],
+    names: &BTreeMap<String, String>,
+    with_site: bool,
+) -> Markup {
     html! {
         table {
             caption.sr-only { (caption) }
@@ -232,7 +236,10 @@ fn list_page(
     let mut sites: Vec<(&String, &String)> = names.iter().filter(|(k, _)| *k != here).collect();
     sites.sort_by_key(|(_, n)| crate::domain::fold_for_search(n));
     let with_site = !q.site.is_empty();
-    let waiting = rows.iter().filter(|r| r.site == here && r.state() == "needs_info").count();
+    let waiting = rows
+        .iter()
+        .filter(|r| r.site == here && r.state() == "needs_info")
+        .count();
     layout(
         frame,
         "Demandes d'achat",
@@ -346,7 +353,11 @@ fn queue_page(frame: &Frame, q: &QueueQuery, l: &Listed) -> Markup {
             .map(|t| t.at.clone())
             .unwrap_or_default()
     };
-    let mut waiting: Vec<&Record> = l.records.iter().filter(|r| r.state() == "submitted").collect();
+    let mut waiting: Vec<&Record> = l
+        .records
+        .iter()
+        .filter(|r| r.state() == "submitted")
+        .collect();
     waiting.sort_by_key(|r| crate::domain::loans::parse_stored(&submitted_at(r)));
     let funding = by_funding(&l.records);
     let others: Vec<&Record> = l
@@ -873,7 +884,15 @@ pub async fn act(
         };
         if verdict != "validated" && reason.trim().is_empty() {
             let text = "Donnez un motif pour refuser la demande ou demander un complément : le site le lira.";
-            return page_response(&web, &s, &id, StatusCode::BAD_REQUEST, &Notice::Error(text), &typed).await;
+            return page_response(
+                &web,
+                &s,
+                &id,
+                StatusCode::BAD_REQUEST,
+                &Notice::Error(text),
+                &typed,
+            )
+            .await;
         }
         return match app::decide(&web.ctx, &id, &verdict, &reason, p.role.as_str()).await {
             Ok(r) => Redirect::to(&format!("/achats/{}?fait=decidee", r.id)).into_response(),
@@ -896,7 +915,10 @@ pub async fn act(
         "commandee" => app::ordered(ctx, &id, role).await.map(|r| (r, "commandee")),
         _ => {
             for (k, _) in &fields {
-                if let Some(n) = k.strip_prefix("materiel-").and_then(|n| n.parse::<usize>().ok()) {
+                if let Some(n) = k
+                    .strip_prefix("materiel-")
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
                     typed.delivered.insert(n, field(&format!("categorie-{n}")));
                 }
             }
@@ -976,7 +998,10 @@ async fn form_response(
         None => (
             "Nouvelle demande d'achat".to_string(),
             "/achats/nouveau".to_string(),
-            ("/achats".to_string(), "Retour aux demandes d'achat".to_string()),
+            (
+                "/achats".to_string(),
+                "Retour aux demandes d'achat".to_string(),
+            ),
         ),
         Some((id, object)) => (
             format!("Modifier « {object} »"),
@@ -1000,7 +1025,16 @@ pub async fn new_form(State(web): State<Web>, headers: HeaderMap) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    form_response(&web, &s, StatusCode::OK, None, None, &FormInput::blank(), &Notice::None).await
+    form_response(
+        &web,
+        &s,
+        StatusCode::OK,
+        None,
+        None,
+        &FormInput::blank(),
+        &Notice::None,
+    )
+    .await
 }
 
 /// What a form's button asks besides saving: the form shown again.
@@ -1012,7 +1046,9 @@ async fn redisplay(
     f: &mut FormInput,
 ) -> Option<Response> {
     if f.edit_lines() {
-        return Some(form_response(web, s, StatusCode::OK, editing, reason, f, &Notice::None).await);
+        return Some(
+            form_response(web, s, StatusCode::OK, editing, reason, f, &Notice::None).await,
+        );
     }
     if f.button == "recalculer" {
         let c = form::check(f);
@@ -1052,7 +1088,16 @@ pub async fn create(
         Ok(r) => Redirect::to(&format!("/achats/{}?fait=creee", r.id)).into_response(),
         Err(e) => {
             let text = problem_fr(&e);
-            form_response(&web, &s, status_of(&e), None, None, &f, &Notice::Error(&text)).await
+            form_response(
+                &web,
+                &s,
+                status_of(&e),
+                None,
+                None,
+                &f,
+                &Notice::Error(&text),
+            )
+            .await
         }
     }
 }
@@ -1150,7 +1195,16 @@ pub async fn save(
         Ok(r) => Redirect::to(&format!("/achats/{}?fait=modifiee", r.id)).into_response(),
         Err(e) => {
             let text = problem_fr(&e);
-            form_response(&web, &s, status_of(&e), editing, reason.as_deref(), &f, &Notice::Error(&text)).await
+            form_response(
+                &web,
+                &s,
+                status_of(&e),
+                editing,
+                reason.as_deref(),
+                &f,
+                &Notice::Error(&text),
+            )
+            .await
         }
     }
 }
@@ -1170,7 +1224,13 @@ mod tests {
         }
     }
 
-    fn record(id: &str, funding: &str, price: &str, submitted: usize, verdict: Option<&str>) -> Record {
+    fn record(
+        id: &str,
+        funding: &str,
+        price: &str,
+        submitted: usize,
+        verdict: Option<&str>,
+    ) -> Record {
         let mut p = new_purchase(
             &Patch {
                 object: Some(format!("Demande {id}")),
