@@ -44,9 +44,12 @@ fn cents(typed: &str) -> i64 {
     units.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap()
 }
 
+/// HT, TVA and TTC, in cents.
+type Cents = (i64, i64, i64);
+
 /// (HT, TVA, TTC) in cents of each line and of the whole, computed here:
 /// the VAT of each line rounded to the cent, half away from zero.
-fn totals(lines: &[Typed]) -> (Vec<(i64, i64, i64)>, (i64, i64, i64)) {
+fn totals(lines: &[Typed]) -> (Vec<Cents>, Cents) {
     let mut per = Vec::new();
     let mut sum = (0, 0, 0);
     for (_, q, price, rate) in lines {

@@ -25,7 +25,7 @@ use super::actions::fr_amount;
 use super::pages::{csrf_field, layout, notice, Frame, Notice};
 use super::purchase_form::{self as form, euros, problem_fr, FormInput, FormPage};
 use super::session::Session;
-use super::{html, signed_in, status_of, Web};
+use super::{html, signed_in, status_of, Refusal, Web};
 use crate::app::purchases::{self as app, Record};
 use crate::app::{equipment, NodeContext};
 use crate::auth::{Need, Role};
@@ -965,17 +965,17 @@ fn form_context(ctx: &NodeContext) -> Result<FormContext> {
 }
 
 /// Who may write a request here: a director of a site node.
-fn writer(web: &Web, headers: &HeaderMap) -> std::result::Result<Session, Response> {
-    let (s, _) = signed_in(web, headers, Need::Director).map_err(|r| *r)?;
+fn writer(web: &Web, headers: &HeaderMap) -> std::result::Result<Session, Refusal> {
+    let (s, _) = signed_in(web, headers, Need::Director)?;
     if web.ctx.role != site::Role::Site {
-        return Err(html(
+        return Err(Box::new(html(
             StatusCode::FORBIDDEN,
             super::pages::message(
                 &web.frame(&s),
                 "Action refusée",
                 "Les demandes d'achat sont rédigées par les sites ; le nœud académique les décide.",
             ),
-        ));
+        )));
     }
     Ok(s)
 }
@@ -1023,7 +1023,7 @@ async fn form_response(
 pub async fn new_form(State(web): State<Web>, headers: HeaderMap) -> Response {
     let s = match writer(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     form_response(
         &web,
@@ -1073,7 +1073,7 @@ pub async fn create(
 ) -> Response {
     let s = match writer(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let role = role_of(&s);
     let mut f = FormInput::from_fields(&fields);
@@ -1103,27 +1103,27 @@ pub async fn create(
 }
 
 /// This site's request `id`, editable; else the page that says why not.
-async fn editable(web: &Web, s: &Session, id: &str) -> std::result::Result<Record, Response> {
+async fn editable(web: &Web, s: &Session, id: &str) -> std::result::Result<Record, Refusal> {
     let id = id.to_string();
     let r = blocking(web, move |ctx| app::find(ctx, &id))
         .await
-        .map_err(|e| error_page(web, s, status_of(&e), &e.to_string()))?;
+        .map_err(|e| Box::new(error_page(web, s, status_of(&e), &e.to_string())))?;
     if r.site != web.ctx.site {
-        return Err(html(
+        return Err(Box::new(html(
             StatusCode::FORBIDDEN,
             super::pages::message(
                 &web.frame(s),
                 "Action refusée",
                 "Cette demande d'achat est celle d'un autre site : seul ce site peut la modifier.",
             ),
-        ));
+        )));
     }
     if !matches!(r.state(), "draft" | "needs_info") {
         let text = format!(
             "Cette demande est à l'état « {} » : elle se modifie en brouillon ou quand l'équipe académique demande un complément.",
             state_fr(r.state())
         );
-        return Err(error_page(web, s, StatusCode::CONFLICT, &text));
+        return Err(Box::new(error_page(web, s, StatusCode::CONFLICT, &text)));
     }
     Ok(r)
 }
@@ -1141,11 +1141,11 @@ pub async fn edit_form(
 ) -> Response {
     let s = match writer(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let r = match editable(&web, &s, &id).await {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let mut f = FormInput::of(&r.purchase);
     if f.lines.is_empty() {
@@ -1175,11 +1175,11 @@ pub async fn save(
 ) -> Response {
     let s = match writer(&web, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let r = match editable(&web, &s, &id).await {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let reason = reason_of(&r);
     let editing = Some((r.id.as_str(), r.purchase.object.as_str()));
