@@ -341,8 +341,9 @@ async fn a_purchase_goes_from_the_site_to_the_academy_and_back_into_the_catalogu
     click(&ca, "#complement").await;
     page_with(&ca, "Décision enregistrée").await;
 
-    // The site reads the reason, corrects the third line and resubmits.
-    let page = reload_until(&cs, &format!("{site}/achats/{id}"), REASON).await;
+    // The site reads the reason on the page it left open (a live page),
+    // corrects the third line and resubmits.
+    let page = page_with(&cs, REASON).await;
     assert!(
         page.contains("L'équipe académique demande un complément"),
         "{page}"

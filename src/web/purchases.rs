@@ -648,20 +648,23 @@ fn purchase_page(frame: &Frame, v: &View, n: &Notice) -> Markup {
         html! {
             p { a href=(if v.decider { "/achats/a-decider" } else { "/achats" }) { "← Retour aux demandes d'achat" } }
             (notice(n))
-            @if state == "needs_info" {
-                div.alert.alert-error.reason #motif role="note" {
-                    p {
-                        strong { "L'équipe académique demande un complément : " }
-                        (reason)
-                    }
-                    @if v.writer {
-                        p { "Modifiez la demande, puis soumettez-la à nouveau." }
+            // A live region: the academy's reason appears on an open page.
+            div data-live="motif" {
+                @if state == "needs_info" {
+                    div.alert.alert-error.reason #motif role="note" {
+                        p {
+                            strong { "L'équipe académique demande un complément : " }
+                            (reason)
+                        }
+                        @if v.writer {
+                            p { "Modifiez la demande, puis soumettez-la à nouveau." }
+                        }
                     }
                 }
-            }
-            @if state == "refused" {
-                div.alert.alert-error.reason #motif role="note" {
-                    p { strong { "Demande refusée par l'équipe académique : " } (reason) }
+                @if state == "refused" {
+                    div.alert.alert-error.reason #motif role="note" {
+                        p { strong { "Demande refusée par l'équipe académique : " } (reason) }
+                    }
                 }
             }
             section.card data-live="demande" {
