@@ -1264,6 +1264,108 @@ mod tests {
         }
     }
 
+    /// The ids of the fields people fill in (not hidden) of `page`.
+    fn fields(page: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for tag in ["<input", "<select", "<textarea"] {
+            for (i, _) in page.match_indices(tag) {
+                let el = &page[i..i + page[i..].find('>').unwrap()];
+                if el.contains("type=\"hidden\"") {
+                    continue;
+                }
+                let id = el.split("id=\"").nth(1).and_then(|r| r.split('"').next());
+                out.push(
+                    id.unwrap_or_else(|| panic!("a field without id: {el}"))
+                        .to_string(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Every field has its label; every POST form its CSRF token.
+    fn check(name: &str, page: &str) {
+        for id in fields(page) {
+            assert!(
+                page.contains(&format!("<label for=\"{id}\"")),
+                "{name}: no label for {id}"
+            );
+        }
+        for (i, _) in page.match_indices("<form") {
+            let form = &page[i..i + page[i..].find("</form>").unwrap()];
+            if form.contains("method=\"post\"") {
+                assert!(
+                    form.contains("name=\"_csrf\""),
+                    "{name}: form without _csrf"
+                );
+            }
+        }
+    }
+
+    fn render(r: Record, writer: bool, decider: bool) -> String {
+        let person = crate::web::session::Person {
+            email: "d@a.fr".into(),
+            name: "Claire".into(),
+            role: Role::Director,
+        };
+        let frame = Frame {
+            site_name: "Tiers-lieu metz",
+            person: Some(&person),
+            csrf: "jeton",
+        };
+        let l = Loaded {
+            wire: app::to_pb(&r),
+            r,
+            names: [("metz".to_string(), "Tiers-lieu de Metz".to_string())].into(),
+            action_title: None,
+            items: vec![("eq-1".into(), "Robot (1/2)".into())],
+            categories: vec!["robotique".into(), "numérique".into()],
+        };
+        let v = View {
+            l: &l,
+            writer,
+            decider,
+            typed: &Typed::default(),
+        };
+        purchase_page(&frame, &v, &Notice::None).into_string()
+    }
+
+    #[test]
+    fn a_request_page_offers_what_its_state_allows_to_whom_may_do_it() {
+        let draft = render(record("a", "", "10", 0, None), true, false);
+        check("brouillon", &draft);
+        assert!(draft.contains("/achats/a/soumettre") && draft.contains("/achats/a/modifier"));
+        assert!(!draft.contains("/decider") && !draft.contains("/livree"));
+        assert!(draft.contains("Tiers-lieu de Metz"), "the site by its name");
+
+        let sent_back = render(record("b", "", "10", 1, Some("needs_info")), true, false);
+        check("complément", &sent_back);
+        assert!(sent_back.contains("L'équipe académique demande un complément"));
+        assert!(sent_back.contains("Soumettre à nouveau"));
+
+        let waiting = render(record("c", "", "10", 1, None), false, true);
+        check("à décider", &waiting);
+        assert!(waiting.contains("/achats/c/decider"));
+        assert!(!waiting.contains("/soumettre") && !waiting.contains("/annuler"));
+        let site_view = render(record("c", "", "10", 1, None), false, false);
+        let main = site_view.split("<main").nth(1).unwrap();
+        assert!(!main.contains("<form"), "a reader gets no form");
+
+        let mut ordered = record("d", "", "10", 1, Some("validated"));
+        ordered.purchase.ordered = Some(t("2026-12-01T10:00:00Z"));
+        let page = render(ordered, true, false);
+        check("commandée", &page);
+        assert!(page.contains("id=\"materiel-0\"") && page.contains("id=\"categorie-0\""));
+        assert!(
+            !page.contains("materiel-0\" value=\"oui\" checked"),
+            "unchecked by default"
+        );
+        assert!(
+            page.contains("/materiel/eq-1"),
+            "created items link to the catalogue"
+        );
+    }
+
     #[test]
     fn funding_lines_add_requested_waiting_and_validated_ttc() {
         let records = vec![
