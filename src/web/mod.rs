@@ -29,6 +29,8 @@ pub mod loans;
 pub mod network;
 pub mod pages;
 pub mod partners;
+pub mod purchase_form;
+pub mod purchases;
 pub mod reports;
 pub mod session;
 pub mod upload;
@@ -296,6 +298,19 @@ pub fn router(web: Web) -> Router {
             "/reseau/{id}/revoquer",
             get(network::revoke_form).post(network::revoke),
         )
+        .route("/static/achats.js", get(purchases::script))
+        .route("/achats", get(purchases::list))
+        .route("/achats/a-decider", get(purchases::queue))
+        .route(
+            "/achats/nouveau",
+            get(purchases::new_form).post(purchases::create),
+        )
+        .route("/achats/{id}", get(purchases::show))
+        .route(
+            "/achats/{id}/modifier",
+            get(purchases::edit_form).post(purchases::save),
+        )
+        .route("/achats/{id}/{action}", post(purchases::act))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), csrf_guard))
         .layer(middleware::from_fn(security_headers))

@@ -51,6 +51,7 @@ pub fn layout(frame: &Frame, title: &str, content: Markup) -> Markup {
                                 a href="/catalogue" { "Catalogue" }
                                 a href="/calendrier" { "Calendrier" }
                                 a href="/actions" { "Actions" }
+                                a href="/achats" { "Achats" }
                                 a href="/indicateurs" { "Indicateurs" } a href="/bilans" { "Bilans" }
                                 a href="/partenaires" { "Partenaires" }
                                 @if p.role == crate::auth::Role::Academy { a href="/reseau" { "Réseau" } }
