@@ -148,6 +148,26 @@ pub fn all(ctx: &NodeContext) -> Result<Vec<Record>> {
     Ok(out)
 }
 
+/// The purchase requests of one site, in id order: reads that site's
+/// document alone (and the academy's decisions), for its dashboard.
+pub fn of_site(ctx: &NodeContext, site: &str) -> Result<Vec<Record>> {
+    let mut decisions = all_decisions(ctx)?;
+    let map = ctx
+        .docs
+        .read(&crate::docs::site_doc(site), purchases::all)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(map
+        .into_iter()
+        .map(|(id, purchase)| Record {
+            decisions: decisions.remove(&id).unwrap_or_default(),
+            id,
+            site: site.to_string(),
+            purchase,
+        })
+        .collect())
+}
+
 /// The request an id, or a unique beginning of it, names.
 pub fn find(ctx: &NodeContext, id: &str) -> Result<Record> {
     let all = all(ctx)?;
