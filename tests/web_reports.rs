@@ -303,7 +303,11 @@ async fn the_academy_reads_the_indicators_and_prints_a_bilan() {
         .await
         .unwrap();
     page_with(&c, "prêts consentis (sortis)").await;
-    for (id, value) in [("site", "metz"), ("axe", "2"), ("par", "mois")] {
+    for (id, value) in [
+        ("filtre-site", "metz"),
+        ("filtre-axe", "2"),
+        ("par", "mois"),
+    ] {
         c.find(Locator::Id(id))
             .await
             .unwrap()

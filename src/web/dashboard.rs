@@ -431,7 +431,7 @@ fn purchases_table(
             @if rows.is_empty() {
                 p.empty { (empty) }
             } @else {
-                div.table-scroll {
+                div.table-scroll tabindex="0" role="region" aria-label=(caption) {
                     table {
                         caption.sr-only { (caption) }
                         thead { tr {
@@ -504,7 +504,7 @@ pub fn academy_sections(d: &Dashboard) -> Markup {
             @if a.silent_sites.is_empty() {
                 p.empty { "Tous les sites inscrits ont donné des nouvelles cette semaine." }
             } @else {
-                div.table-scroll {
+                div.table-scroll tabindex="0" role="region" aria-label=(silent) {
                     table {
                         caption.sr-only { (silent) }
                         thead { tr {

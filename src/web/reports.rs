@@ -122,7 +122,8 @@ fn figure_tables(r: &pb::IndicatorReport, total: &str) -> Markup {
         @for (section, rows) in &sections {
             section.card.figures {
                 h2 { (section) }
-                div.table-scroll {
+                // Focusable, so that a keyboard can scroll a wide table.
+                div.table-scroll tabindex="0" role="region" aria-label=(section) {
                     table data-section=(section) {
                         caption.sr-only { (section) }
                         thead { tr {
@@ -421,8 +422,8 @@ fn indicators_page(
                     input #au type="date" name="au" value=(to);
                 }
                 div.field {
-                    label for="site" { "Site" }
-                    select #site name="site" {
+                    label for="filtre-site" { "Site" }
+                    select #filtre-site name="site" {
                         option value="" selected[site.is_empty()] { "Tout le réseau" }
                         @for (id, name) in sites {
                             option value=(id) selected[*id == site] { (name) }
@@ -430,8 +431,9 @@ fn indicators_page(
                     }
                 }
                 div.field {
-                    label for="axe" { "Axe ASTERIE" }
-                    select #axe name="axe" {
+                    // Not the id "axe": it would hide axe-core's `window.axe`.
+                    label for="filtre-axe" { "Axe ASTERIE" }
+                    select #filtre-axe name="axe" {
                         option value="" selected[axe.is_empty()] { "Tous les axes" }
                         @for (i, label) in crate::domain::actions::AXES_FR.iter().enumerate() {
                             @let v = (i + 1).to_string();
