@@ -476,6 +476,9 @@ impl RunningNode {
         }
         Federation::watch_registry(fed.clone());
         crate::report::keep_index(ctx.clone(), shutdown.clone(), &tracker);
+        if let Some(mail) = &config.mail {
+            crate::mail::spawn_daily(ctx.clone(), mail.clone(), shutdown.clone(), &tracker);
+        }
         info!(site = %config.site, %addr, api = %api_addr, web = %web_addr, tls = tls.is_some(), "nœud démarré");
         Ok(RunningNode {
             addr,
