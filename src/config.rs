@@ -67,6 +67,11 @@ pub struct MailConfig {
     /// the system's authorities (Debian's ca-certificates).
     #[serde(default)]
     pub starttls: bool,
+    /// With STARTTLS, the authorities (PEM) the relay's certificate is
+    /// checked against, relative to the node's directory; empty: the
+    /// system's.
+    #[serde(default)]
+    pub ca_file: String,
     /// Hour of the daily digest, Paris time (0 to 23).
     #[serde(default = "default_digest_hour")]
     pub digest_hour: u32,
@@ -419,6 +424,9 @@ fn mail_section(m: Option<&MailConfig>) -> String {
 # from = \"maillage@mon-site.fr\"
 # true : STARTTLS avant l'envoi, certificat du relais vérifié. Par défaut false.
 # starttls = false
+# Avec STARTTLS : autorités (PEM) qui certifient le relais, chemin relatif au
+# dossier du nœud. Vide : celles du système.
+# ca_file = \"\"
 # Heure de l'envoi, heure de Paris (0 à 23). Par défaut 7.
 # digest_hour = 7
 "
@@ -432,6 +440,9 @@ port = {port}
 from = \"{from}\"
 # true : STARTTLS avant l'envoi, certificat du relais vérifié. Par défaut false.
 starttls = {starttls}
+# Avec STARTTLS : autorités (PEM) qui certifient le relais, chemin relatif au
+# dossier du nœud. Vide : celles du système.
+ca_file = \"{ca_file}\"
 # Heure de l'envoi, heure de Paris (0 à 23). Par défaut 7.
 digest_hour = {hour}
 ",
@@ -439,6 +450,7 @@ digest_hour = {hour}
             port = m.port,
             from = toml_str(&m.from),
             starttls = m.starttls,
+            ca_file = toml_str(&m.ca_file),
             hour = m.digest_hour,
         ),
     }
@@ -492,6 +504,7 @@ mod tests {
             port: 587,
             from: "maillage@metz.fr".into(),
             starttls: true,
+            ca_file: "relais.pem".into(),
             digest_hour: 6,
         });
         let back: Config = toml::from_str(&c.to_documented_toml()).unwrap();
@@ -513,6 +526,7 @@ mod tests {
                 port: 25,
                 from: bad.1.into(),
                 starttls: false,
+                ca_file: String::new(),
                 digest_hour: bad.2,
             });
             assert!(c.validate().is_err(), "{bad:?}");

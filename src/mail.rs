@@ -461,15 +461,22 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, MailError> {
+/// A TLS client trusting the authorities of `ca_file` (the system's if
+/// empty).
+fn tls_connector(ca_file: &str) -> Result<tokio_rustls::TlsConnector, MailError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
+    let path = if ca_file.is_empty() {
+        SYSTEM_CAS
+    } else {
+        ca_file
+    };
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(SYSTEM_CAS)
+    let certs = CertificateDer::pem_file_iter(path)
         .and_then(|i| i.collect::<Result<Vec<_>, _>>())
         .map_err(|e| {
             MailError::Tls(format!(
-                "autorités de certification illisibles ({SYSTEM_CAS}) : {e}"
+                "autorités de certification illisibles ({path}) : {e}"
             ))
         })?;
     roots.add_parsable_certificates(certs);
@@ -512,7 +519,7 @@ pub async fn send(
     command(&mut s, "STARTTLS", &["220"], "STARTTLS").await?;
     let name = rustls::pki_types::ServerName::try_from(cfg.relay.clone())
         .map_err(|e| MailError::Tls(format!("nom de relais « {} » : {e}", cfg.relay)))?;
-    let tls = timed(tls_connector()?.connect(name, s.into_inner())).await?;
+    let tls = timed(tls_connector(&cfg.ca_file)?.connect(name, s.into_inner())).await?;
     let mut s = BufReader::new(tls);
     command(&mut s, &ehlo, &["250"], "EHLO").await?;
     transaction(&mut s, from, to, &message).await

@@ -16,14 +16,78 @@ use maillage::config::MailConfig;
 use maillage::domain::site::Role;
 use maillage::pb;
 use maillage::pb::purchases_client::PurchasesClient;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// One message the sink accepted: (recipient, data as sent).
 type Received = Arc<Mutex<Vec<(String, String)>>>;
 
+async fn say<S: AsyncRead + AsyncWrite + Unpin>(s: &mut BufReader<S>, line: &str) {
+    s.get_mut().write_all(line.as_bytes()).await.unwrap();
+}
+
+/// How an SMTP dialogue ended.
+enum End {
+    Quit,
+    StartTls,
+}
+
+/// The sink's side of one dialogue; offers STARTTLS when `tls`.
+async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut BufReader<S>,
+    store: &Received,
+    tls: bool,
+) -> End {
+    let mut rcpt = String::new();
+    loop {
+        let mut line = String::new();
+        if s.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return End::Quit;
+        }
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("EHLO") {
+            if tls {
+                say(s, "250-puits\r\n250-STARTTLS\r\n250 8BITMIME\r\n").await;
+            } else {
+                say(s, "250-puits\r\n250 8BITMIME\r\n").await;
+            }
+        } else if tls && upper.starts_with("STARTTLS") {
+            say(s, "220 allez-y\r\n").await;
+            return End::StartTls;
+        } else if upper.starts_with("MAIL FROM:<MAILLAGE@METZ.FR>") {
+            say(s, "250 ok\r\n").await;
+        } else if upper.starts_with("RCPT TO:") {
+            rcpt = line[8..].trim().trim_matches(['<', '>']).to_string();
+            if rcpt == "refuse@ac-nancy-metz.fr" {
+                say(s, "550 5.1.1 boîte inconnue\r\n").await;
+            } else {
+                say(s, "250 ok\r\n").await;
+            }
+        } else if upper.starts_with("DATA") {
+            say(s, "354 allez-y\r\n").await;
+            let mut data = String::new();
+            loop {
+                let mut l = String::new();
+                s.read_line(&mut l).await.unwrap();
+                if l == ".\r\n" {
+                    break;
+                }
+                data.push_str(&l);
+            }
+            store.lock().unwrap().push((rcpt.clone(), data));
+            say(s, "250 reçu\r\n").await;
+        } else if upper.starts_with("QUIT") {
+            say(s, "221 au revoir\r\n").await;
+            return End::Quit;
+        } else {
+            say(s, "500 inconnu\r\n").await;
+        }
+    }
+}
+
 /// A minimal SMTP server on 127.0.0.1:0; refuses the recipient
-/// `refuse@ac-nancy-metz.fr` (550).
-async fn sink() -> (u16, Received) {
+/// `refuse@ac-nancy-metz.fr` (550). With `tls`, it offers STARTTLS and
+/// keeps only what comes over TLS.
+async fn sink_with(tls: Option<tokio_rustls::TlsAcceptor>) -> (u16, Received) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let got: Received = Arc::default();
@@ -33,47 +97,20 @@ async fn sink() -> (u16, Received) {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
-            let store = store.clone();
+            let (store, tls) = (store.clone(), tls.clone());
             tokio::spawn(async move {
                 let mut s = BufReader::new(tcp);
                 say(&mut s, "220 puits ESMTP\r\n").await;
-                let mut rcpt = String::new();
-                loop {
-                    let mut line = String::new();
-                    if s.read_line(&mut line).await.unwrap_or(0) == 0 {
+                let before_tls: Received = match tls {
+                    Some(_) => Arc::default(),
+                    None => store.clone(),
+                };
+                if let End::StartTls = dialogue(&mut s, &before_tls, tls.is_some()).await {
+                    let Some(acceptor) = tls else { return };
+                    let Ok(secured) = acceptor.accept(s.into_inner()).await else {
                         return;
-                    }
-                    let upper = line.to_ascii_uppercase();
-                    if upper.starts_with("EHLO") {
-                        say(&mut s, "250-puits\r\n250 8BITMIME\r\n").await;
-                    } else if upper.starts_with("MAIL FROM:<MAILLAGE@METZ.FR>") {
-                        say(&mut s, "250 ok\r\n").await;
-                    } else if upper.starts_with("RCPT TO:") {
-                        rcpt = line[8..].trim().trim_matches(['<', '>']).to_string();
-                        if rcpt == "refuse@ac-nancy-metz.fr" {
-                            say(&mut s, "550 5.1.1 boîte inconnue\r\n").await;
-                        } else {
-                            say(&mut s, "250 ok\r\n").await;
-                        }
-                    } else if upper.starts_with("DATA") {
-                        say(&mut s, "354 allez-y\r\n").await;
-                        let mut data = String::new();
-                        loop {
-                            let mut l = String::new();
-                            s.read_line(&mut l).await.unwrap();
-                            if l == ".\r\n" {
-                                break;
-                            }
-                            data.push_str(&l);
-                        }
-                        store.lock().unwrap().push((rcpt.clone(), data));
-                        say(&mut s, "250 reçu\r\n").await;
-                    } else if upper.starts_with("QUIT") {
-                        say(&mut s, "221 au revoir\r\n").await;
-                        return;
-                    } else {
-                        say(&mut s, "500 inconnu\r\n").await;
-                    }
+                    };
+                    dialogue(&mut BufReader::new(secured), &store, false).await;
                 }
             });
         }
@@ -81,8 +118,8 @@ async fn sink() -> (u16, Received) {
     (port, got)
 }
 
-async fn say(s: &mut BufReader<tokio::net::TcpStream>, line: &str) {
-    s.get_mut().write_all(line.as_bytes()).await.unwrap();
+async fn sink() -> (u16, Received) {
+    sink_with(None).await
 }
 
 /// The body of a quoted-printable message, decoded.
@@ -110,6 +147,7 @@ fn mail_config(port: u16) -> MailConfig {
         port,
         from: "maillage@metz.fr".into(),
         starttls: false,
+        ca_file: String::new(),
         digest_hour: 7,
     }
 }
@@ -270,4 +308,73 @@ async fn a_relay_that_is_not_there_is_said_in_french() {
             .starts_with(&format!("relais SMTP 127.0.0.1:{port} injoignable")),
         "{e}"
     );
+}
+
+/// A self-signed certificate for 127.0.0.1: (its PEM file, a TLS server
+/// holding it).
+fn relay_certificate(dir: &std::path::Path, name: &str) -> (String, tokio_rustls::TlsAcceptor) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let issued = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, issued.cert.pem()).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.signing_key.serialize_der()));
+    let cert = CertificateDer::from(issued.cert.der().to_vec());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    (
+        path.to_string_lossy().into_owned(),
+        tokio_rustls::TlsAcceptor::from(Arc::new(cfg)),
+    )
+}
+
+/// With `starttls`, the message goes over TLS to a relay certified by
+/// `ca_file`, and to no other; a relay without STARTTLS gets nothing.
+#[tokio::test]
+async fn with_starttls_the_relay_must_hold_a_certified_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, acceptor) = relay_certificate(dir.path(), "relais.pem");
+    let (other, _) = relay_certificate(dir.path(), "autre.pem");
+    let (port, got) = sink_with(Some(acceptor)).await;
+    let m = maillage::mail::Message {
+        to: "claire@metz.fr".into(),
+        subject: "essai".into(),
+        body: "Un message chiffré.".into(),
+    };
+    let mut cfg = mail_config(port);
+    cfg.starttls = true;
+    cfg.ca_file = ca;
+    maillage::mail::send(&cfg, "metz", &m, chrono::Utc::now())
+        .await
+        .unwrap();
+    {
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 1, "received over TLS");
+        assert!(body_of(&got[0].1).contains("Un message chiffré."));
+    }
+    cfg.ca_file = other;
+    let e = maillage::mail::send(&cfg, "metz", &m, chrono::Utc::now())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("certificate"), "{e}");
+    assert_eq!(
+        got.lock().unwrap().len(),
+        1,
+        "nothing sent to an unknown relay"
+    );
+    // A relay that does not offer STARTTLS is not written to in clear.
+    let (port, plain) = sink().await;
+    cfg.port = port;
+    let e = maillage::mail::send(&cfg, "metz", &m, chrono::Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "STARTTLS impossible : le relais ne propose pas STARTTLS"
+    );
+    assert!(plain.lock().unwrap().is_empty());
 }
