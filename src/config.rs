@@ -47,6 +47,42 @@ pub struct Config {
     pub api: ApiConfig,
     #[serde(default)]
     pub web: WebConfig,
+    /// Daily e-mail digests of the reminders through an SMTP relay; absent:
+    /// no mail at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailConfig>,
+}
+
+/// The SMTP relay of the daily digests ([`crate::mail`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// The relay's host name (or address), e.g. `smtp.ac-nancy-metz.fr`.
+    pub relay: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// The sender's address, e.g. `maillage@metz-borny.fr`.
+    pub from: String,
+    /// STARTTLS before sending, the relay's certificate checked against
+    /// the system's authorities (Debian's ca-certificates).
+    #[serde(default)]
+    pub starttls: bool,
+    /// With STARTTLS, the authorities (PEM) the relay's certificate is
+    /// checked against, relative to the node's directory; empty: the
+    /// system's.
+    #[serde(default)]
+    pub ca_file: String,
+    /// Hour of the daily digest, Paris time (0 to 23).
+    #[serde(default = "default_digest_hour")]
+    pub digest_hour: u32,
+}
+
+fn default_smtp_port() -> u16 {
+    25
+}
+
+fn default_digest_hour() -> u32 {
+    7
 }
 
 /// The web interface's HTTPS and public address.
@@ -167,6 +203,7 @@ impl Config {
             federation: FederationConfig::default(),
             api: ApiConfig::default(),
             web: WebConfig::default(),
+            mail: None,
         }
     }
 
@@ -232,6 +269,27 @@ impl Config {
                 "[web] public_url « {} » invalide : attendu une adresse complète, par exemple https://maillage.mon-site.fr",
                 w.public_url
             );
+        }
+        if let Some(m) = &self.mail {
+            if m.relay.trim().is_empty() || m.relay.contains([' ', '/', ':']) {
+                anyhow::bail!(
+                    "[mail] relay « {} » invalide : le nom du relais SMTP seul, par exemple smtp.ac-nancy-metz.fr (le port va dans port)",
+                    m.relay
+                );
+            }
+            let from = m.from.trim();
+            if !from.contains('@') || from.contains(['<', '>', '\r', '\n', ' ']) {
+                anyhow::bail!(
+                    "[mail] from « {} » invalide : une adresse électronique, par exemple maillage@mon-site.fr",
+                    m.from
+                );
+            }
+            if m.digest_hour > 23 {
+                anyhow::bail!(
+                    "[mail] digest_hour = {} : une heure de 0 à 23",
+                    m.digest_hour
+                );
+            }
         }
         for p in &self.peers {
             validate_peer_url(p)?;
@@ -335,7 +393,7 @@ tls_key = "{tls_key}"
 # que donne le nœud (liens de première connexion, abonnements aux calendriers,
 # étiquettes QR). Vide : l'adresse d'écoute du nœud.
 public_url = "{public_url}"
-"#,
+{mail}"#,
             site = self.site,
             name = self.name.replace('\\', "\\\\").replace('"', "\\\""),
             role = self.role.as_str(),
@@ -356,7 +414,57 @@ public_url = "{public_url}"
             tls_cert = toml_str(&w.tls_cert),
             tls_key = toml_str(&w.tls_key),
             public_url = toml_str(&w.public_url),
+            mail = mail_section(self.mail.as_ref()),
         )
+    }
+}
+
+/// The `[mail]` section: commented out when there is none.
+fn mail_section(m: Option<&MailConfig>) -> String {
+    let doc = "
+# Résumés quotidiens par courriel : chaque matin, chaque compte (équipe,
+# direction, équipe académique) reçoit la liste de ce qui l'attend, s'il y a
+# quelque chose. Sans cette section, aucun courriel ne part.
+";
+    match m {
+        None => format!(
+            "{doc}# [mail]
+# Relais SMTP (nom seul) et son port.
+# relay = \"smtp.ac-nancy-metz.fr\"
+# port = 25
+# Adresse de l'expéditeur.
+# from = \"maillage@mon-site.fr\"
+# true : STARTTLS avant l'envoi, certificat du relais vérifié. Par défaut false.
+# starttls = false
+# Avec STARTTLS : autorités (PEM) qui certifient le relais, chemin relatif au
+# dossier du nœud. Vide : celles du système.
+# ca_file = \"\"
+# Heure de l'envoi, heure de Paris (0 à 23). Par défaut 7.
+# digest_hour = 7
+"
+        ),
+        Some(m) => format!(
+            "{doc}[mail]
+# Relais SMTP (nom seul) et son port. Port par défaut 25.
+relay = \"{relay}\"
+port = {port}
+# Adresse de l'expéditeur.
+from = \"{from}\"
+# true : STARTTLS avant l'envoi, certificat du relais vérifié. Par défaut false.
+starttls = {starttls}
+# Avec STARTTLS : autorités (PEM) qui certifient le relais, chemin relatif au
+# dossier du nœud. Vide : celles du système.
+ca_file = \"{ca_file}\"
+# Heure de l'envoi, heure de Paris (0 à 23). Par défaut 7.
+digest_hour = {hour}
+",
+            relay = toml_str(&m.relay),
+            port = m.port,
+            from = toml_str(&m.from),
+            starttls = m.starttls,
+            ca_file = toml_str(&m.ca_file),
+            hour = m.digest_hour,
+        ),
     }
 }
 
@@ -397,6 +505,44 @@ mod tests {
             }
         }
         assert!(text.contains("Par défaut"), "{text}");
+    }
+
+    #[test]
+    fn the_mail_section_roundtrips_and_is_checked() {
+        let mut c = Config::new("metz", "Metz", Role::Site);
+        assert!(c.to_documented_toml().contains("# [mail]"));
+        c.mail = Some(MailConfig {
+            relay: "smtp.ac-nancy-metz.fr".into(),
+            port: 587,
+            from: "maillage@metz.fr".into(),
+            starttls: true,
+            ca_file: "relais.pem".into(),
+            digest_hour: 6,
+        });
+        let back: Config = toml::from_str(&c.to_documented_toml()).unwrap();
+        assert_eq!(back, c);
+        c.validate().unwrap();
+        let m: Config = toml::from_str(
+            "site = \"a\"\nname = \"A\"\n[mail]\nrelay = \"smtp.x.fr\"\nfrom = \"m@x.fr\"\n",
+        )
+        .unwrap();
+        let mail = m.mail.unwrap();
+        assert_eq!((mail.port, mail.starttls, mail.digest_hour), (25, false, 7));
+        for bad in [
+            ("smtp.x.fr:25", "m@x.fr", 7),
+            ("smtp.x.fr", "personne", 7),
+            ("smtp.x.fr", "m@x.fr", 24),
+        ] {
+            c.mail = Some(MailConfig {
+                relay: bad.0.into(),
+                port: 25,
+                from: bad.1.into(),
+                starttls: false,
+                ca_file: String::new(),
+                digest_hour: bad.2,
+            });
+            assert!(c.validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! - [`api`]: the public tonic services and their status codes.
 //! - [`auth`]: API tokens bound to roles, and the check of each call.
 //! - [`report`]: indicators and bilans, from an index of facts read out of the documents.
+//! - [`mail`]: daily e-mail digests of the reminders through an SMTP relay (optional).
 //! - [`node`]: `init` a node directory, start and stop a running node.
 //! - [`cli`]: the `maillage` command line (client commands, demo).
 //! - [`bench`]: the benchmarks `maillage bench` runs.
@@ -37,6 +38,7 @@ pub mod docs;
 pub mod domain;
 pub mod error;
 pub mod federation;
+pub mod mail;
 pub mod node;
 pub mod report;
 pub mod storage;

@@ -485,6 +485,13 @@ impl RunningNode {
         }
         Federation::watch_registry(fed.clone());
         crate::report::keep_index(ctx.clone(), shutdown.clone(), &tracker);
+        if let Some(mail) = &config.mail {
+            let mut mail = mail.clone();
+            if !mail.ca_file.is_empty() {
+                mail.ca_file = dir.join(&mail.ca_file).to_string_lossy().into_owned();
+            }
+            crate::mail::spawn_daily(ctx.clone(), mail, shutdown.clone(), &tracker);
+        }
         info!(site = %config.site, %addr, api = %api_addr, web = %web_addr, tls = tls.is_some(), "nœud démarré");
         Ok(RunningNode {
             addr,

@@ -353,7 +353,7 @@ async fn the_dashboard_sorts_what_each_site_has_to_do() {
     .unwrap();
     converge(&[&a, &b]).await;
 
-    let da = dashboard::build(ca, chrono::Utc::now()).unwrap();
+    let da = dashboard::build(ca, maillage::auth::Role::Director, chrono::Utc::now()).unwrap();
     assert_eq!(ids(&da.to_decide), [waiting.id.as_str()]);
     assert_eq!(ids(&da.going_out), [leaving.id.as_str()]);
     assert_eq!(ids(&da.overdue), [late.id.as_str()]);
@@ -374,7 +374,7 @@ async fn the_dashboard_sorts_what_each_site_has_to_do() {
     );
     assert!(overdue.overdue);
 
-    let db = dashboard::build(cb, chrono::Utc::now()).unwrap();
+    let db = dashboard::build(cb, maillage::auth::Role::Director, chrono::Utc::now()).unwrap();
     assert!(db.to_decide.is_empty(), "beta lends nothing");
     let mut mine = ids(&db.mine);
     mine.sort();

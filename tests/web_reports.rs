@@ -71,6 +71,20 @@ async fn network() -> (TestNode, TestNode, TestNode) {
     })
     .await
     .unwrap();
+    // The workshop belongs to a common action of axis 2 that Metz leads.
+    let action = metz
+        .actions()
+        .await
+        .create(pb::CreateActionRequest {
+            title: "Code au collège".into(),
+            axis: 2,
+            description: "Des ateliers de programmation.".into(),
+            start: "2025-10-01".into(),
+            end: "2026-06-30".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let mut cal = metz.calendar().await;
     let ev = cal
         .add_event(pb::EventInput {
@@ -79,6 +93,7 @@ async fn network() -> (TestNode, TestNode, TestNode) {
             start: "2026-01-07T14:00".into(),
             end: "2026-01-07T16:00".into(),
             audience: vec!["élèves".into()],
+            action: action.id.clone(),
             ..Default::default()
         })
         .await
@@ -120,6 +135,30 @@ fn want<'a>(json: &'a serde_json::Value, group: &str, key: &str) -> &'a serde_js
         .find(|g| g["key"] == group)
         .unwrap_or_else(|| panic!("no group {group} in the JSON"));
     &g["indicators"][key]
+}
+
+/// The page's figures are the command line's `cli` JSON, one by one.
+async fn assert_page_shows(c: &fantoccini::Client, cli: &serde_json::Value) {
+    let cells = c
+        .execute(
+            "return [...document.querySelectorAll('td[data-key]')].map(td =>
+               [td.dataset.key, td.dataset.group, td.textContent.trim()]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let cells: Vec<(String, String, String)> = serde_json::from_value(cells).unwrap();
+    let mut compared = 0;
+    for (key, group, cell) in &cells {
+        let w = want(cli, group, key);
+        if w.is_null() {
+            assert_eq!(cell, "", "{key} in {group}: no such figure");
+            continue;
+        }
+        assert_eq!(&cell.replace(',', "."), &text(w), "{key} in {group}");
+        compared += 1;
+    }
+    assert_eq!(compared, figure_count(cli), "every figure, once");
 }
 
 /// The JSON without the instant it was made at.
@@ -166,26 +205,7 @@ async fn the_academy_reads_the_indicators_and_prints_a_bilan() {
         .await
         .unwrap();
     page_with(&c, "prêts consentis (sortis)").await;
-    let cells = c
-        .execute(
-            "return [...document.querySelectorAll('td[data-key]')].map(td =>
-               [td.dataset.key, td.dataset.group, td.textContent.trim()]);",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let cells: Vec<(String, String, String)> = serde_json::from_value(cells).unwrap();
-    let mut compared = 0;
-    for (key, group, cell) in &cells {
-        let w = want(&cli, group, key);
-        if w.is_null() {
-            assert_eq!(cell, "", "{key} in {group}: no such figure");
-            continue;
-        }
-        assert_eq!(&cell.replace(',', "."), &text(w), "{key} in {group}");
-        compared += 1;
-    }
-    assert_eq!(compared, figure_count(&cli), "every figure, once");
+    assert_page_shows(&c, &cli).await;
     let labels = c
         .execute(
             "return [...document.querySelectorAll('tbody th[scope=row]')].map(th => th.textContent.trim());",
@@ -275,6 +295,108 @@ async fn the_academy_reads_the_indicators_and_prints_a_bilan() {
     assert!(body.starts_with('\u{feff}'), "byte-order mark");
     assert_eq!(body, excel, "the same bytes as the command line");
     assert!(body.contains("prêts consentis (sortis);loans.lent;"));
+
+    // Filtered by site and axis in the page's lists: Metz's figures of
+    // axis 2, by month, are the command line's with --site and --axis; the
+    // robot's loan (linked to no action) is out, the action's workshop in.
+    c.goto(&format!("{base}/indicateurs?du={FROM}&au={TO}"))
+        .await
+        .unwrap();
+    page_with(&c, "prêts consentis (sortis)").await;
+    for (id, value) in [
+        ("filtre-site", "metz"),
+        ("filtre-axe", "2"),
+        ("par", "mois"),
+    ] {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+    click(&c, "form.filters button[type=submit]").await;
+    page_with(&c, "Chiffres de : Tiers-lieu metz, axe 2 — compétences").await;
+    let filtered: serde_json::Value = serde_json::from_str(&ok(&academy.cli(&[
+        "report",
+        "indicators",
+        "--site",
+        "metz",
+        "--axis",
+        "2",
+        "--by",
+        "month",
+        "--format",
+        "json",
+        "--from",
+        FROM,
+        "--to",
+        TO,
+    ])))
+    .unwrap();
+    assert_eq!(
+        text(&filtered["total"]["loans.lent"]),
+        "0",
+        "the loan is out"
+    );
+    assert_eq!(
+        text(&filtered["total"]["attendance.pupils"]),
+        "24",
+        "the workshop is in"
+    );
+    assert_page_shows(&c, &filtered).await;
+    let lent = c
+        .find(Locator::Css("td[data-key='loans.lent'][data-group=total]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lent, "0", "not the network's 1");
+    shoot(&c, "indicateurs-filtres").await;
+    // Its downloads keep the filters.
+    for (selector, format) in [
+        ("a[href^='/indicateurs.json?']", "json"),
+        ("a[href^='/indicateurs.csv?']", "csv-excel"),
+    ] {
+        let href = c
+            .find(Locator::Css(selector))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            href.contains("site=metz") && href.contains("axe=2"),
+            "{href}"
+        );
+        let (status, _, body) = http(&addr, "GET", &href, Some(&session), None).await;
+        assert_eq!(status, 200, "{href}");
+        let cli = ok(&academy.cli(&[
+            "report",
+            "indicators",
+            "--site",
+            "metz",
+            "--axis",
+            "2",
+            "--by",
+            "month",
+            "--format",
+            format,
+            "--from",
+            FROM,
+            "--to",
+            TO,
+        ]));
+        if format == "json" {
+            let web: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let cli: serde_json::Value = serde_json::from_str(&cli).unwrap();
+            assert_eq!(without_time(web), without_time(cli));
+        } else {
+            assert_eq!(body, cli, "the same bytes as the command line");
+        }
+    }
 
     // Bilans: choose a site, then its printable page.
     c.goto(&format!("{base}/bilans")).await.unwrap();

@@ -517,12 +517,13 @@ pub(crate) fn signed_in(
 }
 
 async fn home(State(web): State<Web>, headers: HeaderMap) -> Response {
-    let (s, _) = match signed_in(&web, &headers, Need::Read) {
+    let (s, person) = match signed_in(&web, &headers, Need::Read) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let ctx = web.ctx.clone();
-    let built = tokio::task::spawn_blocking(move || dashboard::build(&ctx, Utc::now())).await;
+    let built =
+        tokio::task::spawn_blocking(move || dashboard::build(&ctx, person.role, Utc::now())).await;
     match built {
         Ok(Ok(d)) => html(StatusCode::OK, pages::dashboard(&web.frame(&s), &d)),
         Ok(Err(e)) => html(

@@ -167,9 +167,10 @@ pub fn message(frame: &Frame, title: &str, text: &str) -> Markup {
     )
 }
 
-fn loans_table(caption: &str, rows: &[LoanRow], other: &str, empty: &str) -> Markup {
+/// A section of loans; `urgent` ones stand out when they hold any.
+fn loans_table(caption: &str, rows: &[LoanRow], other: &str, empty: &str, urgent: bool) -> Markup {
     html! {
-        section.card data-live=(caption) {
+        section.card.urgent[urgent && !rows.is_empty()] data-live=(caption) {
             h2 { (caption) " " span.count { "(" (rows.len()) ")" } }
             @if rows.is_empty() {
                 p.empty { (empty) }
@@ -230,12 +231,18 @@ pub fn dashboard(frame: &Frame, d: &Dashboard) -> Markup {
         frame,
         "À traiter",
         html! {
-            p.lead { "Ce qui attend votre site cette semaine, jusqu'au " (d.week_end) "." }
-            (loans_table("Demandes en attente de notre décision", &d.to_decide, "Site demandeur", "Aucune demande en attente."))
-            (loans_table("Retours en retard", &d.overdue, "Autre site", "Aucun retour en retard."))
-            (loans_table("Départs de la semaine", &d.going_out, "Autre site", "Aucun départ prévu."))
-            (loans_table("Retours attendus cette semaine", &d.due_back, "Autre site", "Aucun retour attendu."))
-            (loans_table("Nos demandes", &d.mine, "Site prêteur", "Aucune demande en cours."))
+            @if d.academy.is_some() {
+                p.lead { "Ce qui attend l'équipe académique, puis les prêts et événements de ce nœud jusqu'au " (d.week_end) "." }
+            } @else {
+                p.lead { "Ce qui attend votre site cette semaine, jusqu'au " (d.week_end) "." }
+            }
+            (super::dashboard::academy_sections(d))
+            (loans_table("Retours en retard", &d.overdue, "Autre site", "Aucun retour en retard.", true))
+            (loans_table("Demandes en attente de notre décision", &d.to_decide, "Site demandeur", "Aucune demande en attente.", false))
+            (super::dashboard::site_sections(d))
+            (loans_table("Départs de la semaine", &d.going_out, "Autre site", "Aucun départ prévu.", false))
+            (loans_table("Retours attendus cette semaine", &d.due_back, "Autre site", "Aucun retour attendu.", false))
+            (loans_table("Nos demandes", &d.mine, "Site prêteur", "Aucune demande en cours.", false))
             (events_table(&d.events, &d.week_end))
         },
     )
@@ -336,6 +343,7 @@ mod tests {
                 owner: "Tiers-lieu A".into(),
             }],
             week_end: "dim. 20 déc. 2026".into(),
+            ..Default::default()
         };
         let pages = [
             (

@@ -122,7 +122,8 @@ fn figure_tables(r: &pb::IndicatorReport, total: &str) -> Markup {
         @for (section, rows) in &sections {
             section.card.figures {
                 h2 { (section) }
-                div.table-scroll {
+                // Focusable, so that a keyboard can scroll a wide table.
+                div.table-scroll tabindex="0" role="region" aria-label=(section) {
                     table data-section=(section) {
                         caption.sr-only { (section) }
                         thead { tr {
@@ -209,22 +210,39 @@ pub struct IndicatorsQuery {
     au: String,
     #[serde(default)]
     par: String,
+    /// Only this site's figures (its id); empty for the whole network.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    site: String,
+    /// Only this ASTERIE axis (1 to 3); empty for every axis.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    axe: String,
     #[serde(default)]
     indicateur: String,
 }
 
 impl IndicatorsQuery {
     fn request(&self) -> (pb::IndicatorsRequest, Option<&'static str>) {
-        let (from, to, problem) = period_of(&self.du, &self.au);
+        let (from, to, mut problem) = period_of(&self.du, &self.au);
         let by = match self.par.trim() {
             "total" => String::new(),
             p => p.to_string(),
+        };
+        // A number out of 1–3 is the use case's to refuse, as the CLI's.
+        let axis = match self.axe.trim() {
+            "" => 0,
+            a => a.parse().unwrap_or_else(|_| {
+                problem =
+                    Some("Axe inconnu : les axes ASTERIE sont 1, 2 et 3 ; voici tous les axes.");
+                0
+            }),
         };
         (
             pb::IndicatorsRequest {
                 from,
                 to,
                 by,
+                site: self.site.trim().to_string(),
+                axis,
                 ..Default::default()
             },
             problem,
@@ -241,6 +259,17 @@ async fn report(
     Ok((r, problem))
 }
 
+/// The sites a report may be filtered by, (id, name) in name order.
+async fn sites_by_name(web: &Web) -> Result<Vec<(String, String)>> {
+    let names = blocking(web, crate::app::equipment::site_names).await?;
+    let mut sites: Vec<(String, String)> = names
+        .into_iter()
+        .filter(|(id, _)| id != "network")
+        .collect();
+    sites.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    Ok(sites)
+}
+
 /// `GET /indicateurs`: the figures of a period, grouped as asked.
 pub async fn indicators(
     State(web): State<Web>,
@@ -251,18 +280,23 @@ pub async fn indicators(
         Ok(x) => x,
         Err(r) => return *r,
     };
+    let sites = match sites_by_name(&web).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&web, &s, status_of(&e), &e.to_string()),
+    };
     match report(&web, &q).await {
         Ok((r, problem)) => {
             let n = problem.map(Notice::Error).unwrap_or(Notice::None);
             html(
                 StatusCode::OK,
-                indicators_page(&web.frame(&s), &q, Some(&r), &n),
+                indicators_page(&web.frame(&s), &q, &sites, Some(&r), &n),
             )
         }
-        Err(e @ Error::InvalidArgument(_)) => {
+        // A bad period, axis or site: the form again, with what was typed.
+        Err(e @ (Error::InvalidArgument(_) | Error::NotFound(_))) => {
             let text = super::capital(&e.to_string());
-            let page = indicators_page(&web.frame(&s), &q, None, &Notice::Error(&text));
-            html(StatusCode::BAD_REQUEST, page)
+            let page = indicators_page(&web.frame(&s), &q, &sites, None, &Notice::Error(&text));
+            html(status_of(&e), page)
         }
         Err(e) => error_page(&web, &s, status_of(&e), &e.to_string()),
     }
@@ -312,6 +346,7 @@ async fn indicators_file(web: Web, headers: HeaderMap, q: IndicatorsQuery, json:
 fn indicators_page(
     frame: &Frame,
     q: &IndicatorsQuery,
+    sites: &[(String, String)],
     r: Option<&pb::IndicatorReport>,
     n: &Notice,
 ) -> Markup {
@@ -333,13 +368,41 @@ fn indicators_page(
         })
         .map(|f| f.name.clone())
         .unwrap_or_default();
+    // The filters the report was made with (those of the query otherwise).
+    let (site, axe) = match r {
+        Some(r) => (
+            r.site.clone(),
+            if r.axis == 0 {
+                String::new()
+            } else {
+                r.axis.to_string()
+            },
+        ),
+        None => (q.site.trim().to_string(), q.axe.trim().to_string()),
+    };
     let same = serde_urlencoded::to_string(IndicatorsQuery {
         du: from.clone(),
         au: to.clone(),
         par: par.to_string(),
+        site: site.clone(),
+        axe: axe.clone(),
         indicateur: chosen.clone(),
     })
     .unwrap_or_default();
+    let site_name = sites
+        .iter()
+        .find(|(id, _)| *id == site)
+        .map(|(_, name)| name.clone())
+        .unwrap_or_else(|| site.clone());
+    let scope = match (site.is_empty(), axe.parse::<i64>()) {
+        (true, Err(_)) => None,
+        (false, Err(_)) => Some(site_name),
+        (true, Ok(a)) => Some(crate::domain::actions::axis_fr(a)),
+        (false, Ok(a)) => Some(format!(
+            "{site_name}, {}",
+            crate::domain::actions::axis_fr(a)
+        )),
+    };
     let title = match r {
         Some(r) => format!("Indicateurs du {} au {}", fr_day(&r.from), fr_day(&r.to)),
         None => "Indicateurs".to_string(),
@@ -357,6 +420,26 @@ fn indicators_page(
                 div.field {
                     label for="au" { "Au" span.hint { "dernier jour, inclus" } }
                     input #au type="date" name="au" value=(to);
+                }
+                div.field {
+                    label for="filtre-site" { "Site" }
+                    select #filtre-site name="site" {
+                        option value="" selected[site.is_empty()] { "Tout le réseau" }
+                        @for (id, name) in sites {
+                            option value=(id) selected[*id == site] { (name) }
+                        }
+                    }
+                }
+                div.field {
+                    // Not the id "axe": it would hide axe-core's `window.axe`.
+                    label for="filtre-axe" { "Axe ASTERIE" }
+                    select #filtre-axe name="axe" {
+                        option value="" selected[axe.is_empty()] { "Tous les axes" }
+                        @for (i, label) in crate::domain::actions::AXES_FR.iter().enumerate() {
+                            @let v = (i + 1).to_string();
+                            option value=(v) selected[axe == v] { "Axe " (v) " — " (label) }
+                        }
+                    }
                 }
                 div.field {
                     label for="par" { "Regrouper par" }
@@ -377,6 +460,9 @@ fn indicators_page(
                     }
                 }
                 button.btn type="submit" { "Afficher" }
+            }
+            @if let Some(scope) = &scope {
+                p.lead.scope { "Chiffres de : " strong { (scope) } "." }
             }
             @if let Some(r) = r {
                 p.actions.no-print {
