@@ -127,25 +127,38 @@ pub(crate) fn all_decisions(ctx: &NodeContext) -> Result<BTreeMap<String, Vec<De
 
 /// Every purchase request of the network, in site then id order.
 pub fn all(ctx: &NodeContext) -> Result<Vec<Record>> {
-    let mut decisions = all_decisions(ctx)?;
-    let mut out = Vec::new();
-    for doc_id in ctx.docs.ids_with_prefix("site/") {
-        let site = doc_id.trim_start_matches("site/").to_string();
-        let map = ctx
-            .docs
-            .read(&doc_id, purchases::all)
-            .transpose()?
-            .unwrap_or_default();
-        for (id, purchase) in map {
-            out.push(Record {
-                decisions: decisions.remove(&id).unwrap_or_default(),
-                id,
-                site: site.clone(),
-                purchase,
-            });
+    Ok((*shared(ctx)?).clone())
+}
+
+/// [`all`], shared: read again only when a site document or the network
+/// document (the decisions) moves, and then only the documents that moved.
+pub fn shared(ctx: &NodeContext) -> Result<std::sync::Arc<Vec<Record>>> {
+    let sites = ctx.docs.ids_with_prefix("site/");
+    let mut ids = sites.clone();
+    ids.push(NETWORK_DOC.to_string());
+    ctx.docs.memo_of("purchases", &ids, || {
+        let mut decisions = all_decisions(ctx)?;
+        let mut out = Vec::new();
+        for doc_id in &sites {
+            let site = doc_id.trim_start_matches("site/").to_string();
+            let Some(map) = ctx
+                .docs
+                .read_memo(doc_id, "purchases", purchases::all)
+                .transpose()?
+            else {
+                continue;
+            };
+            for (id, purchase) in map.iter() {
+                out.push(Record {
+                    decisions: decisions.remove(id).unwrap_or_default(),
+                    id: id.clone(),
+                    site: site.clone(),
+                    purchase: purchase.clone(),
+                });
+            }
         }
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 /// The requests `ids` of `site`, each with the academy's decisions on it,

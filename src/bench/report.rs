@@ -136,6 +136,25 @@ pub fn generate(shape: Shape) -> anyhow::Result<Generated> {
     g.write(NETWORK_DOC, |d| {
         crate::domain::root_map_mut(d, purchases::DECISIONS).map(|_| ())
     })?;
+    // Every site but the first (whose node runs the director's pages under
+    // its own key) enrolled in the registry, as on a real network: the
+    // academy's network page and dashboard go through them all.
+    for (n, s) in sites.iter().enumerate().skip(1) {
+        let key = hex::encode(
+            ed25519_dalek::SigningKey::from_bytes(&g.rng.gen::<[u8; 32]>())
+                .verifying_key()
+                .to_bytes(),
+        );
+        let entry = crate::domain::registry::new_entry(
+            s,
+            &format!("Tiers-lieu n° {}", n + 1),
+            "site",
+            "",
+            &key,
+            created,
+        )?;
+        g.write(NETWORK_DOC, |d| crate::domain::registry::put(d, s, &entry))?;
+    }
     // Sites, their equipment and partners.
     let mut items: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (n, s) in sites.iter().enumerate() {

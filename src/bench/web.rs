@@ -43,10 +43,15 @@ const PAGES: &[(Viewer, &str, &str)] = &[
     (Director, "calendrier du mois", "/calendrier?mois={y}-10"),
     (Director, "calendrier de la semaine", "/calendrier?vue=semaine&semaine={y}-10-07"),
     (Director, "fiche d'un matériel", "/materiel/eq-s001-000"),
+    (Director, "achats du site", "/achats"),
+    (Director, "partenaires", "/partenaires"),
+    (Director, "actions communes", "/actions"),
     (Academy, "tableau de bord académique", "/"),
     (Academy, "indicateurs de l'année par site", "/indicateurs?du={y}-09-01&au={z}-08-31&par=site"),
     (Academy, "bilans", "/bilans"),
     (Academy, "bilan d'un site sur l'année", "/bilans/s001?du={y}-09-01&au={z}-08-31"),
+    (Academy, "réseau", "/reseau"),
+    (Academy, "demandes d'achat à décider", "/achats/a-decider"),
 ];
 
 /// First year of the last school year `bench report` generates.
