@@ -161,56 +161,6 @@ pub fn shared(ctx: &NodeContext) -> Result<std::sync::Arc<Vec<Record>>> {
     })
 }
 
-/// The requests `ids` of `site`, each with the academy's decisions on it,
-/// in the order of `ids` (those not found are left out): reads these
-/// entries alone, where a dashboard shows a few of the network's thousands.
-pub fn records(ctx: &NodeContext, site: &str, ids: &[String]) -> Result<Vec<Record>> {
-    let found: Vec<(String, Purchase)> = ctx
-        .docs
-        .read(&crate::docs::site_doc(site), |d| {
-            let mut out = Vec::new();
-            for id in ids {
-                if let Some(p) = purchases::get(d, id)? {
-                    out.push((id.clone(), p));
-                }
-            }
-            Ok::<_, Error>(out)
-        })
-        .transpose()?
-        .unwrap_or_default();
-    let decisions: Vec<Vec<Decision>> = ctx
-        .docs
-        .read(NETWORK_DOC, |d| {
-            found
-                .iter()
-                .map(|(id, p)| {
-                    let mut out = Vec::new();
-                    for n in 1..=p.submissions() {
-                        let key = purchases::decision_key(id, n);
-                        if let Some(dec) =
-                            crate::domain::map_entry::<Decision>(d, purchases::DECISIONS, &key)?
-                        {
-                            out.push(dec);
-                        }
-                    }
-                    Ok(out)
-                })
-                .collect::<Result<Vec<_>>>()
-        })
-        .transpose()?
-        .unwrap_or_else(|| vec![Vec::new(); found.len()]);
-    Ok(found
-        .into_iter()
-        .zip(decisions)
-        .map(|((id, purchase), decisions)| Record {
-            id,
-            site: site.to_string(),
-            purchase,
-            decisions,
-        })
-        .collect())
-}
-
 /// The request an id, or a unique beginning of it, names.
 pub fn find(ctx: &NodeContext, id: &str) -> Result<Record> {
     let all = all(ctx)?;

@@ -390,27 +390,22 @@ pub fn build(ctx: &NodeContext, role: Person, now: DateTime<Utc>) -> Result<Dash
             place: o.place,
         })
         .collect();
-    // The reports' index says which requests are in which state (it is
-    // kept up to date); only those shown are read from the documents.
-    let waiting =
-        |keep: &dyn Fn(&crate::report::facts::PurchaseFact) -> bool| -> Result<Vec<Record>> {
-            let facts = crate::app::reports::facts(ctx)?;
-            let mut by_site: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            for p in facts.purchases.iter().filter(|p| keep(p)) {
-                by_site.entry(&p.site).or_default().push(p.id.clone());
-            }
-            let mut records = Vec::new();
-            for (site, ids) in by_site {
-                records.extend(crate::app::purchases::records(ctx, site, &ids)?);
-            }
-            Ok(records)
-        };
+    // The network's requests, shared between pages and read again only
+    // when a document they come from moves.
+    let waiting = |keep: &dyn Fn(&Record) -> bool| -> Result<Vec<Record>> {
+        Ok(crate::app::purchases::shared(ctx)?
+            .iter()
+            .filter(|r| keep(r))
+            .cloned()
+            .collect())
+    };
     if ctx.role == Node::Site && role >= Person::Staff {
-        let records = waiting(&|p| p.site == me && matches!(p.state, "needs_info" | "validated"))?;
+        let records =
+            waiting(&|r| r.site == me && matches!(r.state(), "needs_info" | "validated"))?;
         d.purchases = Some(site_purchases(&records, me, now));
     }
     if ctx.role == Node::Academy && role == Person::Academy {
-        let records = waiting(&|p| p.state == "submitted")?;
+        let records = waiting(&|r| r.state() == "submitted")?;
         let health = crate::app::network::health(ctx)?;
         d.academy = Some(Academy {
             to_decide: purchases_to_decide(&records, &names, now),
