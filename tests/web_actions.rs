@@ -21,15 +21,6 @@ const VIEWER_B: &str = "lecture@ac-nancy-metz.fr";
 const FIRST: &str = "Un atelier mobile de fabrication numérique.";
 const SECOND: &str = "Il passe deux semaines dans chaque site.";
 
-async fn type_into(c: &Client, id: &str, text: &str) {
-    let field = c
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
 async fn value_of(c: &Client, id: &str) -> String {
     c.find(Locator::Id(id))
         .await

@@ -17,15 +17,6 @@ use maillage::pb;
 const DIRECTOR: &str = "claire@ac-nancy-metz.fr";
 const VIEWER: &str = "lecture@ac-nancy-metz.fr";
 
-async fn type_into(c: &Client, id: &str, text: &str) {
-    let field = c
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
 /// The text of the element `css`, waiting for it to appear.
 async fn text_of(c: &Client, css: &str) -> String {
     let start = std::time::Instant::now();

@@ -31,15 +31,6 @@ const DIRECTOR_METZ: &str = "direction.metz@ac-nancy-metz.fr";
 
 const CONTACT: &str = "Anne Durand, anne.durand@mairie-metz.fr, 03 87 00 00 00";
 
-async fn type_into(c: &Client, id: &str, text: &str) {
-    let field = c
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
 async fn value_of(c: &Client, id: &str) -> String {
     c.find(Locator::Id(id))
         .await

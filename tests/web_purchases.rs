@@ -72,15 +72,6 @@ fn shown_cents(text: &str) -> i64 {
     cents(&t)
 }
 
-async fn type_into(c: &Client, id: &str, text: &str) {
-    let field = c
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
 async fn value_of(c: &Client, id: &str) -> String {
     c.find(Locator::Id(id))
         .await

@@ -295,3 +295,13 @@ pub async fn shoot(c: &Client, name: &str) {
     std::fs::write(screenshot_path(&format!("{name}.png")), png).unwrap();
     assert_accessible(c).await;
 }
+
+/// Types `text` into the field `#id`, replacing what it held.
+pub async fn type_into(c: &Client, id: &str, text: &str) {
+    let field = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
