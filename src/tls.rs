@@ -175,12 +175,31 @@ fn ca_sign_for(
         ),
         Some(other) => bail!("la demande réclame un rôle inconnu : « {other} »"),
     };
+    let params = node_params(&site, role, &public_key, not_before, not_after)?;
+    csr.params = params;
+    Ok(Issued {
+        pem: csr.signed_by(&issuer)?.pem(),
+        site,
+        role: role.to_string(),
+        public_key,
+    })
+}
+
+/// What the CA puts in a node certificate for `site`: its names, its site
+/// key and role as URIs, end-entity usages, the validity given.
+fn node_params(
+    site: &str,
+    role: &str,
+    public_key: &str,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> anyhow::Result<CertificateParams> {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, site.as_str());
+    dn.push(DnType::CommonName, site);
     params.distinguished_name = dn;
     params.subject_alt_names = vec![
-        SanType::DnsName(site.as_str().try_into()?),
+        SanType::DnsName(site.try_into()?),
         SanType::DnsName(NODE_NAME.try_into()?),
         SanType::URI(format!("{KEY_URI}{public_key}").as_str().try_into()?),
         SanType::URI(format!("{ROLE_URI}{role}").as_str().try_into()?),
@@ -201,13 +220,59 @@ fn ca_sign_for(
     // No key identifiers: the network has one CA, and every byte of the
     // certificate crosses the wire at each full TLS handshake.
     params.use_authority_key_identifier_extension = false;
-    csr.params = params;
-    Ok(Issued {
-        pem: csr.signed_by(&issuer)?.pem(),
-        site,
-        role: role.to_string(),
-        public_key,
-    })
+    Ok(params)
+}
+
+/// An Ed25519 key pair from a 32-byte seed, as rcgen takes it (PKCS#8 v1).
+fn ed25519_key_pair(seed: &[u8; 32]) -> anyhow::Result<KeyPair> {
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(seed);
+    Ok(KeyPair::try_from(der)?)
+}
+
+/// A network's CA and the certificates of its sites, every byte a function
+/// of `seed`: Ed25519 keys from the seed, signatures deterministic, validity
+/// fixed (2026 to 2046). For the simulator, whose every run must replay
+/// exactly; never for a real network (anyone knowing the seed is the CA).
+/// `sites`: (site, role, site key in hex). Returns the CA's DER and each
+/// site's certificate PEM, in order.
+pub fn fixed_network(
+    seed: &[u8; 32],
+    sites: &[(String, String, String)],
+) -> anyhow::Result<(Vec<u8>, Vec<String>)> {
+    let date = |y| {
+        time::Date::from_calendar_date(y, time::Month::January, 1)
+            .map(|d| d.midnight().assume_utc())
+    };
+    let (not_before, not_after) = (date(2026)?, date(2046)?);
+    let ca_key = ed25519_key_pair(seed)?;
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "Autorité maillage (simulation)");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = not_before;
+    params.not_after = not_after;
+    let ca = params.self_signed(&ca_key)?;
+    let ca_der = ca.der().to_vec();
+    let issuer = Issuer::new(params, ca_key);
+    let mut pems = Vec::with_capacity(sites.len());
+    for (i, (site, role, public_key)) in sites.iter().enumerate() {
+        let mut node_seed = *seed;
+        node_seed[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+        let key = ed25519_key_pair(&node_seed)?;
+        let cert =
+            node_params(site, role, public_key, not_before, not_after)?.signed_by(&key, &issuer)?;
+        pems.push(cert.pem());
+    }
+    Ok((ca_der, pems))
 }
 
 /// What a CA-issued node certificate says of its site.

@@ -100,6 +100,8 @@ struct Inner {
     docs: RwLock<BTreeMap<String, Arc<Mutex<Entry>>>>,
     changed: broadcast::Sender<String>,
     compact_after: u64,
+    /// Seconds since the epoch, stamped on local changes.
+    clock: Clock,
     /// The registry as trust checks read it, with the `network` heads it was
     /// read at: read again only when they move.
     #[allow(clippy::type_complexity)]
@@ -119,6 +121,17 @@ struct Inner {
 #[derive(Clone)]
 pub struct Docs {
     inner: Arc<Inner>,
+}
+
+/// What a node reads the time from, in seconds since the epoch.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// A new actor id for a process of `site`: `<site>.<8 bytes>`.
+pub fn fresh_actor(site: &str, nonce: [u8; 8]) -> ActorId {
+    let mut actor = site.as_bytes().to_vec();
+    actor.push(b'.');
+    actor.extend_from_slice(&nonce);
+    ActorId::from(actor)
 }
 
 /// Change hashes and their authors' signatures.
@@ -165,10 +178,20 @@ impl Docs {
         compact_after: u64,
         trust: Trust,
     ) -> Result<Docs> {
-        let mut actor = site.as_bytes().to_vec();
-        actor.push(b'.');
-        actor.extend_from_slice(&rand::random::<[u8; 8]>());
-        let actor = ActorId::from(actor);
+        let actor = fresh_actor(site, rand::random());
+        let clock: Clock = Arc::new(|| chrono::Utc::now().timestamp());
+        Docs::open_with(store, actor, compact_after, trust, clock)
+    }
+
+    /// [`Docs::open`] with the actor id and the clock given: the simulator's
+    /// nodes draw both from their seed and their skewed time.
+    pub fn open_with(
+        store: Arc<dyn Store>,
+        actor: ActorId,
+        compact_after: u64,
+        trust: Trust,
+        clock: Clock,
+    ) -> Result<Docs> {
         let mut docs = BTreeMap::new();
         for id in store.list_docs()? {
             let stored = store.load_doc(&id)?;
@@ -212,6 +235,7 @@ impl Docs {
                 docs: RwLock::new(docs),
                 changed,
                 compact_after: compact_after.max(1),
+                clock,
                 registry_cache: Mutex::new(None),
                 memo: Mutex::new(HashMap::new()),
             }),
@@ -406,7 +430,7 @@ impl Docs {
                 Ok(v) => {
                     let opts = automerge::transaction::CommitOptions::default()
                         .with_message(message.to_string())
-                        .with_time(chrono::Utc::now().timestamp());
+                        .with_time((self.inner.clock)());
                     if let Some(hash) = guard.doc.commit_with(opts) {
                         let change = guard.doc.get_change_by_hash(&hash).ok_or_else(|| {
                             Error::Internal(format!(

@@ -5,6 +5,7 @@
 //! - this file: the shared context, the registry of live sessions (one per peer
 //!   site) and the peer status shown by `maillage status`.
 
+pub mod core;
 pub mod dial;
 pub mod session;
 

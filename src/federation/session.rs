@@ -1,33 +1,20 @@
-//! One federation session, run identically by the dialing and the accepting side.
-//!
-//! 1. Both send `Hello` (protocol, site, role, network digest).
-//! 2. If the digests differ, both send `DocDigests` (document → hash of heads),
-//!    then start Automerge sync for every document whose hash differs.
-//!    Equal digests cost one small frame each way, whatever the number of documents.
-//! 3. Live: every sync message received is applied and answered; every change
-//!    announced by the node's documents (local or relayed from another peer) is
-//!    pushed at once. Sync states are persisted per (peer, document).
-//!
-//! A peer that breaks the protocol (garbage, oversized frame, invalid document id,
-//! a change that does not apply, a forged change) gets a `Goodbye` with the
-//! reason; nothing of the offending message is applied and the session ends. A
-//! message this node cannot accept now, or that exceeds one of its bounds, is
-//! set aside instead ([`crate::trust::Refusal`]): nothing of it is applied, the
-//! document waits, and the session goes on.
+//! One federation session over a gRPC stream, run identically by the dialing
+//! and the accepting side: the protocol itself is [`super::core::Core`], a
+//! state machine with no I/O; this adapter feeds it the peer's frames and the
+//! node's change notices, sends what it returns, bounds the handshake in time,
+//! registers the session with the [`Federation`] and records how it ended.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use automerge::sync;
 use prost::Message as _;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::{Stream, StreamExt};
 use tracing::{debug, info, warn, Instrument};
 
-use super::{Direction, Federation, PROTOCOL_VERSION};
-use crate::docs::{is_slug, parse_doc_id, ReceiveError, NETWORK_DOC};
+use super::core::{Core, Effect, Limits, Step};
+use super::{Direction, Federation};
 use crate::pb::{self, frame::Body};
 use crate::trust::Refusal;
 
@@ -65,21 +52,16 @@ impl SessionError {
 
 type SResult<T> = Result<T, SessionError>;
 
+/// The transport around a [`Core`]: a gRPC stream in, a channel out, the
+/// handshake's time bound, the federation's session registry and peer status.
 struct Session<S> {
     fed: Arc<Federation>,
-    peer: String,
+    core: Core,
     status_key: String,
     incoming: S,
     out: mpsc::Sender<pb::Frame>,
-    states: HashMap<String, sync::State>,
-    /// Id of this session once registered as the live one with `peer`.
+    /// Id of this session once registered as the live one with its peer.
     session_id: Option<u64>,
-    /// Documents whose last message from this peer could not be accepted yet
-    /// (see [`Refusal::Withheld`]); retried when a site or the network changes.
-    withheld: std::collections::BTreeSet<String>,
-    /// Whether the peer holds the `network` document (the registry): until
-    /// it has arrived here, only what verifies it is taken from this peer.
-    peer_has_registry: bool,
     /// The peer's address, to name it before its Hello.
     addr: String,
     /// The site the peer's certificate names, or else the one its Hello
@@ -103,20 +85,19 @@ where
 {
     let span = tracing::info_span!("peer", addr = %key, dir = direction.as_str());
     async move {
+        // Subscribed before the Hello: no change made meanwhile is missed.
         let changes = fed.docs.subscribe();
+        let core = Core::new(fed.docs.clone(), &fed.site, &fed.role, Limits::of(&fed.cfg));
         let mut s = Session {
             fed: fed.clone(),
-            peer: String::new(),
+            core,
             status_key: match direction {
                 Direction::Outbound => key.clone(),
                 Direction::Inbound => String::new(),
             },
             incoming,
             out,
-            states: HashMap::new(),
             session_id: None,
-            withheld: Default::default(),
-            peer_has_registry: false,
             addr: key.clone(),
             claimed: certified
                 .as_ref()
@@ -176,6 +157,46 @@ where
         }
     }
 
+    /// Sends a step's frames, then carries out its effects.
+    async fn apply(&mut self, step: Step) -> SResult<()> {
+        for body in step.send {
+            self.send(body).await?;
+        }
+        let peer = self.core.peer().to_string();
+        for effect in step.effects {
+            match effect {
+                Effect::Shared(doc) => {
+                    // A session replaced by a newer one with the same peer
+                    // must not overwrite what the newer one learnt (`network
+                    // status` reads it).
+                    if let Some(sid) = self.session_id {
+                        let fed = self.fed.clone();
+                        fed.save_sync_state_if_live(&peer, sid, &doc, self.core.sync_state(&doc));
+                    }
+                }
+                Effect::HeardFrom(site) => self.fed.heard_from(&site),
+                Effect::SetAside { doc, refusal } => {
+                    let (counter, reason) = match refusal {
+                        Refusal::Limit(r) => (&self.fed.limited_messages, r),
+                        Refusal::Withheld(r) | Refusal::Forged(r) => {
+                            (&self.fed.withheld_messages, r)
+                        }
+                    };
+                    warn!(peer = %peer, doc = %doc, %reason, "modifications mises de côté");
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    self.fed
+                        .update_peer(&self.status_key, |p| p.last_error = reason.clone());
+                }
+                Effect::Retrying => {
+                    self.fed
+                        .update_peer(&self.status_key, |p| p.last_error.clear());
+                }
+                Effect::Synced => self.mark_synced(),
+            }
+        }
+        Ok(())
+    }
+
     async fn run(
         &mut self,
         direction: Direction,
@@ -183,81 +204,41 @@ where
         mut changes: broadcast::Receiver<String>,
     ) -> SResult<()> {
         let fed = self.fed.clone();
-        let our_digest = fed.docs.network_digest();
-        self.send(Body::Hello(pb::Hello {
-            protocol: PROTOCOL_VERSION,
-            site: fed.site.clone(),
-            role: fed.role.clone(),
-            digest: our_digest.to_vec(),
-        }))
-        .await?;
-
-        let hello = match self.recv_timeout().await? {
-            Body::Hello(h) => h,
-            Body::Goodbye(g) => return Err(SessionError::Closed(g.reason)),
-            _ => return Err(SessionError::Protocol("Hello attendu en premier".into())),
-        };
-        if hello.protocol != PROTOCOL_VERSION {
-            return Err(SessionError::Protocol(format!(
-                "version de protocole {} non prise en charge (attendu {PROTOCOL_VERSION})",
-                hello.protocol
-            )));
-        }
-        if !is_slug(&hello.site) || hello.site == fed.site {
-            return Err(SessionError::Protocol(format!(
-                "identifiant de site invalide : « {} »",
-                hello.site.escape_debug()
-            )));
-        }
+        let hello = self.core.hello();
+        self.send(hello).await?;
+        let first = self.recv_timeout().await?;
         if self.claimed.is_empty() {
-            self.claimed = hello.site.clone();
-        }
-        // Both directions: the peer's certificate (checked by the TLS
-        // handshake against the network's CA) names the only site it may be.
-        if let Some(cert) = &certified {
-            if cert.site != hello.site {
-                return Err(SessionError::Protocol(format!(
-                    "le pair se présente comme « {} » mais son certificat est celui de « {} »",
-                    hello.site.escape_debug(),
-                    cert.site
-                )));
+            if let Body::Hello(h) = &first {
+                if h.protocol == super::PROTOCOL_VERSION && crate::docs::is_slug(&h.site) {
+                    self.claimed = h.site.clone();
+                }
             }
-            if hello.role == "academy" && !cert.academy {
-                return Err(SessionError::Protocol(format!(
-                    "le pair « {} » se présente comme académique mais son certificat est celui d'un site",
-                    hello.site
-                )));
-            }
-        } else if fed.tls.is_some() {
-            return Err(SessionError::Protocol("certificat du pair absent".into()));
         }
-        fed.check_peer_registration(&hello.site, certified.as_ref())
+        self.core
+            .on_hello(first, certified.as_ref(), fed.tls.is_some())?;
+        let peer = self.core.peer().to_string();
+        fed.check_peer_registration(&peer, certified.as_ref())
             .map_err(SessionError::Protocol)?;
-        self.peer = hello.site.clone();
         if self.status_key.is_empty() {
-            self.status_key = format!("site:{}", self.peer);
+            self.status_key = format!("site:{peer}");
         }
-        let Some((session_id, cancel)) = fed.register(&self.peer, direction) else {
+        let Some((session_id, cancel)) = fed.register(&peer, direction) else {
             return Err(SessionError::Duplicate);
         };
         self.session_id = Some(session_id);
-        let result = self
-            .run_registered(direction, hello, our_digest, &mut changes, cancel)
-            .await;
-        fed.unregister(&self.peer, session_id);
+        let result = self.run_registered(direction, &mut changes, cancel).await;
+        fed.unregister(&peer, session_id);
         result
     }
 
     async fn run_registered(
         &mut self,
         direction: Direction,
-        hello: pb::Hello,
-        our_digest: [u8; 32],
         changes: &mut broadcast::Receiver<String>,
         cancel: tokio_util::sync::CancellationToken,
     ) -> SResult<()> {
         let fed = self.fed.clone();
-        let peer = self.peer.clone();
+        let peer = self.core.peer().to_string();
         fed.update_peer(&self.status_key, |p| {
             p.site = peer.clone();
             p.direction = direction.as_str().into();
@@ -265,107 +246,14 @@ where
         });
         info!(peer = %peer, "session ouverte");
         fed.heard_from(&peer);
-
-        if hello.digest.as_slice() == our_digest {
-            // Same state everywhere: record it as shared, so that `network
-            // status` knows this peer holds every document as we do.
-            let now = fed.docs.heads_and_digests();
-            let digest = crate::docs::network_digest_of(now.iter().map(|(id, (_, h))| (id, h)));
-            if digest == our_digest {
-                for (id, (heads, _)) in now {
-                    self.agree(&id, heads);
-                }
-            }
-        } else {
-            let ours = fed.docs.digests();
-            let docs = ours
-                .iter()
-                .map(|(id, h)| pb::DocDigest {
-                    doc: id.clone(),
-                    heads_hash: h.to_vec(),
-                })
-                .collect();
-            self.send(Body::Digests(pb::DocDigests { docs })).await?;
-            let theirs = match self.recv_timeout().await? {
-                Body::Digests(d) => d,
-                Body::Goodbye(g) => return Err(SessionError::Closed(g.reason)),
-                _ => return Err(SessionError::Protocol("DocDigests attendu".into())),
-            };
-            if theirs.docs.len() > fed.cfg.max_documents {
-                return Err(SessionError::Protocol(format!(
-                    "{} documents annoncés, au plus {} acceptés",
-                    theirs.docs.len(),
-                    fed.cfg.max_documents
-                )));
-            }
-            let mut theirs_map = BTreeMap::new();
-            for d in theirs.docs {
-                if parse_doc_id(&d.doc).is_none() {
-                    return Err(SessionError::Protocol(format!(
-                        "identifiant de document inconnu : « {} »",
-                        d.doc.escape_debug()
-                    )));
-                }
-                theirs_map.insert(d.doc, d.heads_hash);
-            }
-            let mut differing: Vec<String> = Vec::new();
-            for (id, h) in &ours {
-                if theirs_map.get(id).map(|t| t.as_slice()) != Some(h.as_slice()) {
-                    differing.push(id.clone());
-                }
-            }
-            for id in theirs_map.keys() {
-                if !ours.contains_key(id) {
-                    differing.push(id.clone());
-                }
-            }
-            // Documents on which both sides agree: shared as they are now.
-            for (id, (heads, hash)) in fed.docs.heads_and_digests() {
-                if theirs_map.get(&id).map(|t| t.as_slice()) == Some(hash.as_slice()) {
-                    self.agree(&id, heads);
-                }
-            }
-            self.peer_has_registry = theirs_map.contains_key(NETWORK_DOC);
-            // The registry first (a node that has never seen it takes nothing
-            // else from a peer that holds it, but the academy site documents
-            // that verify it), then site documents (they carry the sites'
-            // certificates), then actions.
-            differing.sort_by_key(|id| {
-                let rank = if id == NETWORK_DOC {
-                    0
-                } else if id.starts_with("site/") {
-                    1
-                } else {
-                    2
-                };
-                (rank, id.clone())
-            });
-            differing.dedup();
-            debug!(count = differing.len(), "documents différents");
-            // A document this node does not hold at all is not pushed: the
-            // peer's first message brings its heads, and the answer to it is
-            // what makes the peer send the whole document, once. (Pushing it
-            // too would ask for it twice: Automerge answers each message
-            // showing no heads with the whole document.)
-            // A document the peer does not hold at all goes whole in the
-            // first message, without the round trip of heads and bloom filters
-            // Automerge would otherwise start with.
-            for id in differing {
-                if !ours.contains_key(&id) {
-                    continue;
-                }
-                if !theirs_map.contains_key(&id) {
-                    let st = self.state(&id);
-                    *st = sync::State::new();
-                    st.their_heads = Some(Vec::new());
-                    st.their_need = Some(Vec::new());
-                    st.their_have = Some(Vec::new());
-                    st.their_capabilities = Some(vec![sync::Capability::MessageV2]);
-                }
-                self.push(&id).await?;
-            }
+        let step = self.core.open();
+        self.apply(step).await?;
+        while self.core.in_handshake() {
+            let body = self.recv_timeout().await?;
+            let step = self.core.on_frame(body)?;
+            self.apply(step).await?;
         }
-        self.mark_synced();
+        debug!(peer = %peer, "poignée de main terminée");
 
         loop {
             tokio::select! {
@@ -375,211 +263,19 @@ where
                     return Err(SessionError::Shutdown);
                 }
                 body = self.recv() => {
-                    match body? {
-                        Body::Sync(m) => self.on_sync(m).await?,
-                        Body::Goodbye(g) => return Err(SessionError::Closed(g.reason)),
-                        Body::Hello(_) => return Err(SessionError::Protocol("Hello en double".into())),
-                        Body::Digests(_) => return Err(SessionError::Protocol("DocDigests inattendu".into())),
-                    }
+                    let step = self.core.on_frame(body?)?;
+                    self.apply(step).await?;
                 }
                 changed = changes.recv() => {
-                    match changed {
-                        Ok(id) => {
-                            if id.starts_with("site/") || id == NETWORK_DOC {
-                                self.retry_withheld().await?;
-                            }
-                            self.push(&id).await?
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => {
-                            for id in fed.docs.ids() {
-                                self.push(&id).await?;
-                            }
-                        }
+                    let step = match changed {
+                        Ok(id) => self.core.on_changed(&id),
+                        Err(broadcast::error::RecvError::Lagged(_)) => self.core.on_lagged(),
                         Err(broadcast::error::RecvError::Closed) => return Err(SessionError::Shutdown),
-                    }
+                    };
+                    self.apply(step).await?;
                 }
             }
         }
-    }
-
-    fn state(&mut self, id: &str) -> &mut sync::State {
-        if !self.states.contains_key(id) {
-            let st = self.fed.docs.load_sync_state(&self.peer, id);
-            self.states.insert(id.to_string(), st);
-        }
-        self.states.get_mut(id).expect("inserted above")
-    }
-
-    /// Records that the peer holds `id` at `heads`, as we do.
-    fn agree(&mut self, id: &str, heads: Vec<automerge::ChangeHash>) {
-        let (fed, peer, session_id) = (self.fed.clone(), self.peer.clone(), self.session_id);
-        let state = self.state(id);
-        state.shared_heads = heads;
-        if let Some(sid) = session_id {
-            fed.save_sync_state_if_live(&peer, sid, id, state);
-        }
-    }
-
-    /// Sends the next sync message for `id`, if Automerge has one.
-    async fn push(&mut self, id: &str) -> SResult<()> {
-        if self.withheld.contains(id) {
-            return Ok(());
-        }
-        let docs = self.fed.docs.clone();
-        let state = self.state(id);
-        if let Some((data, sigs)) = docs.generate_sync(id, state) {
-            let mut signatures = Vec::with_capacity(sigs.len() * 96);
-            for (h, s) in sigs {
-                signatures.extend_from_slice(&h.0);
-                signatures.extend_from_slice(&s);
-            }
-            let (data, deflated) = deflate_if_it_pays(data);
-            self.send(Body::Sync(pb::SyncMessage {
-                doc: id.to_string(),
-                data,
-                signatures,
-                deflated,
-            }))
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Syncs again, from scratch, the documents withheld so far: what they
-    /// waited for (a site's certificate, the registry) may have arrived.
-    async fn retry_withheld(&mut self) -> SResult<()> {
-        if !self.withheld.is_empty() {
-            // Set again below if the peer's next message is set aside too.
-            self.fed
-                .update_peer(&self.status_key, |p| p.last_error.clear());
-        }
-        for id in std::mem::take(&mut self.withheld) {
-            // The peer remembers what it sent, and would not send it again:
-            // ask it to forget (Automerge's reset), since none of it was kept.
-            let mut fresh = sync::State::new();
-            fresh.needs_reset = true;
-            self.states.insert(id.clone(), fresh);
-            self.push(&id).await?;
-        }
-        Ok(())
-    }
-
-    /// Sets `doc` aside for the rest of the session, without accusing the
-    /// peer: a change that cannot be accepted yet (retried when what it
-    /// waits for arrives), or a message over a bound of this node (an honest
-    /// peer may exceed it; the document waits for a later session).
-    fn set_aside(&mut self, doc: &str, refusal: Refusal) {
-        let (counter, reason) = match refusal {
-            Refusal::Limit(r) => (&self.fed.limited_messages, r),
-            Refusal::Withheld(r) | Refusal::Forged(r) => (&self.fed.withheld_messages, r),
-            // (Forged never comes here: it ends the session.)
-        };
-        warn!(peer = %self.peer, doc = %doc, %reason, "modifications mises de côté");
-        counter.fetch_add(1, Ordering::Relaxed);
-        self.fed
-            .update_peer(&self.status_key, |p| p.last_error = reason.clone());
-        self.withheld.insert(doc.to_string());
-    }
-
-    async fn on_sync(&mut self, m: pb::SyncMessage) -> SResult<()> {
-        if parse_doc_id(&m.doc).is_none() {
-            return Err(SessionError::Protocol(format!(
-                "identifiant de document inconnu : « {} »",
-                m.doc.escape_debug()
-            )));
-        }
-        if self.withheld.contains(&m.doc) {
-            return Ok(());
-        }
-        let limit = self.fed.cfg.max_changes_per_message;
-        if !m.signatures.len().is_multiple_of(96) {
-            return Err(SessionError::Protocol(format!(
-                "signatures mal formées dans un message pour {} (96 octets chacune)",
-                m.doc
-            )));
-        }
-        if m.signatures.len() / 96 > limit {
-            let reason = format!(
-                "{} signatures dans un message pour {}, au plus {limit} acceptées (max_changes_per_message)",
-                m.signatures.len() / 96,
-                m.doc
-            );
-            self.set_aside(&m.doc, Refusal::Limit(reason));
-            return Ok(());
-        }
-        let sigs: Vec<_> = m
-            .signatures
-            .chunks_exact(96)
-            .map(|c| {
-                (
-                    automerge::ChangeHash(c[..32].try_into().unwrap()),
-                    <[u8; 64]>::try_from(&c[32..]).unwrap(),
-                )
-            })
-            .collect();
-        if m.doc == NETWORK_DOC {
-            self.peer_has_registry = true;
-        }
-        let data = if m.deflated {
-            inflate_bounded(
-                &m.data,
-                self.fed.cfg.max_frame_bytes.saturating_mul(INFLATE_RATIO),
-            )
-            .map_err(|e| {
-                SessionError::Protocol(format!("message compressé illisible pour {} : {e}", m.doc))
-            })?
-        } else {
-            m.data
-        };
-        let docs = self.fed.docs.clone();
-        let peer = self.peer.clone();
-        let registry_required = self.peer_has_registry;
-        let state = self.state(&m.doc);
-        match docs.receive_sync(&m.doc, state, &data, &sigs, registry_required) {
-            Ok(changed) => {
-                // New changes of another site's document, relayed by this
-                // peer: that site is reachable again, dial it now.
-                if changed {
-                    if let Some(site) = m.doc.strip_prefix("site/") {
-                        if site != peer && site != self.fed.site {
-                            self.fed.heard_from(site);
-                        }
-                    }
-                }
-            }
-            Err(ReceiveError::Refused(r @ (Refusal::Withheld(_) | Refusal::Limit(_)))) => {
-                self.set_aside(&m.doc, r);
-                return Ok(());
-            }
-            Err(ReceiveError::Refused(forged @ Refusal::Forged(_))) => {
-                return Err(SessionError::Protocol(format!(
-                    "{} refusé : {forged}",
-                    m.doc
-                )));
-            }
-            Err(ReceiveError::Invalid(reason)) => {
-                return Err(SessionError::Protocol(format!(
-                    "modifications refusées pour {} : {reason}",
-                    m.doc
-                )));
-            }
-            Err(ReceiveError::Local(e)) => {
-                return Err(SessionError::Transport(format!(
-                    "enregistrement de {} impossible : {e}",
-                    m.doc
-                )));
-            }
-        }
-        let session_id = self.session_id;
-        let fed = self.fed.clone();
-        let state = self.state(&m.doc);
-        // A session replaced by a newer one with the same peer must not
-        // overwrite what the newer one learnt (`network status` reads it).
-        if let Some(id) = session_id {
-            fed.save_sync_state_if_live(&peer, id, &m.doc, state);
-        }
-        self.mark_synced();
-        self.push(&m.doc).await
     }
 
     fn mark_synced(&self) {
@@ -592,10 +288,12 @@ where
     }
 
     fn finish(&mut self, result: &SResult<()>) {
-        if self.peer.is_empty() {
+        let peer = if self.core.peer().is_empty() {
             // The peer never said who it is: name it by its address.
-            self.peer = format!("({})", self.addr);
-        }
+            format!("({})", self.addr)
+        } else {
+            self.core.peer().to_string()
+        };
         // Sync states were saved on every message received: only receiving
         // changes what they persist (the heads both sides share).
         let reason = match result {
@@ -604,7 +302,7 @@ where
         };
         match result {
             Err(SessionError::Protocol(r)) => {
-                warn!(peer = %self.peer, reason = %r, "session fermée : le pair a enfreint le protocole");
+                warn!(peer = %peer, reason = %r, "session fermée : le pair a enfreint le protocole");
                 self.fed.refused_sessions.fetch_add(1, Ordering::Relaxed);
                 let who = if self.claimed.is_empty() {
                     format!("({})", self.addr)
@@ -618,7 +316,7 @@ where
                 let _ = self.out.try_send(frame);
             }
             Err(SessionError::Duplicate) => {
-                debug!(peer = %self.peer, "session en double refusée");
+                debug!(peer = %peer, "session en double refusée");
                 let frame = pb::Frame {
                     body: Some(Body::Goodbye(pb::Goodbye {
                         reason: "session déjà ouverte avec ce site".into(),
@@ -626,8 +324,8 @@ where
                 };
                 let _ = self.out.try_send(frame);
             }
-            Err(SessionError::Shutdown) | Ok(()) => info!(peer = %self.peer, "session fermée"),
-            Err(e) => info!(peer = %self.peer, reason = %e, "session fermée"),
+            Err(SessionError::Shutdown) | Ok(()) => info!(peer = %peer, "session fermée"),
+            Err(e) => info!(peer = %peer, reason = %e, "session fermée"),
         }
         if !self.status_key.is_empty() && !matches!(result, Err(SessionError::Duplicate)) {
             let (sent, received) = (self.bytes_sent, self.bytes_received);
@@ -637,63 +335,5 @@ where
                 p.bytes_received = received;
             });
         }
-    }
-}
-
-/// Messages shorter than this are sent as they are: deflating them would not
-/// pay for its header.
-const DEFLATE_FROM: usize = 1024;
-/// A deflated message may expand to at most this many times the frame limit.
-const INFLATE_RATIO: usize = 8;
-
-/// Deflates `data` when that saves at least a tenth of it.
-fn deflate_if_it_pays(data: Vec<u8>) -> (Vec<u8>, bool) {
-    use std::io::Write;
-    if data.len() < DEFLATE_FROM {
-        return (data, false);
-    }
-    let mut e = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(data.len() / 2),
-        flate2::Compression::fast(),
-    );
-    match e.write_all(&data).and_then(|_| e.finish()) {
-        Ok(small) if small.len() < data.len() - data.len() / 10 => (small, true),
-        _ => (data, false),
-    }
-}
-
-/// Inflates `data`, refusing anything that would exceed `limit` bytes.
-fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    flate2::read::DeflateDecoder::new(data)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
-    if out.len() > limit {
-        return Err(format!("plus de {limit} octets une fois décompressé"));
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deflate_only_when_it_pays_and_inflate_is_bounded() {
-        let small = b"abc".to_vec();
-        assert_eq!(deflate_if_it_pays(small.clone()), (small, false));
-        let text = "Vidéoprojecteur du site de Metz ".repeat(200).into_bytes();
-        let (packed, deflated) = deflate_if_it_pays(text.clone());
-        assert!(deflated && packed.len() < text.len() / 4);
-        assert_eq!(inflate_bounded(&packed, text.len()).unwrap(), text);
-        assert!(
-            inflate_bounded(&packed, text.len() - 1).is_err(),
-            "bomb bound"
-        );
-        assert!(inflate_bounded(b"\xff\xff garbage", 1 << 20).is_err());
-        let noise: Vec<u8> = (0..4096).map(|_| rand::random::<u8>()).collect();
-        assert!(!deflate_if_it_pays(noise).1, "random bytes do not pay");
     }
 }
