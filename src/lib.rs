@@ -22,6 +22,7 @@
 //! - [`node`]: `init` a node directory, start and stop a running node.
 //! - [`cli`]: the `maillage` command line (client commands, demo).
 //! - [`bench`]: the benchmarks `maillage bench` runs.
+//! - [`sim`]: the deterministic simulation of a whole network (`maillage sim`).
 //! - [`error`]: the error type and its gRPC status codes.
 //! - [`pb`]: generated wire types.
 //!
@@ -41,6 +42,7 @@ pub mod federation;
 pub mod mail;
 pub mod node;
 pub mod report;
+pub mod sim;
 pub mod storage;
 pub mod tls;
 pub mod trust;

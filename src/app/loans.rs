@@ -410,6 +410,20 @@ pub(crate) fn apply_incident(
     Ok(())
 }
 
+/// A lender books its items only from a complete copy of its own decisions:
+/// after a start, until a peer has shown that it holds nothing of the site's
+/// document this node lacks (a node restored from an old backup has lost its
+/// latest approvals until then, and could approve the same days twice).
+pub fn may_book(docs: &crate::docs::Docs, site_doc: &str) -> Result<()> {
+    if docs.confirmed(site_doc) {
+        Ok(())
+    } else {
+        Err(Error::precondition(
+            "ce nœud vient de démarrer et n'a pas encore vérifié auprès d'un autre site qu'il détient toutes ses décisions de prêt (après la restauration d'une sauvegarde, les plus récentes lui reviennent des autres sites) : réessayez dès qu'un site voisin est joint",
+        ))
+    }
+}
+
 /// The bookings of this lender's own loans that a new approval or record
 /// must not overlap: approved or checked out (not cancelled by the
 /// borrower), and, when `with_returned`, returned ones up to their return.
@@ -618,6 +632,7 @@ pub async fn record(ctx: &NodeContext, input: pb::LoanRecordInput, role: &str) -
     let cancelled: BTreeSet<String> = crate::app::reports::facts(ctx)?
         .cancelled_requests(&ctx.site)
         .collect();
+    may_book(&ctx.docs, &ctx.site_doc())?;
     let id = new_id("ln");
     let stamp = now_rfc3339();
     ctx.docs
@@ -726,6 +741,9 @@ pub async fn decide_with(
     let cancelled: BTreeSet<String> = crate::app::reports::facts(ctx)?
         .cancelled_requests(&ctx.site)
         .collect();
+    if what == Decision::Approve {
+        may_book(&ctx.docs, &ctx.site_doc())?;
+    }
     let t = transition(ctx, role, note);
     let request = loan.request.clone();
     ctx.docs

@@ -40,8 +40,14 @@ pub(crate) fn academy_only(ctx: &NodeContext) -> Result<()> {
 /// Every document `site` may write, at the heads this node holds: what a
 /// revocation or a key change leaves valid of what the site signed so far.
 pub(crate) fn cutoff(ctx: &NodeContext, site: &str) -> BTreeMap<String, Vec<String>> {
+    cutoff_in(&ctx.docs, site)
+}
+
+/// The cutoff of a revocation of `site` by a node holding `docs`: the heads
+/// of every document the site could write.
+pub fn cutoff_in(docs: &crate::docs::Docs, site: &str) -> BTreeMap<String, Vec<String>> {
     let mut cutoff = BTreeMap::new();
-    for doc in ctx.docs.ids() {
+    for doc in docs.ids() {
         let writable = match crate::docs::parse_doc_id(&doc) {
             Some(crate::docs::DocKind::Site(s)) => s == site,
             Some(crate::docs::DocKind::Action(_)) => true,
@@ -49,7 +55,7 @@ pub(crate) fn cutoff(ctx: &NodeContext, site: &str) -> BTreeMap<String, Vec<Stri
             None => false,
         };
         if writable {
-            cutoff.insert(doc.clone(), ctx.docs.heads(&doc));
+            cutoff.insert(doc.clone(), docs.heads(&doc));
         }
     }
     cutoff

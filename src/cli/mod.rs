@@ -106,6 +106,8 @@ pub enum Command {
     Doc(DocCmd),
     /// Lancer les bancs d'essai et afficher leurs mesures.
     Bench(crate::bench::BenchArgs),
+    /// Simuler un réseau entier sous pannes (graines reproductibles) et vérifier ses invariants.
+    Sim(crate::sim::SimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -356,6 +358,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Serve = &cli.command {
         return serve(&need_dir(&cli.dir, "serve")?).await;
     }
+    if let Command::Sim(_) = &cli.command {
+        let Command::Sim(args) = cli.command else {
+            unreachable!()
+        };
+        return crate::sim::main(args, cli.json);
+    }
     if let Command::Demo(_) | Command::Bench(_) = &cli.command {
         return match cli.command {
             Command::Demo(args) => demo::run(args, cli.dir).await,
@@ -419,7 +427,8 @@ async fn client_command(t: &client::Target, json: bool, command: Command) -> any
         | Command::Cert(_)
         | Command::Key(_)
         | Command::Demo(_)
-        | Command::Bench(_) => unreachable!(),
+        | Command::Bench(_)
+        | Command::Sim(_) => unreachable!(),
     }
 }
 

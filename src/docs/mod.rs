@@ -102,6 +102,9 @@ struct Inner {
     compact_after: u64,
     /// Seconds since the epoch, stamped on local changes.
     clock: Clock,
+    /// This node's own documents that a peer has shown it holds in full
+    /// since it opened (see [`Docs::confirmed`]).
+    confirmed: Mutex<std::collections::HashSet<String>>,
     /// The registry as trust checks read it, with the `network` heads it was
     /// read at: read again only when they move.
     #[allow(clippy::type_complexity)]
@@ -237,6 +240,7 @@ impl Docs {
                 compact_after: compact_after.max(1),
                 clock,
                 registry_cache: Mutex::new(None),
+                confirmed: Mutex::new(Default::default()),
                 memo: Mutex::new(HashMap::new()),
             }),
         })
@@ -666,6 +670,48 @@ impl Docs {
 
     /// Time (seconds since the epoch, the author's clock) of the newest change
     /// at the heads of `id`.
+    /// Whether every change of `heads` is applied in `id`.
+    pub fn has_all(&self, id: &str, heads: &[ChangeHash]) -> bool {
+        match self.entry(id) {
+            Some(e) => {
+                let mut g = e.lock().unwrap();
+                heads.iter().all(|h| g.doc.get_change_by_hash(h).is_some())
+            }
+            None => heads.is_empty(),
+        }
+    }
+
+    /// Records that a peer showed this node holds all it holds of `id`.
+    pub fn confirm(&self, id: &str) {
+        self.inner.confirmed.lock().unwrap().insert(id.to_string());
+    }
+
+    /// Whether this node's copy of its own document `id` is known to be
+    /// complete: a peer showed, since the node opened, that it holds nothing
+    /// of `id` this node lacks; or this node knows no other site at all. A
+    /// node restored from an old backup has lost its latest decisions
+    /// until a peer gives them back: until then it must not decide what
+    /// they may contradict (a loan approval).
+    pub fn confirmed(&self, id: &str) -> bool {
+        if self.inner.confirmed.lock().unwrap().contains(id) {
+            return true;
+        }
+        let others = self
+            .ids_with_prefix("site/")
+            .into_iter()
+            .any(|other| other != id);
+        !others
+    }
+
+    /// Changes of `id` waiting in its queue for a missing dependency (each
+    /// verified when it arrived).
+    pub fn queued(&self, id: &str) -> Vec<ChangeHash> {
+        match self.entry(id) {
+            Some(e) => e.lock().unwrap().queued.iter().copied().collect(),
+            None => Vec::new(),
+        }
+    }
+
     pub fn newest_change_time(&self, id: &str) -> Option<i64> {
         let entry = self.entry(id)?;
         let mut guard = entry.lock().unwrap();

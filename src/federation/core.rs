@@ -234,6 +234,7 @@ impl Core {
                 for (id, (heads, _)) in now {
                     self.agree(&id, heads, &mut step);
                 }
+                self.docs.confirm(&crate::docs::site_doc(&self.site));
             }
             self.phase = Phase::Live;
             step.effects.push(Effect::Synced);
@@ -335,9 +336,13 @@ impl Core {
             }
         }
         // Documents on which both sides agree: shared as they are now.
+        let own = crate::docs::site_doc(&self.site);
         for (id, (heads, hash)) in &now {
             if theirs_map.get(id).map(|t| t.as_slice()) == Some(hash.as_slice()) {
                 self.agree(id, heads.clone(), &mut step);
+                if *id == own {
+                    self.docs.confirm(&own);
+                }
             }
         }
         self.peer_has_registry = theirs_map.contains_key(NETWORK_DOC);
@@ -542,11 +547,68 @@ impl Core {
                 )));
             }
         }
+        // The peer's heads of this node's own document, all held here: the
+        // peer has nothing of it this node lacks.
+        if m.doc == crate::docs::site_doc(&self.site) {
+            let theirs = self.state(&m.doc).their_heads.clone();
+            if let Some(heads) = theirs {
+                if !heads.is_empty() && docs.has_all(&m.doc, &heads) {
+                    docs.confirm(&m.doc);
+                }
+            }
+        }
         step.effects.push(Effect::Shared(m.doc.clone()));
         step.effects.push(Effect::Synced);
         self.push(&m.doc, &mut step);
         Ok(step)
     }
+}
+
+/// Whether `site`, whose node presented `cert`, may hold a session, by the
+/// registry `docs` hold: not revoked, its entry readable, and its certificate
+/// bearing the key the academy registered (a certificate of a replaced key
+/// is thereby refused). Fails closed: an unreadable registry admits only
+/// academy certificates, so that the academy can still repair it.
+pub fn check_registration(
+    docs: &Docs,
+    site: &str,
+    cert: Option<&crate::tls::PeerIdentity>,
+) -> Result<(), String> {
+    let Some(registry) = docs.read(crate::docs::NETWORK_DOC, crate::domain::registry::for_trust)
+    else {
+        return Ok(());
+    };
+    let registry = match registry {
+        Ok(r) => r,
+        Err(e) if cert.is_some_and(|c| c.academy) => {
+            tracing::warn!(reason = %e, "registre illisible : session académique admise");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(reason) = registry.unreadable_reason(site) {
+        return Err(reason);
+    }
+    let Some(entry) = registry.entries.get(site) else {
+        return Ok(());
+    };
+    if entry.is_revoked() {
+        return Err(format!(
+            "le site {site} a été révoqué par l'équipe académique le {}",
+            crate::domain::time::fr_instant(&entry.revoked_at)
+        ));
+    }
+    if let Some(key) = cert.and_then(|c| c.key) {
+        let key = hex::encode(key);
+        if key != entry.public_key {
+            return Err(format!(
+                "le certificat du site {site} porte la clé {}…, or le registre du réseau inscrit la clé {}… : l'équipe académique corrige l'inscription (maillage site update {site} --key …) ou le site installe le certificat de sa clé actuelle",
+                &key[..16],
+                entry.public_key.get(..16).unwrap_or(&entry.public_key)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Deflates `data` when that saves at least a tenth of it.

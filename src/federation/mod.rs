@@ -253,43 +253,7 @@ impl Federation {
         site: &str,
         cert: Option<&crate::tls::PeerIdentity>,
     ) -> Result<(), String> {
-        let Some(registry) = self
-            .docs
-            .read(crate::docs::NETWORK_DOC, crate::domain::registry::for_trust)
-        else {
-            return Ok(());
-        };
-        let registry = match registry {
-            Ok(r) => r,
-            Err(e) if cert.is_some_and(|c| c.academy) => {
-                tracing::warn!(reason = %e, "registre illisible : session académique admise");
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        if let Some(reason) = registry.unreadable_reason(site) {
-            return Err(reason);
-        }
-        let Some(entry) = registry.entries.get(site) else {
-            return Ok(());
-        };
-        if entry.is_revoked() {
-            return Err(format!(
-                "le site {site} a été révoqué par l'équipe académique le {}",
-                crate::domain::time::fr_instant(&entry.revoked_at)
-            ));
-        }
-        if let Some(key) = cert.and_then(|c| c.key) {
-            let key = hex::encode(key);
-            if key != entry.public_key {
-                return Err(format!(
-                    "le certificat du site {site} porte la clé {}…, or le registre du réseau inscrit la clé {}… : l'équipe académique corrige l'inscription (maillage site update {site} --key …) ou le site installe le certificat de sa clé actuelle",
-                    &key[..16],
-                    entry.public_key.get(..16).unwrap_or(&entry.public_key)
-                ));
-            }
-        }
-        Ok(())
+        core::check_registration(&self.docs, site, cert)
     }
 
     /// Ends every open session, as a dropped link would; the dialers redial.
