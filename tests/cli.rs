@@ -719,6 +719,38 @@ async fn a_closed_output_ends_a_command_quietly() {
     }
 }
 
+/// A command pointed at a node's TLS federation port (the mistake the old
+/// default address made) is neither killed by SIGPIPE when the TLS server
+/// closes the connection nor left with hyper's English: it exits 1 with the
+/// French advice to give the api_listen address. Repeated, since which of
+/// the two failures happens depends on timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_federation_port_gets_the_french_advice_not_sigpipe() {
+    let a = TestNode::start("metz", &[]).await;
+    assert!(a.fed_url.starts_with("https://"), "{}", a.fed_url);
+    let plain = a.fed_url.replacen("https://", "http://", 1);
+    for _ in 0..5 {
+        for args in [vec!["status"], vec!["equipment", "list"]] {
+            let out = Command::new(BIN)
+                .args(["--node", &plain, "--token", "x"])
+                .args(&args)
+                .env_remove("MAILLAGE_DIR")
+                .env_remove("MAILLAGE_TOKEN")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {:?} {stderr}", out.status);
+            assert!(
+                stderr.contains("api_listen") && stderr.contains("127.0.0.1:7401"),
+                "{args:?}: {stderr}"
+            );
+            for english in ["transport error", "h2 protocol", "operation was canceled", "http2"] {
+                assert!(!stderr.contains(english), "{args:?}: {stderr}");
+            }
+        }
+    }
+}
+
 /// Without --node nor --dir, client commands take MAILLAGE_DIR; with nothing
 /// at all to go on, the error says what to pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

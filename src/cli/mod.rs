@@ -7,7 +7,7 @@ pub mod client;
 pub mod demo;
 mod loans;
 mod names;
-mod output;
+pub mod output;
 mod partners;
 mod purchases;
 pub mod report;
@@ -392,9 +392,7 @@ pub const USUAL_DIRS: &[&str] = &["/var/lib/maillage"];
 /// Whether `e` says the node could not be reached or did not speak the API.
 fn is_unreachable(e: &anyhow::Error) -> bool {
     let text = format!("{e:#}");
-    text.contains("impossible de joindre")
-        || text.contains("transport")
-        || text.contains("Unavailable")
+    text.contains("impossible de joindre") || text.contains(client::NOT_AN_API)
 }
 
 async fn client_command(t: &client::Target, json: bool, command: Command) -> anyhow::Result<()> {

@@ -103,8 +103,11 @@ fn write_out(path: &Option<std::path::PathBuf>, bytes: &[u8]) -> anyhow::Result<
             Ok(())
         }
         None => {
-            std::io::stdout().write_all(bytes)?;
-            Ok(())
+            match std::io::stdout().write_all(bytes) {
+                // The reader went away (`… | head`): nothing more to say.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
         }
     }
 }
