@@ -1238,3 +1238,123 @@ async fn ids_by_their_beginning_and_lists_with_names_by_date() {
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
 }
+
+/// Issue 10, items 1 and 14: a request for an item in maintenance or out of
+/// order is accepted (the lender decides) but says so, in the reply and in
+/// French; the list names the real state of the loan a request overlaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_says_which_items_are_out_of_service() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let repair = lender.add_item("Imprimante 3D").await;
+    let broken = lender.add_item("Découpeuse vinyle").await;
+    let out = lender.add_item("Caméra 4K").await;
+    let fine = lender.add_item("Kit sport").await;
+    let mut eq = lender.equipment().await;
+    for (id, status, condition) in [
+        (&repair.id, Some("en maintenance"), None),
+        (&broken.id, None, Some("hors service")),
+    ] {
+        eq.update(pb::UpdateEquipmentRequest {
+            id: id.clone(),
+            status: status.map(str::to_string),
+            condition: condition.map(str::to_string),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let current = record(
+        &lender,
+        &[&out.id],
+        "emprunteur",
+        &paris_day(-2),
+        &paris_day(5),
+        true,
+    )
+    .await
+    .unwrap();
+    converge(&[&lender, &borrower]).await;
+
+    let both = request(
+        &borrower,
+        &[&repair.id, &broken.id, &fine.id],
+        &paris_day(1),
+        &paris_day(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(both.state, "requested");
+    let states: Vec<(&str, &str, &str)> = both
+        .out_of_service
+        .iter()
+        .map(|o| {
+            (
+                o.equipment.as_str(),
+                o.equipment_name.as_str(),
+                o.state.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (repair.id.as_str(), "Imprimante 3D", "maintenance"),
+            (broken.id.as_str(), "Découpeuse vinyle", "out_of_order"),
+        ]
+    );
+    let plain = request(&borrower, &[&fine.id], &paris_day(3), &paris_day(4))
+        .await
+        .unwrap();
+    assert!(plain.out_of_service.is_empty(), "{:?}", plain.out_of_service);
+
+    let (from, to) = (paris_day(6), paris_day(7));
+    for (id, words) in [
+        (&repair.id, "Imprimante 3D"),
+        (&broken.id, "Découpeuse vinyle"),
+    ] {
+        let text = ok(&borrower.cli(&[
+            "loan",
+            "request",
+            "--equipment",
+            id,
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ]));
+        let line = text
+            .lines()
+            .find(|l| l.contains("ATTENTION"))
+            .unwrap_or_else(|| panic!("no warning: {text}"));
+        assert!(line.contains(words), "{text}");
+        let state = if id == &repair.id {
+            "est en maintenance"
+        } else {
+            "est hors service"
+        };
+        assert!(line.contains(state), "{text}");
+    }
+
+    // The list says the overlapped loan is out, not "accordé".
+    let over_out = request(&borrower, &[&out.id], &paris_day(1), &paris_day(2))
+        .await
+        .unwrap();
+    assert_eq!(over_out.overlaps[0].loan, current.id);
+    let text = ok(&borrower.cli(&["loan", "list"]));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&over_out.id))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("chevauche un prêt sorti"), "{text}");
+    assert!(!line.contains("accordé"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&both.id))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("Imprimante 3D en maintenance")
+            && line.contains("Découpeuse vinyle hors service"),
+        "{text}"
+    );
+}

@@ -124,6 +124,17 @@ pub(crate) fn pb_transition(t: &Transition) -> pb::Transition {
     }
 }
 
+/// Why `item` cannot go out as it is: its status (maintenance, retired),
+/// else its condition (out of order); `None` for an item in service.
+fn out_of_service_state(item: &Item) -> Option<&'static str> {
+    match (item.status.as_str(), item.condition.as_str()) {
+        ("maintenance", _) => Some("maintenance"),
+        ("retired", _) => Some("retired"),
+        (_, "out_of_order") => Some("out_of_order"),
+        _ => None,
+    }
+}
+
 /// What a loan's reply shows besides the loan itself: names for ids, the
 /// network's conflicts, and the loans holding items now.
 pub struct View {
@@ -131,6 +142,9 @@ pub struct View {
     pub sites: BTreeMap<String, String>,
     /// Equipment id → name.
     pub items: BTreeMap<String, String>,
+    /// Equipment id → why it cannot go out as it is: "maintenance",
+    /// "retired" or "out_of_order" (items in service are absent).
+    out_of_service: BTreeMap<String, &'static str>,
     conflicts: BTreeMap<String, BTreeSet<String>>,
     holdings: Vec<Holding>,
     now: chrono::DateTime<Utc>,
@@ -148,20 +162,28 @@ impl View {
 
     /// For `loan` only: reads the names of its items alone.
     pub fn of(ctx: &NodeContext, loan: &Loan) -> Result<View> {
-        let items = loan
+        let items: Vec<Item> = loan
             .equipment()
             .iter()
             .filter_map(|id| find_item(ctx, id).ok().filter(|i| i.id == *id))
-            .map(|i| (i.id, i.name))
             .collect();
-        Self::with_items(ctx, items)
+        Self::with_items(ctx, items.iter())
     }
 
-    fn with_items(ctx: &NodeContext, items: BTreeMap<String, String>) -> Result<View> {
+    fn with_items<'a>(ctx: &NodeContext, items: impl Iterator<Item = &'a Item>) -> Result<View> {
         let now = Utc::now();
+        let mut names = BTreeMap::new();
+        let mut out_of_service = BTreeMap::new();
+        for i in items {
+            names.insert(i.id.clone(), i.name.clone());
+            if let Some(why) = out_of_service_state(i) {
+                out_of_service.insert(i.id.clone(), why);
+            }
+        }
         Ok(View {
             sites: site_names(ctx)?,
-            items,
+            items: names,
+            out_of_service,
             conflicts: conflict_index(&conflicts(ctx)?),
             holdings: holdings(ctx, now)?,
             now,
@@ -203,6 +225,22 @@ impl View {
         out
     }
 
+    /// The items of `loan` that cannot go out as they are.
+    fn out_of_service(&self, loan: &Loan) -> Vec<pb::ItemOutOfService> {
+        loan.equipment()
+            .iter()
+            .filter_map(|id| {
+                self.out_of_service
+                    .get(id)
+                    .map(|state| pb::ItemOutOfService {
+                        equipment: id.clone(),
+                        equipment_name: self.item_name(id),
+                        state: state.to_string(),
+                    })
+            })
+            .collect()
+    }
+
     pub fn to_pb(&self, loan: &Loan) -> pb::Loan {
         let (from, to) = loan.window_text();
         let r = loan.request.as_ref();
@@ -242,6 +280,11 @@ impl View {
             lender_name: name_of(&self.sites, &loan.lender),
             overlaps: if state == "requested" {
                 self.overlaps(loan)
+            } else {
+                Vec::new()
+            },
+            out_of_service: if state == "requested" {
+                self.out_of_service(loan)
             } else {
                 Vec::new()
             },

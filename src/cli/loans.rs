@@ -231,9 +231,45 @@ fn print_loan(l: &pb::Loan) {
             if o.overdue { ", en retard" } else { "" },
         );
     }
+    for o in &l.out_of_service {
+        println!(
+            "  ATTENTION : {} est {} ; le site prêteur décidera",
+            named(&o.equipment_name, &o.equipment),
+            crate::domain::equipment::availability_fr(&o.state),
+        );
+    }
     if !l.conflicts.is_empty() {
         println!("  CONFLIT avec : {}", l.conflicts.join(", "));
     }
+}
+
+/// What a request waiting for its decision runs into, for the list: the
+/// state of the loan it overlaps (its real one: out, overdue), and its items
+/// out of service.
+fn pending_warnings(l: &pb::Loan) -> String {
+    let mut out = String::new();
+    if let Some(o) = l.overlaps.first() {
+        let state = if o.overdue {
+            "en retard"
+        } else if o.state == "checked_out" {
+            "sorti"
+        } else {
+            "accordé"
+        };
+        out.push_str(&format!(", chevauche un prêt {state}"));
+    }
+    for o in &l.out_of_service {
+        let name = if o.equipment_name.is_empty() {
+            &o.equipment
+        } else {
+            &o.equipment_name
+        };
+        out.push_str(&format!(
+            ", {name} {}",
+            crate::domain::equipment::availability_fr(&o.state)
+        ));
+    }
+    out
 }
 
 pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
@@ -325,9 +361,7 @@ pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
                     .iter()
                     .map(|l| {
                         let mut state = state_line(l);
-                        if !l.overlaps.is_empty() {
-                            state.push_str(", chevauche un prêt accordé");
-                        }
+                        state.push_str(&pending_warnings(l));
                         if !l.conflicts.is_empty() {
                             state.push_str(" (CONFLIT)");
                         }
