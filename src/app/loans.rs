@@ -153,11 +153,8 @@ pub struct View {
 impl View {
     /// For any loan of the network.
     pub fn new(ctx: &NodeContext) -> Result<View> {
-        let items = super::equipment::list_all(ctx)?
-            .iter()
-            .map(|i| (i.id.clone(), i.name.clone()))
-            .collect();
-        Self::with_items(ctx, items)
+        let all = super::equipment::list_all(ctx)?;
+        Self::with_items(ctx, all.iter())
     }
 
     /// For `loan` only: reads the names of its items alone.
@@ -610,7 +607,7 @@ pub async fn record(ctx: &NodeContext, input: pb::LoanRecordInput, role: &str) -
             "le prêt commence le {}, pas encore arrivé : seul un prêt qui a déjà commencé \
              s'enregistre après coup ; pour un prêt à venir, l'emprunteur le demande \
              (`maillage loan request`)",
-            time::fr_instant(&time::rfc3339(&from))
+            time::fr_bound(&time::rfc3339(&from), false)
         )));
     }
     let tomorrow = time::start_of_day(loans::today_paris(now) + chrono::Duration::days(1))?;
@@ -618,7 +615,7 @@ pub async fn record(ctx: &NodeContext, input: pb::LoanRecordInput, role: &str) -
         return Err(Error::invalid(format!(
             "le prêt se termine le {}, après aujourd'hui : s'il est encore sorti, ajoutez \
              --not-returned ; sinon donnez sa vraie fin",
-            time::fr_instant(&time::rfc3339(&to))
+            time::fr_bound(&time::rfc3339(&to), true)
         )));
     }
     let equipment: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
