@@ -858,7 +858,11 @@ fn the_command_line_speaks_french() {
         "peut-être",
     ]);
     let err = String::from_utf8(bad.stderr).unwrap();
-    assert!(err.contains("valeurs possibles : true, false"), "{err}");
+    assert!(
+        err.contains("valeur « peut-être » invalide pour --loanable") && err.contains("oui ou non"),
+        "{err}"
+    );
+    assert!(!err.contains("true, false"), "{err}");
     let unknown = String::from_utf8(run(&["inventaire"]).stderr).unwrap();
     assert!(
         unknown.contains("commande inconnue : « inventaire »"),

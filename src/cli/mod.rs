@@ -185,9 +185,9 @@ pub enum EquipmentCmd {
         description: String,
         #[arg(long, default_value = "")]
         inventory_number: String,
-        #[arg(long, action = ArgAction::Set)]
+        #[arg(long, value_parser = yes_no)]
         loanable: Option<bool>,
-        /// État : new, good, worn ou out_of_order.
+        /// État : neuf, bon, usé ou hors service.
         #[arg(long, default_value = "")]
         condition: String,
         /// Date d'acquisition (JJ/MM/AAAA) : le taux d'utilisation compte le
@@ -208,12 +208,12 @@ pub enum EquipmentCmd {
         description: Option<String>,
         #[arg(long)]
         inventory_number: Option<String>,
-        #[arg(long, action = ArgAction::Set)]
+        #[arg(long, value_parser = yes_no)]
         loanable: Option<bool>,
-        /// Statut : disponible, maintenance ou retiré (available, maintenance, retired).
+        /// Statut : disponible, maintenance ou retiré.
         #[arg(long)]
         status: Option<String>,
-        /// État : neuf, bon, usé ou hors service (new, good, worn, out_of_order).
+        /// État : neuf, bon, usé ou hors service.
         #[arg(long)]
         condition: Option<String>,
         /// Date d'acquisition (JJ/MM/AAAA) ; vide : le jour de l'ajout.
@@ -711,8 +711,8 @@ fn described(id: &str) -> Option<&'static str> {
         "category" => "Catégorie (par exemple : numérique, robotique, sport)",
         "description" => "Description libre",
         "inventory_number" => "Numéro d'inventaire du site",
-        "loanable" => "Prêtable à d'autres sites : true (oui) ou false (non)",
-        "condition" => "État : new (neuf), good (bon), worn (usé) ou out_of_order (hors service)",
+        "loanable" => "Prêtable à d'autres sites : oui ou non",
+        "condition" => "État : neuf, bon, usé ou hors service",
         "site" => "Site (identifiant, par exemple metz-borny)",
         "search" => "Texte à chercher dans le nom, la description ou le numéro d'inventaire",
         "available_to" => "Avec --available-from : fin de la période (date ou date et heure)",
@@ -744,6 +744,15 @@ fn described(id: &str) -> Option<&'static str> {
         "format" => "Format de sortie",
         _ => return None,
     })
+}
+
+/// A yes or no as people type it: oui/non (o/n), or true/false for scripts.
+fn yes_no(typed: &str) -> Result<bool, String> {
+    match typed.trim().to_lowercase().as_str() {
+        "oui" | "o" | "true" | "vrai" | "1" => Ok(true),
+        "non" | "n" | "false" | "faux" | "0" => Ok(false),
+        _ => Err("attendu oui ou non".to_string()),
+    }
 }
 
 /// Parses the command line; on a mistake, says what is wrong in French and
@@ -807,9 +816,12 @@ pub fn parse_fr() -> Cli {
             )
         }
         ErrorKind::ValueValidation => format!(
-            "valeur « {} » invalide pour {}",
+            "valeur « {} » invalide pour {}{}",
             ctx(ContextKind::InvalidValue),
-            ctx(ContextKind::InvalidArg)
+            ctx(ContextKind::InvalidArg),
+            std::error::Error::source(&err)
+                .map(|why| format!(" : {why}"))
+                .unwrap_or_default()
         ),
         ErrorKind::ArgumentConflict => format!(
             "{} ne va pas avec {}",
@@ -834,6 +846,43 @@ pub fn parse_fr() -> Cli {
 
 #[cfg(test)]
 mod tests {
+    use clap::FromArgMatches;
+
+    fn parse(args: &[&str]) -> Result<super::Cli, clap::Error> {
+        let m = super::command_fr().try_get_matches_from(args)?;
+        super::Cli::from_arg_matches(&m)
+    }
+
+    /// `--loanable` takes oui/non, as its help says, and true/false.
+    #[test]
+    fn loanable_is_oui_or_non() {
+        for (typed, expected) in [("oui", true), ("non", false), ("true", true), ("false", false)] {
+            let cli = parse(&[
+                "maillage", "equipment", "add", "--name", "x", "--category", "y", "--loanable",
+                typed,
+            ])
+            .unwrap_or_else(|e| panic!("{typed}: {e}"));
+            match cli.command {
+                super::Command::Equipment(super::EquipmentCmd::Add { loanable, .. }) => {
+                    assert_eq!(loanable, Some(expected), "{typed}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let cli = parse(&["maillage", "equipment", "update", "eq-1", "--loanable", "non"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            super::Command::Equipment(super::EquipmentCmd::Update {
+                loanable: Some(false),
+                ..
+            })
+        ));
+        assert!(parse(&[
+            "maillage", "equipment", "add", "--name", "x", "--category", "y", "--loanable",
+            "peut-être",
+        ])
+        .is_err());
+    }
     /// Every option and argument a person can type has a description.
     #[test]
     fn every_argument_is_described() {
