@@ -869,3 +869,73 @@ fn the_command_line_speaks_french() {
         "{unknown}"
     );
 }
+
+/// Issue 10, item 15: help texts say in French what a person types: dates
+/// as JJ/MM/AAAA, values in French words, no jargon (RFC 3339, pair, draft).
+#[test]
+fn help_texts_say_what_people_type() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--help")
+            .env_remove("MAILLAGE_DIR")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let line = |text: &str, option: &str| {
+        let start = text
+            .find(&format!("--{option}"))
+            .unwrap_or_else(|| panic!("--{option} missing from:\n{text}"));
+        // The option's description runs to the next option.
+        let rest = &text[start + 2..];
+        rest[..rest.find("\n  -").unwrap_or(rest.len())].to_string()
+    };
+    let partners = help(&["partner", "list"]);
+    assert!(
+        line(&partners, "kind").contains("Type de partenaire"),
+        "{partners}"
+    );
+    assert!(!partners.contains("événement"), "{partners}");
+    for args in [["report", "indicators"], ["report", "bilan"]] {
+        let text = help(&args);
+        for option in ["from", "to"] {
+            let l = line(&text, option);
+            assert!(l.contains("JJ/MM/AAAA") && !l.contains("AAAA-MM-JJ"), "{l}");
+        }
+    }
+    let text = help(&["action", "create"]);
+    assert!(line(&text, "start").contains("JJ/MM/AAAA"), "{text}");
+    assert!(line(&text, "end").contains("JJ/MM/AAAA"), "{text}");
+    let text = help(&["action", "task", "add"]);
+    assert!(line(&text, "due").contains("JJ/MM/AAAA"), "{text}");
+    let text = help(&["equipment", "add"]);
+    let l = line(&text, "condition");
+    assert!(l.contains("hors service") && !l.contains("out_of_order"), "{l}");
+    let l = line(&text, "loanable");
+    assert!(l.contains("oui ou non") && !l.contains("true"), "{l}");
+    let text = help(&["equipment", "list"]);
+    let l = line(&text, "status");
+    assert!(l.contains("disponible") && !l.contains("retired"), "{l}");
+    let text = help(&["event", "add"]);
+    let l = line(&text, "start");
+    assert!(
+        l.contains("JJ/MM/AAAA HH:MM (heure de Paris)") && !l.contains("RFC"),
+        "{l}"
+    );
+    assert!(line(&text, "kind").contains("Type : séminaire"), "{text}");
+    assert!(line(&text, "audience").contains("Publics, séparés par des virgules : élèves"), "{text}");
+    let l = line(&text, "rrule");
+    assert!(l.contains("chaque mercredi") && l.contains("FREQ=WEEKLY"), "{l}");
+    for args in [vec!["init"], vec!["site", "enrol"], vec!["token", "create"]] {
+        let text = help(&args);
+        let l = line(&text, "role");
+        assert!(l.contains("équipe académique"), "{args:?}: {l}");
+    }
+    let text = help(&["init"]);
+    assert!(!text.contains("pair"), "{text}");
+    assert!(line(&text, "peer").contains("site voisin"), "{text}");
+    let text = help(&["purchase"]);
+    assert!(!text.contains("draft"), "{text}");
+}

@@ -64,7 +64,7 @@ pub enum Command {
     Key(KeyCmd),
     /// Lancer un réseau local (une académie, trois sites) avec des données d'exemple.
     Demo(demo::DemoArgs),
-    /// État de ce nœud : documents, empreinte, pairs.
+    /// État de ce nœud : documents, empreinte, sites voisins.
     Status,
     /// Le catalogue partagé du matériel.
     #[command(subcommand)]
@@ -115,6 +115,8 @@ pub struct InitArgs {
     pub site: String,
     #[arg(long)]
     pub name: String,
+    /// Rôle du nœud : site (un tiers-lieu, par défaut) ou academy (le nœud
+    /// de l'équipe académique) ; ces deux mots sont ceux de la configuration.
     #[arg(long, default_value = "site")]
     pub role: Role,
     /// Adresse de la fédération (TLS mutuel).
@@ -126,7 +128,7 @@ pub struct InitArgs {
     /// Adresse de l'interface web des personnes, locale par défaut.
     #[arg(long, default_value = crate::config::DEFAULT_WEB_LISTEN)]
     pub web_listen: String,
-    /// Adresse d'un pair à joindre (répétable) : https://HÔTE:PORT.
+    /// Adresse de fédération d'un site voisin à joindre (répétable) : https://HÔTE:PORT.
     #[arg(long = "peer")]
     pub peers: Vec<String>,
     /// Dossier de l'autorité du réseau : signer et installer tout de suite le certificat du nœud.
@@ -244,7 +246,7 @@ pub enum EquipmentCmd {
         category: Option<String>,
         #[arg(long)]
         search: Option<String>,
-        /// Statut : available, maintenance ou retired.
+        /// Statut : disponible, maintenance ou retiré.
         #[arg(long)]
         status: Option<String>,
         /// Avec --available-to : seulement le matériel libre sur toute la période.
@@ -302,7 +304,8 @@ pub enum NetworkCmd {
 pub enum TokenCmd {
     /// Créer un jeton (affiché une seule fois).
     Create {
-        /// Rôle : viewer, staff, director ou academy.
+        /// Rôle du jeton : viewer (consultation), staff (équipe), director
+        /// (direction) ou academy (équipe académique) ; ces mots sont ceux de l'API.
         #[arg(long)]
         role: String,
         #[arg(long, default_value = "")]
@@ -703,7 +706,7 @@ fn described(id: &str) -> Option<&'static str> {
     Some(match id {
         "id" => "Identifiant, tel que l'affichent les listes",
         "name" => "Nom",
-        "role" => "Rôle : site ou academy",
+        "role" => "Rôle : site (un tiers-lieu) ou academy (l'équipe académique) ; ces deux mots sont ceux de l'API",
         "csr" => "Demande de certificat du nœud (node.csr, écrite par maillage init)",
         "out" => "Fichier à écrire",
         "cert" => "Certificat du nœud signé par l'autorité (node.pem)",

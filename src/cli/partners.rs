@@ -49,6 +49,8 @@ pub enum PartnerCmd {
     List {
         #[arg(long, default_value = "")]
         site: String,
+        /// Type de partenaire : collectivité, association, entreprise,
+        /// université ou autre.
         #[arg(long, default_value = "")]
         kind: String,
         #[arg(long, default_value = "")]

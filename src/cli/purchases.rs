@@ -31,7 +31,7 @@ pub struct PurchaseFields {
 
 #[derive(Debug, Subcommand)]
 pub enum PurchaseCmd {
-    /// Rédiger une demande d'achat du site (état draft).
+    /// Rédiger une demande d'achat du site (elle reste un brouillon jusqu'à son envoi).
     Create(PurchaseFields),
     /// Modifier une demande en brouillon ou renvoyée pour compléments.
     Update {

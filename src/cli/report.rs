@@ -38,10 +38,10 @@ pub enum BilanFormat {
 
 #[derive(Debug, Args)]
 pub struct Period {
-    /// Premier jour de la période (AAAA-MM-JJ).
+    /// Premier jour de la période (JJ/MM/AAAA).
     #[arg(long)]
     pub from: Option<String>,
-    /// Dernier jour de la période, inclus (AAAA-MM-JJ).
+    /// Dernier jour de la période, inclus (JJ/MM/AAAA).
     #[arg(long)]
     pub to: Option<String>,
     /// Année scolaire, du 1er septembre au 31 août : par exemple 2025-2026.
