@@ -215,14 +215,17 @@ fn day_fr(day: &str) -> String {
 fn print_event(e: &pb::Event, names: &super::names::SiteNames) {
     use crate::domain::calendar::{audience_label, kind_label};
     println!("{}  {}", e.id, e.title);
-    println!("  organisé par : {}", names.name(&e.site));
-    println!("  type         : {}", kind_label(&e.kind));
+    println!("  organisé par    : {}", names.name(&e.site));
+    println!("  type            : {}", kind_label(&e.kind));
     let when = when_fr(&e.start, &e.end, e.all_day);
     if e.rrule.is_empty() {
-        println!("  quand        : {when}");
+        println!("  quand           : {when}");
     } else {
-        println!("  première fois: {when}");
-        println!("  récurrence   : {}", e.rrule);
+        println!("  première fois   : {when}");
+        println!(
+            "  répétition      : {}",
+            crate::web::event_form::describe_rrule(&e.rrule)
+        );
     }
     if !e.exdates.is_empty() {
         let days: Vec<String> = e
@@ -236,18 +239,18 @@ fn print_event(e: &pb::Event, names: &super::names::SiteNames) {
                 }
             })
             .collect();
-        println!("  sauf         : {}", days.join(" ; "));
+        println!("  sauf            : {}", days.join(" ; "));
     }
     if !e.place.is_empty() {
-        println!("  lieu         : {}", e.place);
+        println!("  lieu            : {}", e.place);
     }
     if !e.audience.is_empty() {
         let a: Vec<&str> = e.audience.iter().map(|a| audience_label(a)).collect();
-        println!("  public       : {}", a.join(", "));
+        println!("  public          : {}", a.join(", "));
     }
-    println!("  statut       : {}", status_fr(&e.status));
+    println!("  statut          : {}", status_fr(&e.status));
     if let Some(a) = &e.attendance {
-        println!("  présence     : {}", attendance_fr(a));
+        println!("  présence        : {}", attendance_fr(a));
     }
     for o in &e.occurrence_attendance {
         if let Some(a) = &o.attendance {

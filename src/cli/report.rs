@@ -81,7 +81,9 @@ pub enum ReportCmd {
         /// Fichier à écrire (sinon, à l'écran).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
-        #[arg(long, value_enum, default_value = "csv")]
+        /// Format : md (par défaut, à lire ou à imprimer), csv-excel (pour un
+        /// tableur), csv ou json (pour les programmes).
+        #[arg(long, value_enum, default_value = "md")]
         format: BilanFormat,
     },
 }
