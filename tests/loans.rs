@@ -1358,3 +1358,15 @@ async fn a_request_says_which_items_are_out_of_service() {
         "{text}"
     );
 }
+
+/// `loan list --state ""` says which states exist rather than listing all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_state_filter_names_the_states() {
+    let node = TestNode::start("preteur", &[]).await;
+    let out = node.cli(&["loan", "list", "--state", ""]);
+    let err = failed(&out);
+    for state in ["demandé", "accordé", "sorti", "rendu", "en retard"] {
+        assert!(err.contains(state), "{state}: {err}");
+    }
+    assert!(err.contains("--state"), "{err}");
+}

@@ -340,6 +340,13 @@ pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
         LoanCmd::Cancel { id, note } => c.cancel(action(id, note)).await.map_err(api_error)?,
         LoanCmd::Show { id } => c.get(pb::LoanId { id }).await.map_err(api_error)?,
         LoanCmd::List { site, state, side } => {
+            if state.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                let values: Vec<&str> = loans::STATES_FR.iter().map(|(_, fr)| *fr).collect();
+                anyhow::bail!(
+                    "--state vide : donnez un état parmi {} (ou omettez --state pour tous les prêts)",
+                    values.join(", ")
+                );
+            }
             let list = c
                 .list(pb::ListLoansRequest {
                     site: site.unwrap_or_default(),

@@ -805,6 +805,10 @@ pub fn parse_fr() -> Cli {
             "option inconnue : « {} »{suggestion}",
             ctx(ContextKind::InvalidArg)
         ),
+        ErrorKind::InvalidValue if ctx(ContextKind::InvalidValue).is_empty() => format!(
+            "il manque la valeur de {} ; les valeurs possibles sont dans l'aide de la commande (--help)",
+            ctx(ContextKind::InvalidArg)
+        ),
         ErrorKind::InvalidValue => {
             let valid = ctx(ContextKind::ValidValue);
             format!(
