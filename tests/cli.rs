@@ -939,3 +939,88 @@ fn help_texts_say_what_people_type() {
     let text = help(&["purchase"]);
     assert!(!text.contains("draft"), "{text}");
 }
+
+/// Issue 10, item 14: events, actions and partners are named by a unique
+/// beginning of their id, as equipment and loans are; a beginning shared by
+/// several says which, in French. `partner show` shows a partner by name,
+/// its contact only to its own site's team.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_actions_and_partners_by_the_beginning_of_their_id() {
+    let metz = TestNode::start("metz", &[]).await;
+    let thio = TestNode::start("thionville", &[&metz]).await;
+    let id_of = |out: Output| json(&out)["id"].as_str().unwrap().to_string();
+    let mut events = Vec::new();
+    let mut actions = Vec::new();
+    for title in ["Atelier robotique", "Forum des métiers"] {
+        events.push(id_of(metz.cli(&[
+            "--json",
+            "event",
+            "add",
+            "--title",
+            title,
+            "--kind",
+            "atelier",
+            "--start",
+            "16/12/2026 14:00",
+            "--end",
+            "16/12/2026 16:00",
+        ])));
+        actions.push(id_of(metz.cli(&[
+            "--json", "action", "create", "--title", title, "--axis", "1",
+        ])));
+    }
+    let partner = id_of(metz.cli(&[
+        "--json",
+        "partner",
+        "add",
+        "--name",
+        "Mairie de Metz",
+        "--kind",
+        "collectivité",
+        "--contact",
+        "M. Dupont, 03 87 00 00 00",
+    ]));
+    // A beginning after the kind (`ev-`), long enough to be unique.
+    let prefix = |id: &str, others: &[String]| {
+        let rest = &id[3..];
+        (1..=rest.len())
+            .map(|n| rest[..n].to_string())
+            .find(|p| others.iter().all(|o| o == id || !o[3..].starts_with(p.as_str())))
+            .unwrap()
+    };
+    let shown = ok(&metz.cli(&["event", "show", &prefix(&events[0], &events)]));
+    assert!(shown.contains("Atelier robotique"), "{shown}");
+    let shown = ok(&metz.cli(&["action", "show", &prefix(&actions[1], &actions)]));
+    assert!(shown.contains("Forum des métiers"), "{shown}");
+    let p = prefix(&partner, &[]);
+    let shown = ok(&metz.cli(&["partner", "show", &p]));
+    assert!(
+        shown.contains("Mairie de Metz") && shown.contains("collectivité"),
+        "{shown}"
+    );
+    assert!(shown.contains("M. Dupont"), "its own site sees the contact: {shown}");
+    for (what, args) in [
+        ("d'événement", ["event", "show", "ev-"]),
+        ("d'action", ["action", "show", "ac-"]),
+    ] {
+        let out = metz.cli(&args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("plusieurs identifiants {what}")),
+            "{what}: {err}"
+        );
+    }
+    let out = metz.cli(&["partner", "show", "pa-zzzzzz"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("introuvable"));
+
+    // Another site reads the partner, without its contact.
+    converge(&[&metz, &thio]).await;
+    let shown = ok(&thio.cli(&["partner", "show", &p]));
+    assert!(shown.contains("Mairie de Metz"), "{shown}");
+    assert!(!shown.contains("Dupont"), "{shown}");
+    // Reports take a unique beginning of a site, as other commands do.
+    let r = json(&thio.cli(&["report", "indicators", "--site", "thio", "--format", "json"]));
+    assert_eq!(r["site"], "thionville", "{r}");
+}

@@ -49,7 +49,32 @@ pub fn facts(ctx: &NodeContext) -> Result<Arc<Facts>> {
     Ok(ctx.reports.facts(&ctx.docs)?.0)
 }
 
+/// The site `typed` names among those this node holds: its id or a unique
+/// beginning of it (`metz` for `metz-borny`), as other commands accept.
+fn site_named(facts: &Facts, typed: &str) -> Result<String> {
+    if typed.trim().is_empty() {
+        return Ok(String::new());
+    }
+    crate::domain::ids::resolve(
+        "site",
+        typed,
+        facts
+            .sites
+            .iter()
+            .map(|(id, name)| (id.clone(), name.clone())),
+    )
+    .map_err(|e| match e {
+        Error::NotFound(_) => Error::not_found(format!(
+            "site {} inconnu : aucun document de ce site sur ce nœud",
+            typed.trim()
+        )),
+        other => other,
+    })
+}
+
 pub fn indicators(ctx: &NodeContext, r: &pb::IndicatorsRequest) -> Result<pb::IndicatorReport> {
+    let facts = facts(ctx)?;
+    let site = site_named(&facts, &r.site)?;
     let q = Query::new(
         &r.from,
         &r.to,
@@ -64,12 +89,13 @@ pub fn indicators(ctx: &NodeContext, r: &pb::IndicatorsRequest) -> Result<pb::In
 }
 
 pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport> {
-    let site = r.site.trim();
-    if site.is_empty() {
+    if r.site.trim().is_empty() {
         return Err(Error::invalid("donnez le site du bilan (--site)"));
     }
-    let q = Query::new(&r.from, &r.to, &r.school_year, site, 0, "", today())?;
     let facts = facts(ctx)?;
+    let site = site_named(&facts, &r.site)?;
+    let site = site.as_str();
+    let q = Query::new(&r.from, &r.to, &r.school_year, site, 0, "", today())?;
     let indicators = report::compute(&facts, &q)?;
     let mut events: Vec<pb::BilanEvent> = facts
         .events()
