@@ -1370,3 +1370,73 @@ async fn an_empty_state_filter_names_the_states() {
     }
     assert!(err.contains("--state"), "{err}");
 }
+
+/// Issue 10, items 11 to 14, in the bilan: loans name their items, an
+/// overdue loan says so, the pilot of an action is named, and amounts read
+/// « 12 000,00 » for people (the csv-excel keeps plain numbers for the
+/// spreadsheet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bilan_names_items_and_pilots_and_says_overdue() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let cam = lender.add_item("Caméra 4K").await;
+    let tripod = lender.add_item("Trépied").await;
+    converge(&[&lender, &borrower]).await;
+    let late = record(
+        &lender,
+        &[&cam.id, &tripod.id],
+        "emprunteur",
+        &paris_day(-10),
+        &paris_day(-3),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(late.overdue);
+    let action = json_of(&lender.cli(&[
+        "--json", "action", "create", "--title", "Robotique", "--axis", "1",
+    ]));
+    let action = action["id"].as_str().unwrap();
+    ok(&lender.cli(&["action", "update", action, "--budget-planned", "12000"]));
+    let (from, to) = (paris_day(-30), paris_day(0));
+    let period = ["--from", from.as_str(), "--to", to.as_str()];
+
+    let mut args = vec!["report", "bilan", "--site", "preteur", "--format", "md"];
+    args.extend(period);
+    let md = ok(&lender.cli(&args));
+    let row = md.lines().find(|l| l.contains(&late.id)).unwrap();
+    assert!(row.contains("Caméra 4K, Trépied"), "{md}");
+    assert!(row.contains("sorti, en retard (enregistré après coup)"), "{md}");
+    let row = md.lines().find(|l| l.contains("Robotique")).unwrap();
+    assert!(row.contains("12\u{202f}000,00"), "{md}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let xl = dir.path().join("bilan.csv");
+    let mut args = vec![
+        "report",
+        "bilan",
+        "--site",
+        "preteur",
+        "--format",
+        "csv-excel",
+        "--out",
+        xl.to_str().unwrap(),
+    ];
+    args.extend(period);
+    ok(&lender.cli(&args));
+    let text = String::from_utf8(std::fs::read(&xl).unwrap()).unwrap();
+    let row = text.lines().find(|l| l.contains(&late.id)).unwrap();
+    assert!(row.contains(";Caméra 4K, Trépied;"), "{row}");
+    assert!(row.contains("en retard"), "{row}");
+    let row = text.lines().find(|l| l.starts_with("Robotique;")).unwrap();
+    assert!(row.contains(";Tiers-lieu preteur;"), "the pilot by name: {row}");
+    assert!(row.contains(";12000,00;"), "a number for the spreadsheet: {row}");
+
+    // The borrower's bilan names the lender's items too.
+    converge(&[&lender, &borrower]).await;
+    let mut args = vec!["report", "bilan", "--site", "emprunteur"];
+    args.extend(period);
+    let md = ok(&borrower.cli(&args));
+    let row = md.lines().find(|l| l.contains(&late.id)).unwrap();
+    assert!(row.contains("Caméra 4K, Trépied"), "{md}");
+}

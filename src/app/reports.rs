@@ -79,12 +79,11 @@ pub fn indicators(ctx: &NodeContext, r: &pb::IndicatorsRequest) -> Result<pb::In
         &r.from,
         &r.to,
         &r.school_year,
-        &r.site,
+        &site,
         r.axis,
         &r.by,
         today(),
     )?;
-    let facts = facts(ctx)?;
     Ok(report_pb(&report::compute(&facts, &q)?))
 }
 
@@ -138,7 +137,19 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
     events.sort_by(|a, b| a.start.cmp(&b.start).then(a.id.cmp(&b.id)));
     let names = crate::app::equipment::site_names(ctx).unwrap_or_default();
     let name = |site: &str| names.get(site).cloned().unwrap_or_else(|| site.to_string());
+    let all_items = crate::app::equipment::list_all(ctx)?;
+    let item_names: std::collections::HashMap<&str, &str> = all_items
+        .iter()
+        .map(|i| (i.id.as_str(), i.name.as_str()))
+        .collect();
+    let now = chrono::Utc::now();
     let loan = |l: &report::facts::LoanFact| pb::BilanLoan {
+        item_names: l
+            .items
+            .iter()
+            .map(|i| item_names.get(i.as_str()).unwrap_or(&i.as_str()).to_string())
+            .collect(),
+        overdue: l.state == "checked_out" && now > l.end,
         recorded: l.recorded,
         lender_name: name(&l.lender),
         borrower_name: name(&l.borrower),
@@ -188,6 +199,7 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
             axis: a.axis,
             status: a.status.clone(),
             lead: a.lead.clone(),
+            lead_name: name(&a.lead),
             role: if a.lead == site {
                 "lead"
             } else {

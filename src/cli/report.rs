@@ -167,7 +167,7 @@ pub async fn run(t: &Target, json_out: bool, cmd: ReportCmd) -> anyhow::Result<(
                             if f.integer {
                                 v.to_string()
                             } else {
-                                excel_number(v)
+                                fr_number(v)
                             }
                         };
                         let mut row = vec![f.label.clone()];
