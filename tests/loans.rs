@@ -1440,3 +1440,61 @@ async fn the_bilan_names_items_and_pilots_and_says_overdue() {
     let row = md.lines().find(|l| l.contains(&late.id)).unwrap();
     assert!(row.contains("Caméra 4K, Trépied"), "{md}");
 }
+
+/// Issue 10, item 3: a loan recorded before its item's acquisition date (by
+/// default, the day it was entered) is accepted, but the answer says the use
+/// rate leaves those days out and how to give the acquisition date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loan_recorded_before_the_acquisition_says_so() {
+    let lender = TestNode::start("preteur", &[]).await;
+    let borrower = TestNode::start("emprunteur", &[&lender]).await;
+    let cam = lender.add_item("Caméra 4K").await;
+    converge(&[&lender, &borrower]).await;
+    let (from, to) = (paris_day(-10), paris_day(-3));
+    let text = ok(&lender.cli(&[
+        "loan",
+        "record",
+        "--equipment",
+        &cam.id,
+        "--borrower",
+        "emprunteur",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ]));
+    let line = text
+        .lines()
+        .find(|l| l.contains("ATTENTION"))
+        .unwrap_or_else(|| panic!("no warning: {text}"));
+    assert!(line.contains("Caméra 4K") && line.contains("taux d'utilisation"), "{line}");
+    assert!(
+        line.contains(&format!("maillage equipment update {} --acquired JJ/MM/AAAA", cam.id)),
+        "{line}"
+    );
+    let loans = loans_of(&lender).await.loans;
+    let loan = loans.iter().find(|l| l.equipment == [cam.id.clone()]).unwrap();
+    assert_eq!(loan.counted_later.len(), 1, "{:?}", loan.counted_later);
+    assert_eq!(loan.counted_later[0].equipment_name, "Caméra 4K");
+    // Given its acquisition date, the warning goes away.
+    let acquired = paris_day(-60);
+    ok(&lender.cli(&["equipment", "update", &cam.id, "--acquired", &acquired]));
+    let text = ok(&lender.cli(&["loan", "show", &loan.id]));
+    assert!(!text.contains("ATTENTION"), "{text}");
+    // A loan after the acquisition says nothing.
+    let other = lender.add_item("Trépied").await;
+    let v = json_of(&lender.cli(&[
+        "--json",
+        "loan",
+        "record",
+        "--equipment",
+        &other.id,
+        "--borrower",
+        "emprunteur",
+        "--from",
+        &paris_day(0),
+        "--to",
+        &paris_day(0),
+    ]));
+    assert_eq!(v["counted_later"].as_array().map_or(0, |a| a.len()), 0, "{v}");
+}

@@ -145,6 +145,8 @@ pub struct View {
     /// Equipment id → why it cannot go out as it is: "maintenance",
     /// "retired" or "out_of_order" (items in service are absent).
     out_of_service: BTreeMap<String, &'static str>,
+    /// Equipment id → the day the use rate counts it from.
+    counted_from: BTreeMap<String, chrono::NaiveDate>,
     conflicts: BTreeMap<String, BTreeSet<String>>,
     holdings: Vec<Holding>,
     now: chrono::DateTime<Utc>,
@@ -171,8 +173,12 @@ impl View {
         let now = Utc::now();
         let mut names = BTreeMap::new();
         let mut out_of_service = BTreeMap::new();
+        let mut counted_from = BTreeMap::new();
         for i in items {
             names.insert(i.id.clone(), i.name.clone());
+            if let Some(day) = i.counted_from() {
+                counted_from.insert(i.id.clone(), day);
+            }
             if let Some(why) = out_of_service_state(i) {
                 out_of_service.insert(i.id.clone(), why);
             }
@@ -181,6 +187,7 @@ impl View {
             sites: site_names(ctx)?,
             items: names,
             out_of_service,
+            counted_from,
             conflicts: conflict_index(&conflicts(ctx)?),
             holdings: holdings(ctx, now)?,
             now,
@@ -238,6 +245,26 @@ impl View {
             .collect()
     }
 
+    /// For a loan recorded after the fact, its items counted by the use
+    /// rate only from a day after the loan's start.
+    fn counted_later(&self, loan: &Loan) -> Vec<pb::ItemCountedFrom> {
+        let Some((from, _)) = loan.window().filter(|_| loan.recorded()) else {
+            return Vec::new();
+        };
+        let start = time::paris(from).date_naive();
+        loan.equipment()
+            .iter()
+            .filter_map(|id| {
+                let day = self.counted_from.get(id).filter(|d| **d > start)?;
+                Some(pb::ItemCountedFrom {
+                    equipment: id.clone(),
+                    equipment_name: self.item_name(id),
+                    counted_from: day.to_string(),
+                })
+            })
+            .collect()
+    }
+
     pub fn to_pb(&self, loan: &Loan) -> pb::Loan {
         let (from, to) = loan.window_text();
         let r = loan.request.as_ref();
@@ -285,6 +312,7 @@ impl View {
             } else {
                 Vec::new()
             },
+            counted_later: self.counted_later(loan),
             return_condition: d.map(|d| d.return_condition.clone()).unwrap_or_default(),
             incident_equipment: d
                 .filter(|d| !d.incident.is_empty())

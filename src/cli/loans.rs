@@ -231,6 +231,16 @@ fn print_loan(l: &pb::Loan) {
             if o.overdue { ", en retard" } else { "" },
         );
     }
+    for c in &l.counted_later {
+        println!(
+            "  ATTENTION : le taux d'utilisation ne compte {} qu'à partir du {} : les jours de ce prêt avant cette date n'y entrent pas ; si le matériel était déjà là, donnez sa date d'acquisition : maillage equipment update {} --acquired JJ/MM/AAAA",
+            named(&c.equipment_name, &c.equipment),
+            crate::domain::time::parse_date(&c.counted_from)
+                .map(time::fr_date)
+                .unwrap_or_else(|_| c.counted_from.clone()),
+            c.equipment,
+        );
+    }
     for o in &l.out_of_service {
         println!(
             "  ATTENTION : {} est {} ; le site prêteur décidera",
