@@ -452,7 +452,11 @@ async fn a_delivery_turns_the_chosen_lines_into_items() {
         .lines()
         .find(|l| l.contains("matériel créé :"))
         .unwrap_or_else(|| panic!("{shown}"));
-    for name in ["Robot Thymio (1/2) (eq-", "Robot Thymio (2/2) (eq-", "Caméra 4K (eq-"] {
+    for name in [
+        "Robot Thymio (1/2) (eq-",
+        "Robot Thymio (2/2) (eq-",
+        "Caméra 4K (eq-",
+    ] {
         assert!(line.contains(name), "{name}: {shown}");
     }
     let listed = ok(&b.cli(&["purchase", "list", "--state", "Livrée"]));

@@ -739,12 +739,22 @@ async fn the_federation_port_gets_the_french_advice_not_sigpipe() {
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{args:?}: {:?} {stderr}", out.status);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{args:?}: {:?} {stderr}",
+                out.status
+            );
             assert!(
                 stderr.contains("api_listen") && stderr.contains("127.0.0.1:7401"),
                 "{args:?}: {stderr}"
             );
-            for english in ["transport error", "h2 protocol", "operation was canceled", "http2"] {
+            for english in [
+                "transport error",
+                "h2 protocol",
+                "operation was canceled",
+                "http2",
+            ] {
                 assert!(!stderr.contains(english), "{args:?}: {stderr}");
             }
         }
@@ -912,7 +922,10 @@ fn help_texts_say_what_people_type() {
     assert!(line(&text, "due").contains("JJ/MM/AAAA"), "{text}");
     let text = help(&["equipment", "add"]);
     let l = line(&text, "condition");
-    assert!(l.contains("hors service") && !l.contains("out_of_order"), "{l}");
+    assert!(
+        l.contains("hors service") && !l.contains("out_of_order"),
+        "{l}"
+    );
     let l = line(&text, "loanable");
     assert!(l.contains("oui ou non") && !l.contains("true"), "{l}");
     let text = help(&["equipment", "list"]);
@@ -925,9 +938,15 @@ fn help_texts_say_what_people_type() {
         "{l}"
     );
     assert!(line(&text, "kind").contains("Type : séminaire"), "{text}");
-    assert!(line(&text, "audience").contains("Publics, séparés par des virgules : élèves"), "{text}");
+    assert!(
+        line(&text, "audience").contains("Publics, séparés par des virgules : élèves"),
+        "{text}"
+    );
     let l = line(&text, "rrule");
-    assert!(l.contains("chaque mercredi") && l.contains("FREQ=WEEKLY"), "{l}");
+    assert!(
+        l.contains("chaque mercredi") && l.contains("FREQ=WEEKLY"),
+        "{l}"
+    );
     for args in [vec!["init"], vec!["site", "enrol"], vec!["token", "create"]] {
         let text = help(&args);
         let l = line(&text, "role");
@@ -985,7 +1004,11 @@ async fn events_actions_and_partners_by_the_beginning_of_their_id() {
         let rest = &id[3..];
         (1..=rest.len())
             .map(|n| rest[..n].to_string())
-            .find(|p| others.iter().all(|o| o == id || !o[3..].starts_with(p.as_str())))
+            .find(|p| {
+                others
+                    .iter()
+                    .all(|o| o == id || !o[3..].starts_with(p.as_str()))
+            })
             .unwrap()
     };
     let shown = ok(&metz.cli(&["event", "show", &prefix(&events[0], &events)]));
@@ -998,7 +1021,10 @@ async fn events_actions_and_partners_by_the_beginning_of_their_id() {
         shown.contains("Mairie de Metz") && shown.contains("collectivité"),
         "{shown}"
     );
-    assert!(shown.contains("M. Dupont"), "its own site sees the contact: {shown}");
+    assert!(
+        shown.contains("M. Dupont"),
+        "its own site sees the contact: {shown}"
+    );
     for (what, args) in [
         ("d'événement", ["event", "show", "ev-"]),
         ("d'action", ["action", "show", "ac-"]),

@@ -1306,7 +1306,11 @@ async fn a_request_says_which_items_are_out_of_service() {
     let plain = request(&borrower, &[&fine.id], &paris_day(3), &paris_day(4))
         .await
         .unwrap();
-    assert!(plain.out_of_service.is_empty(), "{:?}", plain.out_of_service);
+    assert!(
+        plain.out_of_service.is_empty(),
+        "{:?}",
+        plain.out_of_service
+    );
 
     let (from, to) = (paris_day(6), paris_day(7));
     for (id, words) in [
@@ -1394,7 +1398,13 @@ async fn the_bilan_names_items_and_pilots_and_says_overdue() {
     .unwrap();
     assert!(late.overdue);
     let action = json_of(&lender.cli(&[
-        "--json", "action", "create", "--title", "Robotique", "--axis", "1",
+        "--json",
+        "action",
+        "create",
+        "--title",
+        "Robotique",
+        "--axis",
+        "1",
     ]));
     let action = action["id"].as_str().unwrap();
     ok(&lender.cli(&["action", "update", action, "--budget-planned", "12000"]));
@@ -1406,7 +1416,10 @@ async fn the_bilan_names_items_and_pilots_and_says_overdue() {
     let md = ok(&lender.cli(&args));
     let row = md.lines().find(|l| l.contains(&late.id)).unwrap();
     assert!(row.contains("Caméra 4K, Trépied"), "{md}");
-    assert!(row.contains("sorti, en retard (enregistré après coup)"), "{md}");
+    assert!(
+        row.contains("sorti, en retard (enregistré après coup)"),
+        "{md}"
+    );
     let row = md.lines().find(|l| l.contains("Robotique")).unwrap();
     assert!(row.contains("12\u{202f}000,00"), "{md}");
 
@@ -1429,8 +1442,14 @@ async fn the_bilan_names_items_and_pilots_and_says_overdue() {
     assert!(row.contains(";Caméra 4K, Trépied;"), "{row}");
     assert!(row.contains("en retard"), "{row}");
     let row = text.lines().find(|l| l.starts_with("Robotique;")).unwrap();
-    assert!(row.contains(";Tiers-lieu preteur;"), "the pilot by name: {row}");
-    assert!(row.contains(";12000,00;"), "a number for the spreadsheet: {row}");
+    assert!(
+        row.contains(";Tiers-lieu preteur;"),
+        "the pilot by name: {row}"
+    );
+    assert!(
+        row.contains(";12000,00;"),
+        "a number for the spreadsheet: {row}"
+    );
 
     // The borrower's bilan names the lender's items too.
     converge(&[&lender, &borrower]).await;
@@ -1467,13 +1486,22 @@ async fn a_loan_recorded_before_the_acquisition_says_so() {
         .lines()
         .find(|l| l.contains("ATTENTION"))
         .unwrap_or_else(|| panic!("no warning: {text}"));
-    assert!(line.contains("Caméra 4K") && line.contains("taux d'utilisation"), "{line}");
     assert!(
-        line.contains(&format!("maillage equipment update {} --acquired JJ/MM/AAAA", cam.id)),
+        line.contains("Caméra 4K") && line.contains("taux d'utilisation"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            "maillage equipment update {} --acquired JJ/MM/AAAA",
+            cam.id
+        )),
         "{line}"
     );
     let loans = loans_of(&lender).await.loans;
-    let loan = loans.iter().find(|l| l.equipment == [cam.id.clone()]).unwrap();
+    let loan = loans
+        .iter()
+        .find(|l| l.equipment == [cam.id.clone()])
+        .unwrap();
     assert_eq!(loan.counted_later.len(), 1, "{:?}", loan.counted_later);
     assert_eq!(loan.counted_later[0].equipment_name, "Caméra 4K");
     // Given its acquisition date, the warning goes away.
@@ -1496,5 +1524,9 @@ async fn a_loan_recorded_before_the_acquisition_says_so() {
         "--to",
         &paris_day(0),
     ]));
-    assert_eq!(v["counted_later"].as_array().map_or(0, |a| a.len()), 0, "{v}");
+    assert_eq!(
+        v["counted_later"].as_array().map_or(0, |a| a.len()),
+        0,
+        "{v}"
+    );
 }

@@ -726,7 +726,10 @@ async fn sessions_budgets_and_acquisitions_count_as_the_reference_says() {
     let mut args = vec!["report", "bilan", "--site", "thionville", "--format", "md"];
     args.extend(period);
     let md = ok(&thio.cli(&args));
-    assert!(md.contains("(budget de Tiers-lieu metz)"), "the lead by its name: {md}");
+    assert!(
+        md.contains("(budget de Tiers-lieu metz)"),
+        "the lead by its name: {md}"
+    );
     assert!(md.contains("| participant |"), "{md}");
 
     // No amount, no « € dépensés ».

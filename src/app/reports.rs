@@ -147,7 +147,12 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
         item_names: l
             .items
             .iter()
-            .map(|i| item_names.get(i.as_str()).unwrap_or(&i.as_str()).to_string())
+            .map(|i| {
+                item_names
+                    .get(i.as_str())
+                    .unwrap_or(&i.as_str())
+                    .to_string()
+            })
             .collect(),
         overdue: l.state == "checked_out" && now > l.end,
         recorded: l.recorded,

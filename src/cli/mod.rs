@@ -863,9 +863,21 @@ mod tests {
     /// `--loanable` takes oui/non, as its help says, and true/false.
     #[test]
     fn loanable_is_oui_or_non() {
-        for (typed, expected) in [("oui", true), ("non", false), ("true", true), ("false", false)] {
+        for (typed, expected) in [
+            ("oui", true),
+            ("non", false),
+            ("true", true),
+            ("false", false),
+        ] {
             let cli = parse(&[
-                "maillage", "equipment", "add", "--name", "x", "--category", "y", "--loanable",
+                "maillage",
+                "equipment",
+                "add",
+                "--name",
+                "x",
+                "--category",
+                "y",
+                "--loanable",
                 typed,
             ])
             .unwrap_or_else(|e| panic!("{typed}: {e}"));
@@ -876,7 +888,15 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        let cli = parse(&["maillage", "equipment", "update", "eq-1", "--loanable", "non"]).unwrap();
+        let cli = parse(&[
+            "maillage",
+            "equipment",
+            "update",
+            "eq-1",
+            "--loanable",
+            "non",
+        ])
+        .unwrap();
         assert!(matches!(
             cli.command,
             super::Command::Equipment(super::EquipmentCmd::Update {
@@ -885,7 +905,14 @@ mod tests {
             })
         ));
         assert!(parse(&[
-            "maillage", "equipment", "add", "--name", "x", "--category", "y", "--loanable",
+            "maillage",
+            "equipment",
+            "add",
+            "--name",
+            "x",
+            "--category",
+            "y",
+            "--loanable",
             "peut-être",
         ])
         .is_err());

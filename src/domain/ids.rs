@@ -129,13 +129,19 @@ mod tests {
     #[test]
     fn de_is_elided_before_a_vowel() {
         let all = c(&[("ev-ab1", "Atelier"), ("ev-ab2", "Forum")]);
-        let m = resolve("événement", "ab", all.clone()).unwrap_err().to_string();
+        let m = resolve("événement", "ab", all.clone())
+            .unwrap_err()
+            .to_string();
         assert!(m.contains("plusieurs identifiants d'événement :"), "{m}");
-        let m = resolve("action", "ab", all.clone()).unwrap_err().to_string();
+        let m = resolve("action", "ab", all.clone())
+            .unwrap_err()
+            .to_string();
         assert!(m.contains("plusieurs identifiants d'action :"), "{m}");
         let m = resolve("matériel", "ab", all).unwrap_err().to_string();
         assert!(m.contains("plusieurs identifiants de matériel :"), "{m}");
-        let m = resolve("événement", " ", Vec::new()).unwrap_err().to_string();
+        let m = resolve("événement", " ", Vec::new())
+            .unwrap_err()
+            .to_string();
         assert_eq!(m, "identifiant d'événement manquant");
         assert_eq!(de("achat"), "d'achat");
         assert_eq!(de("prêt"), "de prêt");

@@ -805,7 +805,10 @@ mod tests {
             describe_rrule("FREQ=MONTHLY;UNTIL=20270630"),
             "chaque mois, jusqu'au mer. 30 juin 2027"
         );
-        assert_eq!(describe_rrule("FREQ=DAILY;COUNT=5"), "chaque jour, 5 séances");
+        assert_eq!(
+            describe_rrule("FREQ=DAILY;COUNT=5"),
+            "chaque jour, 5 séances"
+        );
         assert_eq!(
             describe_rrule("FREQ=MONTHLY;BYDAY=1TU"),
             "chaque mois (BYDAY=1TU)"

@@ -158,9 +158,15 @@ fn new_event_validation_errors() {
         "{m}"
     );
     let m = invalid(&input("demain 10h", "2026-12-01T12:00"));
-    assert!(m.starts_with("début (--start) :") && m.contains("JJ/MM/AAAA"), "{m}");
+    assert!(
+        m.starts_with("début (--start) :") && m.contains("JJ/MM/AAAA"),
+        "{m}"
+    );
     let m = invalid(&input("2026-12-01", "2026-12-01T12:00"));
-    assert!(m.starts_with("début (--start) :") && m.contains("--all-day"), "{m}");
+    assert!(
+        m.starts_with("début (--start) :") && m.contains("--all-day"),
+        "{m}"
+    );
     // The date as typed, with a time the command accepts.
     let m = invalid(&input("16/12/2026 14:00", "18/12/2026"));
     assert!(
@@ -202,12 +208,18 @@ fn new_event_validation_errors() {
         ..input("2026-12-02", "2026-12-01")
     };
     let m = invalid(&day);
-    assert!(m.starts_with("fin (--end) :") && m.contains("dernier jour"), "{m}");
+    assert!(
+        m.starts_with("fin (--end) :") && m.contains("dernier jour"),
+        "{m}"
+    );
     let m = invalid(&EventInput {
         all_day: true,
         ..input("2026-12-01T10:00", "2026-12-01")
     });
-    assert!(m.starts_with("début (--start) :") && m.contains("sans heure"), "{m}");
+    assert!(
+        m.starts_with("début (--start) :") && m.contains("sans heure"),
+        "{m}"
+    );
     let m = invalid(&EventInput {
         all_day: true,
         rrule: Some("FREQ=DAILY;BYHOUR=10".into()),
