@@ -691,16 +691,16 @@ fn bilan_page(frame: &Frame, b: &pb::BilanReport) -> Markup {
                             table {
                                 caption.sr-only { (heading) }
                                 thead { tr {
-                                    th scope="col" { "Prêt" } th scope="col" { (other) } th scope="col" { "État" }
-                                    th scope="col" { "Quand" } th scope="col" { "Matériel" } th scope="col" { "Objets-jours" }
+                                    th scope="col" { "Prêt, matériel" } th scope="col" { (other) } th scope="col" { "État" }
+                                    th scope="col" { "Quand" } th scope="col" { "Objets-jours" }
                                 } }
                                 tbody { @for l in loans.iter() {
                                     tr {
-                                        th scope="row" { (l.id) @if !l.purpose.is_empty() { br; span.small { (l.purpose) } } }
+                                        // The items under the loan, so that the printed A4 keeps its columns.
+                                        th scope="row" { (l.id) br; span.small { (render::loan_items(l)) } @if !l.purpose.is_empty() { br; span.small { (l.purpose) } } }
                                         td { @if other == "Emprunteur" { (l.borrower_name) } @else { (l.lender_name) } }
                                         td { (render::loan_state_shown(l)) }
                                         td { (time::fr_period(&l.from, &l.to)) }
-                                        td { (render::loan_items(l)) }
                                         td.num { (l.item_days) }
                                     }
                                 } }
