@@ -380,11 +380,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         client::Target::resolve(cli.node.as_deref(), dir.as_deref(), cli.token.as_deref())?;
     let result = client_command(&target, cli.json, cli.command).await;
     match result {
-        // Nothing said which node: say what to pass rather than a transport error.
-        Err(e) if guessed && is_unreachable(&e) => Err(e.context(format!(
-            "aucun nœud indiqué : la commande a essayé {}, l'API d'un nœud sans TLS ; sur la machine du nœud, passez --dir DOSSIER_DU_NŒUD (ou MAILLAGE_DIR) ; sinon --node http://HÔTE:PORT, l'adresse api_listen du nœud (127.0.0.1:7401 par défaut avec TLS)",
-            DEFAULT_NODE
-        ))),
+        // Nothing said which node: say what to pass, in place of the
+        // transport error (whose advice this one holds).
+        Err(e) if guessed && is_unreachable(&e) => Err(anyhow::anyhow!(
+            "aucun nœud indiqué : la commande a essayé {DEFAULT_NODE}, l'API d'un nœud sans TLS ; sur la machine du nœud, passez --dir DOSSIER_DU_NŒUD (ou MAILLAGE_DIR) ; sinon --node http://HÔTE:PORT, l'adresse api_listen du nœud (127.0.0.1:7401 par défaut avec TLS)"
+        )),
         other => other,
     }
 }
