@@ -485,6 +485,33 @@ pub fn validate_peer_url(p: &str) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    /// deploy/maillage.toml.sample is what `maillage init` writes for
+    /// metz-borny (its site-specific values: name, listen, peers): a new
+    /// field or section of the configuration shows in the sample too.
+    #[test]
+    fn the_deploy_sample_is_what_init_writes() {
+        let mut c = Config::new(
+            "metz-borny",
+            "Tiers-lieu éducatif de Metz-Borny",
+            Role::Site,
+        );
+        c.listen = "0.0.0.0:7400".into();
+        c.peers = vec![
+            "https://rectorat.example.invalid:7400".into(),
+            "https://thionville.example.invalid:7400".into(),
+        ];
+        let sample = include_str!("../deploy/maillage.toml.sample");
+        assert!(
+            sample == c.to_documented_toml(),
+            "deploy/maillage.toml.sample differs from what init writes; write it again \
+             (maillage init --dir D --site metz-borny --name … --listen 0.0.0.0:7400 \
+             --peer … --peer …, then copy D/maillage.toml):\n{}",
+            c.to_documented_toml()
+        );
+        let back: Config = toml::from_str(sample).unwrap();
+        assert_eq!(back, c);
+    }
+
     #[test]
     fn documented_toml_roundtrips() {
         let mut c = Config::new("metz", "Tiers-lieu \"Metz\"", Role::Academy);

@@ -7,15 +7,20 @@ fn main() -> std::process::ExitCode {
         maillage::cli::Command::Serve | maillage::cli::Command::Demo(_)
     );
     // A client command whose output is closed (`… | head`) ends quietly, as
-    // every Unix tool does, instead of panicking on the broken pipe. Not for
-    // the node, the demo and the benchmarks: they write to sockets.
+    // every Unix tool does, instead of panicking on the broken pipe. SIGPIPE
+    // stays ignored (Rust's default): the gRPC client writes to sockets too,
+    // and a node that closes the connection (a TLS port, say) must give an
+    // error that says what to fix, not kill the command. Only stdout closing
+    // ends the command, here, with success.
     let client = quiet && !matches!(cli.command, maillage::cli::Command::Bench(_));
-    #[cfg(unix)]
     if client {
-        // SAFETY: called before any thread starts; restores the default action.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        }
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if maillage::cli::output::is_closed_stdout(info.payload_as_str()) {
+                std::process::exit(0);
+            }
+            default_hook(info);
+        }));
     }
     // The demo's terminal shows its banner; its nodes' journal only on demand
     // (RUST_LOG=info), since the start of a network is noisy by nature.

@@ -232,7 +232,7 @@ impl RunningNode {
                 .with_context(|| format!("ouverture du stockage dans {}", dir.display()))?,
         );
         let tls = if config.insecure {
-            warn!("insecure = true : les pairs se connectent sans TLS ni certificat, à réserver aux essais");
+            warn!("insecure = true : les sites voisins se connectent sans TLS ni certificat, à réserver aux essais");
             None
         } else {
             Some(crate::tls::NodeTls::load(dir)?)
@@ -569,7 +569,7 @@ impl RunningNode {
             .await
             .is_err()
         {
-            warn!("des sessions de pairs ne se sont pas fermées à temps");
+            warn!("des sessions avec des sites voisins ne se sont pas fermées à temps");
         }
         if let Err(e) = self.store.flush().await {
             warn!(cause = %e, "écriture finale du stockage impossible");

@@ -447,6 +447,18 @@ async fn a_delivery_turns_the_chosen_lines_into_items() {
         !shown.contains("delivered") && !shown.contains("director"),
         "{shown}"
     );
+    // The items created, by their names beside their ids.
+    let line = shown
+        .lines()
+        .find(|l| l.contains("matériel créé :"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    for name in [
+        "Robot Thymio (1/2) (eq-",
+        "Robot Thymio (2/2) (eq-",
+        "Caméra 4K (eq-",
+    ] {
+        assert!(line.contains(name), "{name}: {shown}");
+    }
     let listed = ok(&b.cli(&["purchase", "list", "--state", "Livrée"]));
     assert!(
         listed.contains(&id) && listed.contains("livrée"),

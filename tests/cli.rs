@@ -719,6 +719,48 @@ async fn a_closed_output_ends_a_command_quietly() {
     }
 }
 
+/// A command pointed at a node's TLS federation port (the mistake the old
+/// default address made) is neither killed by SIGPIPE when the TLS server
+/// closes the connection nor left with hyper's English: it exits 1 with the
+/// French advice to give the api_listen address. Repeated, since which of
+/// the two failures happens depends on timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_federation_port_gets_the_french_advice_not_sigpipe() {
+    let a = TestNode::start("metz", &[]).await;
+    assert!(a.fed_url.starts_with("https://"), "{}", a.fed_url);
+    let plain = a.fed_url.replacen("https://", "http://", 1);
+    for _ in 0..5 {
+        for args in [vec!["status"], vec!["equipment", "list"]] {
+            let out = Command::new(BIN)
+                .args(["--node", &plain, "--token", "x"])
+                .args(&args)
+                .env_remove("MAILLAGE_DIR")
+                .env_remove("MAILLAGE_TOKEN")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{args:?}: {:?} {stderr}",
+                out.status
+            );
+            assert!(
+                stderr.contains("api_listen") && stderr.contains("127.0.0.1:7401"),
+                "{args:?}: {stderr}"
+            );
+            for english in [
+                "transport error",
+                "h2 protocol",
+                "operation was canceled",
+                "http2",
+            ] {
+                assert!(!stderr.contains(english), "{args:?}: {stderr}");
+            }
+        }
+    }
+}
+
 /// Without --node nor --dir, client commands take MAILLAGE_DIR; with nothing
 /// at all to go on, the error says what to pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -826,10 +868,185 @@ fn the_command_line_speaks_french() {
         "peut-être",
     ]);
     let err = String::from_utf8(bad.stderr).unwrap();
-    assert!(err.contains("valeurs possibles : true, false"), "{err}");
+    assert!(
+        err.contains("valeur « peut-être » invalide pour --loanable") && err.contains("oui ou non"),
+        "{err}"
+    );
+    assert!(!err.contains("true, false"), "{err}");
     let unknown = String::from_utf8(run(&["inventaire"]).stderr).unwrap();
     assert!(
         unknown.contains("commande inconnue : « inventaire »"),
         "{unknown}"
     );
+}
+
+/// Issue 10, item 15: help texts say in French what a person types: dates
+/// as JJ/MM/AAAA, values in French words, no jargon (RFC 3339, pair, draft).
+#[test]
+fn help_texts_say_what_people_type() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--help")
+            .env_remove("MAILLAGE_DIR")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let line = |text: &str, option: &str| {
+        let start = text
+            .find(&format!("--{option}"))
+            .unwrap_or_else(|| panic!("--{option} missing from:\n{text}"));
+        // The option's description runs to the next option.
+        let rest = &text[start + 2..];
+        rest[..rest.find("\n  -").unwrap_or(rest.len())].to_string()
+    };
+    let partners = help(&["partner", "list"]);
+    assert!(
+        line(&partners, "kind").contains("Type de partenaire"),
+        "{partners}"
+    );
+    assert!(!partners.contains("événement"), "{partners}");
+    for args in [["report", "indicators"], ["report", "bilan"]] {
+        let text = help(&args);
+        for option in ["from", "to"] {
+            let l = line(&text, option);
+            assert!(l.contains("JJ/MM/AAAA") && !l.contains("AAAA-MM-JJ"), "{l}");
+        }
+    }
+    let text = help(&["action", "create"]);
+    assert!(line(&text, "start").contains("JJ/MM/AAAA"), "{text}");
+    assert!(line(&text, "end").contains("JJ/MM/AAAA"), "{text}");
+    let text = help(&["action", "task", "add"]);
+    assert!(line(&text, "due").contains("JJ/MM/AAAA"), "{text}");
+    let text = help(&["equipment", "add"]);
+    let l = line(&text, "condition");
+    assert!(
+        l.contains("hors service") && !l.contains("out_of_order"),
+        "{l}"
+    );
+    let l = line(&text, "loanable");
+    assert!(l.contains("oui ou non") && !l.contains("true"), "{l}");
+    let text = help(&["equipment", "list"]);
+    let l = line(&text, "status");
+    assert!(l.contains("disponible") && !l.contains("retired"), "{l}");
+    let text = help(&["event", "add"]);
+    let l = line(&text, "start");
+    assert!(
+        l.contains("JJ/MM/AAAA HH:MM (heure de Paris)") && !l.contains("RFC"),
+        "{l}"
+    );
+    assert!(line(&text, "kind").contains("Type : séminaire"), "{text}");
+    assert!(
+        line(&text, "audience").contains("Publics, séparés par des virgules : élèves"),
+        "{text}"
+    );
+    let l = line(&text, "rrule");
+    assert!(
+        l.contains("chaque mercredi") && l.contains("FREQ=WEEKLY"),
+        "{l}"
+    );
+    for args in [vec!["init"], vec!["site", "enrol"], vec!["token", "create"]] {
+        let text = help(&args);
+        let l = line(&text, "role");
+        assert!(l.contains("équipe académique"), "{args:?}: {l}");
+    }
+    let text = help(&["init"]);
+    assert!(!text.contains("pair"), "{text}");
+    assert!(line(&text, "peer").contains("site voisin"), "{text}");
+    let text = help(&["purchase"]);
+    assert!(!text.contains("draft"), "{text}");
+}
+
+/// Issue 10, item 14: events, actions and partners are named by a unique
+/// beginning of their id, as equipment and loans are; a beginning shared by
+/// several says which, in French. `partner show` shows a partner by name,
+/// its contact only to its own site's team.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_actions_and_partners_by_the_beginning_of_their_id() {
+    let metz = TestNode::start("metz", &[]).await;
+    let thio = TestNode::start("thionville", &[&metz]).await;
+    let id_of = |out: Output| json(&out)["id"].as_str().unwrap().to_string();
+    let mut events = Vec::new();
+    let mut actions = Vec::new();
+    for title in ["Atelier robotique", "Forum des métiers"] {
+        events.push(id_of(metz.cli(&[
+            "--json",
+            "event",
+            "add",
+            "--title",
+            title,
+            "--kind",
+            "atelier",
+            "--start",
+            "16/12/2026 14:00",
+            "--end",
+            "16/12/2026 16:00",
+        ])));
+        actions.push(id_of(metz.cli(&[
+            "--json", "action", "create", "--title", title, "--axis", "1",
+        ])));
+    }
+    let partner = id_of(metz.cli(&[
+        "--json",
+        "partner",
+        "add",
+        "--name",
+        "Mairie de Metz",
+        "--kind",
+        "collectivité",
+        "--contact",
+        "M. Dupont, 03 87 00 00 00",
+    ]));
+    // A beginning after the kind (`ev-`), long enough to be unique.
+    let prefix = |id: &str, others: &[String]| {
+        let rest = &id[3..];
+        (1..=rest.len())
+            .map(|n| rest[..n].to_string())
+            .find(|p| {
+                others
+                    .iter()
+                    .all(|o| o == id || !o[3..].starts_with(p.as_str()))
+            })
+            .unwrap()
+    };
+    let shown = ok(&metz.cli(&["event", "show", &prefix(&events[0], &events)]));
+    assert!(shown.contains("Atelier robotique"), "{shown}");
+    let shown = ok(&metz.cli(&["action", "show", &prefix(&actions[1], &actions)]));
+    assert!(shown.contains("Forum des métiers"), "{shown}");
+    let p = prefix(&partner, &[]);
+    let shown = ok(&metz.cli(&["partner", "show", &p]));
+    assert!(
+        shown.contains("Mairie de Metz") && shown.contains("collectivité"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("M. Dupont"),
+        "its own site sees the contact: {shown}"
+    );
+    for (what, args) in [
+        ("d'événement", ["event", "show", "ev-"]),
+        ("d'action", ["action", "show", "ac-"]),
+    ] {
+        let out = metz.cli(&args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("plusieurs identifiants {what}")),
+            "{what}: {err}"
+        );
+    }
+    let out = metz.cli(&["partner", "show", "pa-zzzzzz"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("introuvable"));
+
+    // Another site reads the partner, without its contact.
+    converge(&[&metz, &thio]).await;
+    let shown = ok(&thio.cli(&["partner", "show", &p]));
+    assert!(shown.contains("Mairie de Metz"), "{shown}");
+    assert!(!shown.contains("Dupont"), "{shown}");
+    // Reports take a unique beginning of a site, as other commands do.
+    let r = json(&thio.cli(&["report", "indicators", "--site", "thio", "--format", "json"]));
+    assert_eq!(r["site"], "thionville", "{r}");
 }

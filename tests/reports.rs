@@ -412,9 +412,11 @@ async fn indicators_and_bilans_come_from_the_recorded_activity() {
             }
         }
     }
-    let mut args = vec!["report", "bilan", "--site", "metz", "--format", "md"];
+    // Without --format, the bilan is for people: Markdown, in French.
+    let mut args = vec!["report", "bilan", "--site", "metz"];
     args.extend(period);
     let md = ok(&metz.cli(&args));
+    assert!(md.starts_with("# Bilan de"), "{md}");
     assert!(
         md.contains("# Bilan de") && md.contains("Atelier programmation"),
         "{md}"
@@ -589,15 +591,18 @@ async fn sessions_budgets_and_acquisitions_count_as_the_reference_says() {
     );
     let show = ok(&metz.cli(&["event", "show", id]));
     for want in [
-        "type         : atelier",
-        "public       : élèves",
-        "statut       : confirmé",
-        "première fois: mer. 2 sept. 2026, 17:00–18:00",
+        "type            : atelier",
+        "public          : élèves",
+        "statut          : confirmé",
+        "première fois   : mer. 2 sept. 2026, 17:00–18:00",
+        // The rule in French words, not FREQ=WEEKLY;COUNT=8.
+        "répétition      : chaque semaine",
+        "8 séances",
         "séance du mer. 9 sept. 2026 : 9 élèves, 1 enseignant, 0 membre des familles, 0 partenaire",
     ] {
         assert!(show.contains(want), "{want}: {show}");
     }
-    for english in ["workshop", "pupils", "confirmed"] {
+    for english in ["workshop", "pupils", "confirmed", "FREQ"] {
         assert!(!show.contains(english), "{english}: {show}");
     }
     let cal = ok(&metz.cli(&["calendar", "--from", "01/09/2026", "--to", "30/09/2026"]));
@@ -721,7 +726,10 @@ async fn sessions_budgets_and_acquisitions_count_as_the_reference_says() {
     let mut args = vec!["report", "bilan", "--site", "thionville", "--format", "md"];
     args.extend(period);
     let md = ok(&thio.cli(&args));
-    assert!(md.contains("(budget de metz)"), "{md}");
+    assert!(
+        md.contains("(budget de Tiers-lieu metz)"),
+        "the lead by its name: {md}"
+    );
     assert!(md.contains("| participant |"), "{md}");
 
     // No amount, no « € dépensés ».

@@ -441,6 +441,8 @@ async fn the_academy_reads_the_indicators_and_prints_a_bilan() {
         "Prêts donnés",
         "Tiers-lieu thionville",
         "objets-jours prêtés",
+        // The items lent, by name.
+        "Robot Thymio",
     ] {
         assert!(flat.contains(want), "« {want} » printed:\n{printed}");
     }

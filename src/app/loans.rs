@@ -124,6 +124,17 @@ pub(crate) fn pb_transition(t: &Transition) -> pb::Transition {
     }
 }
 
+/// Why `item` cannot go out as it is: its status (maintenance, retired),
+/// else its condition (out of order); `None` for an item in service.
+fn out_of_service_state(item: &Item) -> Option<&'static str> {
+    match (item.status.as_str(), item.condition.as_str()) {
+        ("maintenance", _) => Some("maintenance"),
+        ("retired", _) => Some("retired"),
+        (_, "out_of_order") => Some("out_of_order"),
+        _ => None,
+    }
+}
+
 /// What a loan's reply shows besides the loan itself: names for ids, the
 /// network's conflicts, and the loans holding items now.
 pub struct View {
@@ -131,6 +142,11 @@ pub struct View {
     pub sites: BTreeMap<String, String>,
     /// Equipment id → name.
     pub items: BTreeMap<String, String>,
+    /// Equipment id → why it cannot go out as it is: "maintenance",
+    /// "retired" or "out_of_order" (items in service are absent).
+    out_of_service: BTreeMap<String, &'static str>,
+    /// Equipment id → the day the use rate counts it from.
+    counted_from: BTreeMap<String, chrono::NaiveDate>,
     conflicts: BTreeMap<String, BTreeSet<String>>,
     holdings: Vec<Holding>,
     now: chrono::DateTime<Utc>,
@@ -139,29 +155,39 @@ pub struct View {
 impl View {
     /// For any loan of the network.
     pub fn new(ctx: &NodeContext) -> Result<View> {
-        let items = super::equipment::list_all(ctx)?
-            .iter()
-            .map(|i| (i.id.clone(), i.name.clone()))
-            .collect();
-        Self::with_items(ctx, items)
+        let all = super::equipment::list_all(ctx)?;
+        Self::with_items(ctx, all.iter())
     }
 
     /// For `loan` only: reads the names of its items alone.
     pub fn of(ctx: &NodeContext, loan: &Loan) -> Result<View> {
-        let items = loan
+        let items: Vec<Item> = loan
             .equipment()
             .iter()
             .filter_map(|id| find_item(ctx, id).ok().filter(|i| i.id == *id))
-            .map(|i| (i.id, i.name))
             .collect();
-        Self::with_items(ctx, items)
+        Self::with_items(ctx, items.iter())
     }
 
-    fn with_items(ctx: &NodeContext, items: BTreeMap<String, String>) -> Result<View> {
+    fn with_items<'a>(ctx: &NodeContext, items: impl Iterator<Item = &'a Item>) -> Result<View> {
         let now = Utc::now();
+        let mut names = BTreeMap::new();
+        let mut out_of_service = BTreeMap::new();
+        let mut counted_from = BTreeMap::new();
+        for i in items {
+            names.insert(i.id.clone(), i.name.clone());
+            if let Some(day) = i.counted_from() {
+                counted_from.insert(i.id.clone(), day);
+            }
+            if let Some(why) = out_of_service_state(i) {
+                out_of_service.insert(i.id.clone(), why);
+            }
+        }
         Ok(View {
             sites: site_names(ctx)?,
-            items,
+            items: names,
+            out_of_service,
+            counted_from,
             conflicts: conflict_index(&conflicts(ctx)?),
             holdings: holdings(ctx, now)?,
             now,
@@ -201,6 +227,42 @@ impl View {
             }
         }
         out
+    }
+
+    /// The items of `loan` that cannot go out as they are.
+    fn out_of_service(&self, loan: &Loan) -> Vec<pb::ItemOutOfService> {
+        loan.equipment()
+            .iter()
+            .filter_map(|id| {
+                self.out_of_service
+                    .get(id)
+                    .map(|state| pb::ItemOutOfService {
+                        equipment: id.clone(),
+                        equipment_name: self.item_name(id),
+                        state: state.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    /// For a loan recorded after the fact, its items counted by the use
+    /// rate only from a day after the loan's start.
+    fn counted_later(&self, loan: &Loan) -> Vec<pb::ItemCountedFrom> {
+        let Some((from, _)) = loan.window().filter(|_| loan.recorded()) else {
+            return Vec::new();
+        };
+        let start = time::paris(from).date_naive();
+        loan.equipment()
+            .iter()
+            .filter_map(|id| {
+                let day = self.counted_from.get(id).filter(|d| **d > start)?;
+                Some(pb::ItemCountedFrom {
+                    equipment: id.clone(),
+                    equipment_name: self.item_name(id),
+                    counted_from: day.to_string(),
+                })
+            })
+            .collect()
     }
 
     pub fn to_pb(&self, loan: &Loan) -> pb::Loan {
@@ -245,6 +307,12 @@ impl View {
             } else {
                 Vec::new()
             },
+            out_of_service: if state == "requested" {
+                self.out_of_service(loan)
+            } else {
+                Vec::new()
+            },
+            counted_later: self.counted_later(loan),
             return_condition: d.map(|d| d.return_condition.clone()).unwrap_or_default(),
             incident_equipment: d
                 .filter(|d| !d.incident.is_empty())
@@ -581,7 +649,7 @@ pub async fn record(ctx: &NodeContext, input: pb::LoanRecordInput, role: &str) -
             "le prêt commence le {}, pas encore arrivé : seul un prêt qui a déjà commencé \
              s'enregistre après coup ; pour un prêt à venir, l'emprunteur le demande \
              (`maillage loan request`)",
-            time::fr_instant(&time::rfc3339(&from))
+            time::fr_bound(&time::rfc3339(&from), false)
         )));
     }
     let tomorrow = time::start_of_day(loans::today_paris(now) + chrono::Duration::days(1))?;
@@ -589,7 +657,7 @@ pub async fn record(ctx: &NodeContext, input: pb::LoanRecordInput, role: &str) -
         return Err(Error::invalid(format!(
             "le prêt se termine le {}, après aujourd'hui : s'il est encore sorti, ajoutez \
              --not-returned ; sinon donnez sa vraie fin",
-            time::fr_instant(&time::rfc3339(&to))
+            time::fr_bound(&time::rfc3339(&to), true)
         )));
     }
     let equipment: Vec<String> = items.iter().map(|i| i.id.clone()).collect();

@@ -49,27 +49,52 @@ pub fn facts(ctx: &NodeContext) -> Result<Arc<Facts>> {
     Ok(ctx.reports.facts(&ctx.docs)?.0)
 }
 
+/// The site `typed` names among those this node holds: its id or a unique
+/// beginning of it (`metz` for `metz-borny`), as other commands accept.
+fn site_named(facts: &Facts, typed: &str) -> Result<String> {
+    if typed.trim().is_empty() {
+        return Ok(String::new());
+    }
+    crate::domain::ids::resolve(
+        "site",
+        typed,
+        facts
+            .sites
+            .iter()
+            .map(|(id, name)| (id.clone(), name.clone())),
+    )
+    .map_err(|e| match e {
+        Error::NotFound(_) => Error::not_found(format!(
+            "site {} inconnu : aucun document de ce site sur ce nœud",
+            typed.trim()
+        )),
+        other => other,
+    })
+}
+
 pub fn indicators(ctx: &NodeContext, r: &pb::IndicatorsRequest) -> Result<pb::IndicatorReport> {
+    let facts = facts(ctx)?;
+    let site = site_named(&facts, &r.site)?;
     let q = Query::new(
         &r.from,
         &r.to,
         &r.school_year,
-        &r.site,
+        &site,
         r.axis,
         &r.by,
         today(),
     )?;
-    let facts = facts(ctx)?;
     Ok(report_pb(&report::compute(&facts, &q)?))
 }
 
 pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport> {
-    let site = r.site.trim();
-    if site.is_empty() {
+    if r.site.trim().is_empty() {
         return Err(Error::invalid("donnez le site du bilan (--site)"));
     }
-    let q = Query::new(&r.from, &r.to, &r.school_year, site, 0, "", today())?;
     let facts = facts(ctx)?;
+    let site = site_named(&facts, &r.site)?;
+    let site = site.as_str();
+    let q = Query::new(&r.from, &r.to, &r.school_year, site, 0, "", today())?;
     let indicators = report::compute(&facts, &q)?;
     let mut events: Vec<pb::BilanEvent> = facts
         .events()
@@ -112,7 +137,24 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
     events.sort_by(|a, b| a.start.cmp(&b.start).then(a.id.cmp(&b.id)));
     let names = crate::app::equipment::site_names(ctx).unwrap_or_default();
     let name = |site: &str| names.get(site).cloned().unwrap_or_else(|| site.to_string());
+    let all_items = crate::app::equipment::list_all(ctx)?;
+    let item_names: std::collections::HashMap<&str, &str> = all_items
+        .iter()
+        .map(|i| (i.id.as_str(), i.name.as_str()))
+        .collect();
+    let now = chrono::Utc::now();
     let loan = |l: &report::facts::LoanFact| pb::BilanLoan {
+        item_names: l
+            .items
+            .iter()
+            .map(|i| {
+                item_names
+                    .get(i.as_str())
+                    .unwrap_or(&i.as_str())
+                    .to_string()
+            })
+            .collect(),
+        overdue: l.state == "checked_out" && now > l.end,
         recorded: l.recorded,
         lender_name: name(&l.lender),
         borrower_name: name(&l.borrower),
@@ -162,6 +204,7 @@ pub fn bilan(ctx: &NodeContext, r: &pb::BilanRequest) -> Result<pb::BilanReport>
             axis: a.axis,
             status: a.status.clone(),
             lead: a.lead.clone(),
+            lead_name: name(&a.lead),
             role: if a.lead == site {
                 "lead"
             } else {

@@ -19,9 +19,10 @@ pub enum ActionCmd {
         axis: u32,
         #[arg(long, default_value = "")]
         description: String,
-        /// AAAA-MM-JJ.
+        /// Premier jour (JJ/MM/AAAA).
         #[arg(long, default_value = "")]
         start: String,
+        /// Dernier jour, inclus (JJ/MM/AAAA).
         #[arg(long, default_value = "")]
         end: String,
     },
@@ -84,7 +85,7 @@ pub enum TaskCmd {
         /// Site chargé de la tâche (un participant).
         #[arg(long, default_value = "")]
         site: String,
-        /// AAAA-MM-JJ.
+        /// Échéance (JJ/MM/AAAA).
         #[arg(long, default_value = "")]
         due: String,
     },
@@ -104,7 +105,7 @@ fn parse_indicator(s: &str) -> anyhow::Result<pb::Indicator> {
     })
 }
 
-/// A date of an action or task (AAAA-MM-JJ) as people write it.
+/// A date of an action or task (stored AAAA-MM-JJ) as people write it.
 fn day_fr(d: &str) -> String {
     match crate::domain::time::parse_date(d) {
         Ok(d) => crate::domain::time::fr_date(d),
@@ -115,38 +116,38 @@ fn day_fr(d: &str) -> String {
 fn print_action(a: &pb::CommonAction, names: &SiteNames) {
     use crate::domain::actions::{axis_fr, status_fr};
     println!("{}  {}", a.title, a.id);
-    println!("  axe           : {}", axis_fr(a.axis as i64));
-    println!("  statut        : {}", status_fr(&a.status));
-    println!("  pilote        : {}", names.name(&a.lead));
-    println!("  participants  : {}", names.names(&a.participants));
+    println!("  axe            : {}", axis_fr(a.axis as i64));
+    println!("  statut         : {}", status_fr(&a.status));
+    println!("  pilote         : {}", names.name(&a.lead));
+    println!("  participants   : {}", names.names(&a.participants));
     match (a.start.as_str(), a.end.as_str()) {
         ("", "") => {}
-        (s, "") => println!("  dates         : à partir du {}", day_fr(s)),
-        ("", e) => println!("  dates         : jusqu'au {}", day_fr(e)),
-        (s, e) => println!("  dates         : du {} au {}", day_fr(s), day_fr(e)),
+        (s, "") => println!("  dates          : à partir du {}", day_fr(s)),
+        ("", e) => println!("  dates          : jusqu'au {}", day_fr(e)),
+        (s, e) => println!("  dates          : du {} au {}", day_fr(s), day_fr(e)),
     }
     if !a.description.is_empty() {
-        println!("  description   : {}", a.description);
+        println!("  description    : {}", a.description);
     }
     if !a.objectives.is_empty() {
-        println!("  objectifs     : {}", a.objectives);
+        println!("  objectifs      : {}", a.objectives);
     }
     if !a.target_publics.is_empty() {
-        println!("  publics cibles: {}", a.target_publics.join(", "));
+        println!("  publics cibles : {}", a.target_publics.join(", "));
     }
     match (a.budget_planned.as_str(), a.budget_spent.as_str()) {
         ("", "") => {}
-        (p, "") => println!("  budget        : {} prévus", euros(p)),
-        ("", s) => println!("  budget        : {} dépensés", euros(s)),
+        (p, "") => println!("  budget         : {} prévus", euros(p)),
+        ("", s) => println!("  budget         : {} dépensés", euros(s)),
         (p, s) => println!(
-            "  budget        : {} prévus, {} dépensés",
+            "  budget         : {} prévus, {} dépensés",
             euros(p),
             euros(s)
         ),
     }
     for i in &a.indicators {
         println!(
-            "  indicateur    : {} — cible {}, réalisé {}",
+            "  indicateur     : {} — cible {}, réalisé {}",
             i.name, i.target, i.actual
         );
     }

@@ -15,17 +15,24 @@ pub enum EventCmd {
     Add {
         #[arg(long)]
         title: String,
-        /// seminar, workshop, exhibition, meeting, training, roving_action (ou séminaire, atelier, manifestation, réunion, formation, action itinérante).
+        /// Type : séminaire, atelier, manifestation, réunion, formation ou action
+        /// itinérante (les mots de l'API seminar, workshop… sont acceptés aussi).
         #[arg(long)]
         kind: String,
-        /// RFC 3339 avec décalage, ou heure locale Europe/Paris ; une date avec --all-day.
+        /// Début : JJ/MM/AAAA HH:MM (heure de Paris), par exemple 16/12/2026 14:00 ;
+        /// une date seule (16/12/2026) avec --all-day.
         #[arg(long)]
         start: String,
+        /// Fin : JJ/MM/AAAA HH:MM (heure de Paris) ; avec --all-day, le dernier
+        /// jour, inclus.
         #[arg(long)]
         end: String,
         #[arg(long)]
         all_day: bool,
-        /// Récurrence, par exemple FREQ=WEEKLY;BYDAY=WE;COUNT=10.
+        /// Répétition, écrite comme une règle iCalendar (RRULE) : par exemple
+        /// FREQ=WEEKLY;BYDAY=WE;COUNT=10 pour chaque mercredi, 10 séances, ou
+        /// FREQ=WEEKLY;INTERVAL=2;UNTIL=20270630 pour toutes les deux semaines
+        /// jusqu'au 30/06/2027 (FREQ=DAILY : chaque jour, MONTHLY : chaque mois).
         #[arg(long, default_value = "")]
         rrule: String,
         /// Occurrences exclues (leur début), séparées par des virgules.
@@ -33,7 +40,8 @@ pub enum EventCmd {
         exdate: Vec<String>,
         #[arg(long, default_value = "")]
         place: String,
-        /// Publics : pupils, teachers, families, partners (ou élèves, enseignants, familles, partenaires).
+        /// Publics, séparés par des virgules : élèves, enseignants, familles,
+        /// partenaires (les mots de l'API pupils, teachers… sont acceptés aussi).
         #[arg(long, value_delimiter = ',')]
         audience: Vec<String>,
         /// Action commune liée.
@@ -207,14 +215,17 @@ fn day_fr(day: &str) -> String {
 fn print_event(e: &pb::Event, names: &super::names::SiteNames) {
     use crate::domain::calendar::{audience_label, kind_label};
     println!("{}  {}", e.id, e.title);
-    println!("  organisé par : {}", names.name(&e.site));
-    println!("  type         : {}", kind_label(&e.kind));
+    println!("  organisé par    : {}", names.name(&e.site));
+    println!("  type            : {}", kind_label(&e.kind));
     let when = when_fr(&e.start, &e.end, e.all_day);
     if e.rrule.is_empty() {
-        println!("  quand        : {when}");
+        println!("  quand           : {when}");
     } else {
-        println!("  première fois: {when}");
-        println!("  récurrence   : {}", e.rrule);
+        println!("  première fois   : {when}");
+        println!(
+            "  répétition      : {}",
+            crate::web::event_form::describe_rrule(&e.rrule)
+        );
     }
     if !e.exdates.is_empty() {
         let days: Vec<String> = e
@@ -228,18 +239,18 @@ fn print_event(e: &pb::Event, names: &super::names::SiteNames) {
                 }
             })
             .collect();
-        println!("  sauf         : {}", days.join(" ; "));
+        println!("  sauf            : {}", days.join(" ; "));
     }
     if !e.place.is_empty() {
-        println!("  lieu         : {}", e.place);
+        println!("  lieu            : {}", e.place);
     }
     if !e.audience.is_empty() {
         let a: Vec<&str> = e.audience.iter().map(|a| audience_label(a)).collect();
-        println!("  public       : {}", a.join(", "));
+        println!("  public          : {}", a.join(", "));
     }
-    println!("  statut       : {}", status_fr(&e.status));
+    println!("  statut          : {}", status_fr(&e.status));
     if let Some(a) = &e.attendance {
-        println!("  présence     : {}", attendance_fr(a));
+        println!("  présence        : {}", attendance_fr(a));
     }
     for o in &e.occurrence_attendance {
         if let Some(a) = &o.attendance {

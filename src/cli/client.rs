@@ -98,22 +98,56 @@ pub async fn connect(t: &Target) -> anyhow::Result<Conn> {
         .connect()
         .await
         .map_err(|e| {
+            tracing::debug!(cause = ?e, "connection to the node failed");
             anyhow::anyhow!(
-                "impossible de joindre le nœud {node} : {e} (est-il démarré ? `maillage serve --dir DOSSIER`)"
+                "impossible de joindre le nœud {node} ({}) : est-il démarré (`maillage serve --dir DOSSIER`) ? {API_ADVICE}",
+                connect_failure(&e)
             )
         })?;
     Ok(InterceptedService::new(channel, Auth(auth)))
 }
 
+/// What to check when a node does not answer as the API: the address most
+/// often given by mistake is the federation's.
+pub const API_ADVICE: &str = "Vérifiez que --node donne l'adresse api_listen du nœud (127.0.0.1:7401 par défaut avec TLS), et non celle de la fédération";
+
+/// The opening of the message when the API call failed below gRPC.
+pub const NOT_AN_API: &str = "le nœud n'a pas répondu comme une API maillage";
+
+/// Why a connection failed, in French, from the io error at its root.
+fn connect_failure(e: &(dyn std::error::Error + 'static)) -> &'static str {
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connexion refusée",
+                std::io::ErrorKind::TimedOut => "pas de réponse dans le délai",
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                    "connexion coupée par le nœud"
+                }
+                _ => "la connexion a échoué",
+            };
+        }
+        cause = err.source();
+    }
+    "la connexion a échoué"
+}
+
 /// Turns a gRPC status into the message shown to the user.
 pub fn api_error(status: tonic::Status) -> anyhow::Error {
-    if status.code() == tonic::Code::Unknown && status.message().contains("transport error") {
-        // Typically the federation port of a node with TLS, which does not
-        // serve the API in plain text.
-        return anyhow::anyhow!(
-            "{} : le nœud n'a pas répondu comme une API maillage ; vérifiez que --node donne l'adresse api_listen du nœud (127.0.0.1:7401 par défaut avec TLS), et non celle de la fédération",
-            status.message()
-        );
+    // A status the client made itself (it carries the transport, HTTP/2 or
+    // hyper error as its source), or an HTTP answer without a gRPC status:
+    // whatever is at that address is not a maillage API, typically the TLS
+    // federation port. Its English detail goes to the journal only.
+    let below_grpc = std::error::Error::source(&status).is_some()
+        || status.message().contains("mapped from HTTP status code");
+    if below_grpc {
+        tracing::debug!(code = ?status.code(), message = status.message(), "API call failed below gRPC");
+        let detail = match std::error::Error::source(&status) {
+            Some(e) => connect_failure(e),
+            None => "réponse HTTP sans statut gRPC",
+        };
+        return anyhow::anyhow!("{NOT_AN_API} ({detail}). {API_ADVICE}");
     }
     // The message says what to fix; the gRPC code is for programs (the API).
     anyhow::anyhow!("{}", status.message())

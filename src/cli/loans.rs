@@ -231,9 +231,55 @@ fn print_loan(l: &pb::Loan) {
             if o.overdue { ", en retard" } else { "" },
         );
     }
+    for c in &l.counted_later {
+        println!(
+            "  ATTENTION : le taux d'utilisation ne compte {} qu'à partir du {} : les jours de ce prêt avant cette date n'y entrent pas ; si le matériel était déjà là, donnez sa date d'acquisition : maillage equipment update {} --acquired JJ/MM/AAAA",
+            named(&c.equipment_name, &c.equipment),
+            crate::domain::time::parse_date(&c.counted_from)
+                .map(time::fr_date)
+                .unwrap_or_else(|_| c.counted_from.clone()),
+            c.equipment,
+        );
+    }
+    for o in &l.out_of_service {
+        println!(
+            "  ATTENTION : {} est {} ; le site prêteur décidera",
+            named(&o.equipment_name, &o.equipment),
+            crate::domain::equipment::availability_fr(&o.state),
+        );
+    }
     if !l.conflicts.is_empty() {
         println!("  CONFLIT avec : {}", l.conflicts.join(", "));
     }
+}
+
+/// What a request waiting for its decision runs into, for the list: the
+/// state of the loan it overlaps (its real one: out, overdue), and its items
+/// out of service.
+fn pending_warnings(l: &pb::Loan) -> String {
+    let mut out = String::new();
+    if let Some(o) = l.overlaps.first() {
+        let state = if o.overdue {
+            "en retard"
+        } else if o.state == "checked_out" {
+            "sorti"
+        } else {
+            "accordé"
+        };
+        out.push_str(&format!(", chevauche un prêt {state}"));
+    }
+    for o in &l.out_of_service {
+        let name = if o.equipment_name.is_empty() {
+            &o.equipment
+        } else {
+            &o.equipment_name
+        };
+        out.push_str(&format!(
+            ", {name} {}",
+            crate::domain::equipment::availability_fr(&o.state)
+        ));
+    }
+    out
 }
 
 pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
@@ -304,6 +350,13 @@ pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
         LoanCmd::Cancel { id, note } => c.cancel(action(id, note)).await.map_err(api_error)?,
         LoanCmd::Show { id } => c.get(pb::LoanId { id }).await.map_err(api_error)?,
         LoanCmd::List { site, state, side } => {
+            if state.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                let values: Vec<&str> = loans::STATES_FR.iter().map(|(_, fr)| *fr).collect();
+                anyhow::bail!(
+                    "--state vide : donnez un état parmi {} (ou omettez --state pour tous les prêts)",
+                    values.join(", ")
+                );
+            }
             let list = c
                 .list(pb::ListLoansRequest {
                     site: site.unwrap_or_default(),
@@ -325,9 +378,7 @@ pub async fn run(t: &Target, json: bool, cmd: LoanCmd) -> anyhow::Result<()> {
                     .iter()
                     .map(|l| {
                         let mut state = state_line(l);
-                        if !l.overlaps.is_empty() {
-                            state.push_str(", chevauche un prêt accordé");
-                        }
+                        state.push_str(&pending_warnings(l));
                         if !l.conflicts.is_empty() {
                             state.push_str(" (CONFLIT)");
                         }

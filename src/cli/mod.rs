@@ -7,7 +7,7 @@ pub mod client;
 pub mod demo;
 mod loans;
 mod names;
-mod output;
+pub mod output;
 mod partners;
 mod purchases;
 pub mod report;
@@ -64,7 +64,7 @@ pub enum Command {
     Key(KeyCmd),
     /// Lancer un réseau local (une académie, trois sites) avec des données d'exemple.
     Demo(demo::DemoArgs),
-    /// État de ce nœud : documents, empreinte, pairs.
+    /// État de ce nœud : documents, empreinte, sites voisins.
     Status,
     /// Le catalogue partagé du matériel.
     #[command(subcommand)]
@@ -117,6 +117,8 @@ pub struct InitArgs {
     pub site: String,
     #[arg(long)]
     pub name: String,
+    /// Rôle du nœud : site (un tiers-lieu, par défaut) ou academy (le nœud
+    /// de l'équipe académique) ; ces deux mots sont ceux de la configuration.
     #[arg(long, default_value = "site")]
     pub role: Role,
     /// Adresse de la fédération (TLS mutuel).
@@ -128,7 +130,7 @@ pub struct InitArgs {
     /// Adresse de l'interface web des personnes, locale par défaut.
     #[arg(long, default_value = crate::config::DEFAULT_WEB_LISTEN)]
     pub web_listen: String,
-    /// Adresse d'un pair à joindre (répétable) : https://HÔTE:PORT.
+    /// Adresse de fédération d'un site voisin à joindre (répétable) : https://HÔTE:PORT.
     #[arg(long = "peer")]
     pub peers: Vec<String>,
     /// Dossier de l'autorité du réseau : signer et installer tout de suite le certificat du nœud.
@@ -187,9 +189,9 @@ pub enum EquipmentCmd {
         description: String,
         #[arg(long, default_value = "")]
         inventory_number: String,
-        #[arg(long, action = ArgAction::Set)]
+        #[arg(long, value_parser = yes_no)]
         loanable: Option<bool>,
-        /// État : new, good, worn ou out_of_order.
+        /// État : neuf, bon, usé ou hors service.
         #[arg(long, default_value = "")]
         condition: String,
         /// Date d'acquisition (JJ/MM/AAAA) : le taux d'utilisation compte le
@@ -210,12 +212,12 @@ pub enum EquipmentCmd {
         description: Option<String>,
         #[arg(long)]
         inventory_number: Option<String>,
-        #[arg(long, action = ArgAction::Set)]
+        #[arg(long, value_parser = yes_no)]
         loanable: Option<bool>,
-        /// Statut : disponible, maintenance ou retiré (available, maintenance, retired).
+        /// Statut : disponible, maintenance ou retiré.
         #[arg(long)]
         status: Option<String>,
-        /// État : neuf, bon, usé ou hors service (new, good, worn, out_of_order).
+        /// État : neuf, bon, usé ou hors service.
         #[arg(long)]
         condition: Option<String>,
         /// Date d'acquisition (JJ/MM/AAAA) ; vide : le jour de l'ajout.
@@ -246,7 +248,7 @@ pub enum EquipmentCmd {
         category: Option<String>,
         #[arg(long)]
         search: Option<String>,
-        /// Statut : available, maintenance ou retired.
+        /// Statut : disponible, maintenance ou retiré.
         #[arg(long)]
         status: Option<String>,
         /// Avec --available-to : seulement le matériel libre sur toute la période.
@@ -304,7 +306,8 @@ pub enum NetworkCmd {
 pub enum TokenCmd {
     /// Créer un jeton (affiché une seule fois).
     Create {
-        /// Rôle : viewer, staff, director ou academy.
+        /// Rôle du jeton : viewer (consultation), staff (équipe), director
+        /// (direction) ou academy (équipe académique) ; ces mots sont ceux de l'API.
         #[arg(long)]
         role: String,
         #[arg(long, default_value = "")]
@@ -385,11 +388,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         client::Target::resolve(cli.node.as_deref(), dir.as_deref(), cli.token.as_deref())?;
     let result = client_command(&target, cli.json, cli.command).await;
     match result {
-        // Nothing said which node: say what to pass rather than a transport error.
-        Err(e) if guessed && is_unreachable(&e) => Err(e.context(format!(
-            "aucun nœud indiqué : la commande a essayé {}, l'API d'un nœud sans TLS ; sur la machine du nœud, passez --dir DOSSIER_DU_NŒUD (ou MAILLAGE_DIR) ; sinon --node http://HÔTE:PORT, l'adresse api_listen du nœud (127.0.0.1:7401 par défaut avec TLS)",
-            DEFAULT_NODE
-        ))),
+        // Nothing said which node: say what to pass, in place of the
+        // transport error (whose advice this one holds).
+        Err(e) if guessed && is_unreachable(&e) => Err(anyhow::anyhow!(
+            "aucun nœud indiqué : la commande a essayé {DEFAULT_NODE}, l'API d'un nœud sans TLS ; sur la machine du nœud, passez --dir DOSSIER_DU_NŒUD (ou MAILLAGE_DIR) ; sinon --node http://HÔTE:PORT, l'adresse api_listen du nœud (127.0.0.1:7401 par défaut avec TLS)"
+        )),
         other => other,
     }
 }
@@ -400,9 +403,7 @@ pub const USUAL_DIRS: &[&str] = &["/var/lib/maillage"];
 /// Whether `e` says the node could not be reached or did not speak the API.
 fn is_unreachable(e: &anyhow::Error) -> bool {
     let text = format!("{e:#}");
-    text.contains("impossible de joindre")
-        || text.contains("transport")
-        || text.contains("Unavailable")
+    text.contains("impossible de joindre") || text.contains(client::NOT_AN_API)
 }
 
 async fn client_command(t: &client::Target, json: bool, command: Command) -> anyhow::Result<()> {
@@ -714,7 +715,7 @@ fn described(id: &str) -> Option<&'static str> {
     Some(match id {
         "id" => "Identifiant, tel que l'affichent les listes",
         "name" => "Nom",
-        "role" => "Rôle : site ou academy",
+        "role" => "Rôle : site (un tiers-lieu) ou academy (l'équipe académique) ; ces deux mots sont ceux de l'API",
         "csr" => "Demande de certificat du nœud (node.csr, écrite par maillage init)",
         "out" => "Fichier à écrire",
         "cert" => "Certificat du nœud signé par l'autorité (node.pem)",
@@ -722,8 +723,8 @@ fn described(id: &str) -> Option<&'static str> {
         "category" => "Catégorie (par exemple : numérique, robotique, sport)",
         "description" => "Description libre",
         "inventory_number" => "Numéro d'inventaire du site",
-        "loanable" => "Prêtable à d'autres sites : true (oui) ou false (non)",
-        "condition" => "État : new (neuf), good (bon), worn (usé) ou out_of_order (hors service)",
+        "loanable" => "Prêtable à d'autres sites : oui ou non",
+        "condition" => "État : neuf, bon, usé ou hors service",
         "site" => "Site (identifiant, par exemple metz-borny)",
         "search" => "Texte à chercher dans le nom, la description ou le numéro d'inventaire",
         "available_to" => "Avec --available-from : fin de la période (date ou date et heure)",
@@ -755,6 +756,15 @@ fn described(id: &str) -> Option<&'static str> {
         "format" => "Format de sortie",
         _ => return None,
     })
+}
+
+/// A yes or no as people type it: oui/non (o/n), or true/false for scripts.
+fn yes_no(typed: &str) -> Result<bool, String> {
+    match typed.trim().to_lowercase().as_str() {
+        "oui" | "o" | "true" | "vrai" | "1" => Ok(true),
+        "non" | "n" | "false" | "faux" | "0" => Ok(false),
+        _ => Err("attendu oui ou non".to_string()),
+    }
 }
 
 /// Parses the command line; on a mistake, says what is wrong in French and
@@ -804,6 +814,10 @@ pub fn parse_fr() -> Cli {
             "option inconnue : « {} »{suggestion}",
             ctx(ContextKind::InvalidArg)
         ),
+        ErrorKind::InvalidValue if ctx(ContextKind::InvalidValue).is_empty() => format!(
+            "il manque la valeur de {} ; les valeurs possibles sont dans l'aide de la commande (--help)",
+            ctx(ContextKind::InvalidArg)
+        ),
         ErrorKind::InvalidValue => {
             let valid = ctx(ContextKind::ValidValue);
             format!(
@@ -818,9 +832,12 @@ pub fn parse_fr() -> Cli {
             )
         }
         ErrorKind::ValueValidation => format!(
-            "valeur « {} » invalide pour {}",
+            "valeur « {} » invalide pour {}{}",
             ctx(ContextKind::InvalidValue),
-            ctx(ContextKind::InvalidArg)
+            ctx(ContextKind::InvalidArg),
+            std::error::Error::source(&err)
+                .map(|why| format!(" : {why}"))
+                .unwrap_or_default()
         ),
         ErrorKind::ArgumentConflict => format!(
             "{} ne va pas avec {}",
@@ -845,6 +862,70 @@ pub fn parse_fr() -> Cli {
 
 #[cfg(test)]
 mod tests {
+    use clap::FromArgMatches;
+
+    fn parse(args: &[&str]) -> Result<super::Cli, clap::Error> {
+        let m = super::command_fr().try_get_matches_from(args)?;
+        super::Cli::from_arg_matches(&m)
+    }
+
+    /// `--loanable` takes oui/non, as its help says, and true/false.
+    #[test]
+    fn loanable_is_oui_or_non() {
+        for (typed, expected) in [
+            ("oui", true),
+            ("non", false),
+            ("true", true),
+            ("false", false),
+        ] {
+            let cli = parse(&[
+                "maillage",
+                "equipment",
+                "add",
+                "--name",
+                "x",
+                "--category",
+                "y",
+                "--loanable",
+                typed,
+            ])
+            .unwrap_or_else(|e| panic!("{typed}: {e}"));
+            match cli.command {
+                super::Command::Equipment(super::EquipmentCmd::Add { loanable, .. }) => {
+                    assert_eq!(loanable, Some(expected), "{typed}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let cli = parse(&[
+            "maillage",
+            "equipment",
+            "update",
+            "eq-1",
+            "--loanable",
+            "non",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            super::Command::Equipment(super::EquipmentCmd::Update {
+                loanable: Some(false),
+                ..
+            })
+        ));
+        assert!(parse(&[
+            "maillage",
+            "equipment",
+            "add",
+            "--name",
+            "x",
+            "--category",
+            "y",
+            "--loanable",
+            "peut-être",
+        ])
+        .is_err());
+    }
     /// Every option and argument a person can type has a description.
     #[test]
     fn every_argument_is_described() {

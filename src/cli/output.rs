@@ -41,3 +41,13 @@ pub fn print_conflict(equipment: &str, loans: &[String]) {
         loans.join(", ")
     );
 }
+
+/// Whether a panic's message is `println!` failing on a closed standard
+/// output (`maillage … | head`): the reader went away, the command ends
+/// quietly rather than with a backtrace.
+pub fn is_closed_stdout(panic_message: Option<&str>) -> bool {
+    panic_message.is_some_and(|m| {
+        m.starts_with("failed printing to stdout")
+            && m.contains(&std::io::Error::from_raw_os_error(libc::EPIPE).to_string())
+    })
+}

@@ -1,4 +1,4 @@
-//! `maillage partner add|update|list`.
+//! `maillage partner add|update|show|list`.
 
 use clap::{Args, Subcommand};
 
@@ -45,10 +45,18 @@ pub enum PartnerCmd {
         #[command(flatten)]
         fields: PartnerFields,
     },
+    /// Afficher un partenaire du réseau (son contact, pour l'équipe de son
+    /// site seulement).
+    Show {
+        /// Identifiant du partenaire (ou son début, s'il est unique).
+        id: String,
+    },
     /// Lister les partenaires du réseau.
     List {
         #[arg(long, default_value = "")]
         site: String,
+        /// Type de partenaire : collectivité, association, entreprise,
+        /// université ou autre.
         #[arg(long, default_value = "")]
         kind: String,
         #[arg(long, default_value = "")]
@@ -70,10 +78,10 @@ fn show(p: &pb::Partner, names: &SiteNames, titles: &BTreeMap<String, String>) {
         names.name(&p.site)
     );
     if !p.contact.is_empty() {
-        println!("  contact     : {}", p.contact);
+        println!("  contact      : {}", p.contact);
     }
     if !p.agreement.is_empty() {
-        println!("  convention  : {}", p.agreement);
+        println!("  convention   : {}", p.agreement);
     }
     if !p.contribution_eur.is_empty() {
         println!(
@@ -82,7 +90,7 @@ fn show(p: &pb::Partner, names: &SiteNames, titles: &BTreeMap<String, String>) {
         );
     }
     if !p.contribution_in_kind.is_empty() {
-        println!("  en nature   : {}", p.contribution_in_kind);
+        println!("  en nature    : {}", p.contribution_in_kind);
     }
     if !p.actions.is_empty() {
         let named: Vec<String> = p
@@ -90,7 +98,7 @@ fn show(p: &pb::Partner, names: &SiteNames, titles: &BTreeMap<String, String>) {
             .iter()
             .map(|a| titles.get(a).cloned().unwrap_or_else(|| a.clone()))
             .collect();
-        println!("  actions     : {}", named.join(", "));
+        println!("  actions      : {}", named.join(", "));
     }
 }
 
@@ -145,6 +153,30 @@ pub async fn run(t: &Target, json_out: bool, cmd: PartnerCmd) -> anyhow::Result<
                 .await
                 .map_err(api_error)?
                 .into_inner();
+            if json_out {
+                print_json(&p);
+            } else {
+                show(&p, &names, &titles);
+            }
+        }
+        PartnerCmd::Show { id } => {
+            // The list already leaves out the contacts this caller may not
+            // read (app::partners::sees_contact).
+            let list = c
+                .list(pb::ListPartnersRequest::default())
+                .await
+                .map_err(api_error)?
+                .into_inner()
+                .partners;
+            let found = crate::domain::ids::resolve(
+                "partenaire",
+                &id,
+                list.iter().map(|p| (p.id.clone(), p.name.clone())),
+            )?;
+            let p = list
+                .into_iter()
+                .find(|p| p.id == found)
+                .expect("resolved among these");
             if json_out {
                 print_json(&p);
             } else {

@@ -31,7 +31,7 @@ pub struct PurchaseFields {
 
 #[derive(Debug, Subcommand)]
 pub enum PurchaseCmd {
-    /// Rédiger une demande d'achat du site (état draft).
+    /// Rédiger une demande d'achat du site (elle reste un brouillon jusqu'à son envoi).
     Create(PurchaseFields),
     /// Modifier une demande en brouillon ou renvoyée pour compléments.
     Update {
@@ -150,7 +150,7 @@ fn eur_fr(v: &str) -> String {
     }
 }
 
-fn show(p: &pb::Purchase, names: &super::names::SiteNames) {
+fn show(p: &pb::Purchase, names: &super::names::SiteNames, named: &Named) {
     println!(
         "Demande d'achat {} : {} ({}), {}",
         p.id,
@@ -175,10 +175,11 @@ fn show(p: &pb::Purchase, names: &super::names::SiteNames) {
         eur_fr(&p.total_vat),
         eur_fr(&p.total_ttc)
     );
+    let action = super::loans::named(&named.action, &p.action);
     for (label, v) in [
         ("fournisseur", &p.supplier),
         ("financement", &p.funding),
-        ("action", &p.action),
+        ("action", &action),
         ("motif", &p.decision_reason),
     ] {
         if !v.is_empty() {
@@ -186,7 +187,7 @@ fn show(p: &pb::Purchase, names: &super::names::SiteNames) {
         }
     }
     if !p.items.is_empty() {
-        println!("  matériel créé : {}", p.items.join(", "));
+        println!("  matériel créé : {}", named.items.join(", "));
     }
     for s in &p.history {
         let note = if s.note.is_empty() {
@@ -207,7 +208,7 @@ fn show(p: &pb::Purchase, names: &super::names::SiteNames) {
 pub async fn run(t: &Target, json_out: bool, cmd: PurchaseCmd) -> anyhow::Result<()> {
     let conn = connect(t).await?;
     let names = super::names::SiteNames::fetch(&conn).await;
-    let mut c = PurchasesClient::new(conn);
+    let mut c = PurchasesClient::new(conn.clone());
     let decide = |id: String, verdict: &str, reason: String| pb::PurchaseDecision {
         id,
         verdict: verdict.into(),
@@ -318,7 +319,43 @@ pub async fn run(t: &Target, json_out: bool, cmd: PurchaseCmd) -> anyhow::Result
     if json_out {
         print_json(&p);
     } else {
-        show(&p, &names);
+        let shown = Named::fetch(&conn, &p).await;
+        show(&p, &names, &shown);
     }
     Ok(())
+}
+
+/// The names of what a request points to, for people: its action's title
+/// and the items created at its delivery (their ids when not found).
+struct Named {
+    action: String,
+    items: Vec<String>,
+}
+
+impl Named {
+    async fn fetch(conn: &super::client::Conn, p: &pb::Purchase) -> Named {
+        use crate::pb::actions_client::ActionsClient;
+        use crate::pb::equipment_client::EquipmentClient;
+        let mut action = String::new();
+        if !p.action.is_empty() {
+            if let Ok(a) = ActionsClient::new(conn.clone())
+                .get(pb::ActionId {
+                    id: p.action.clone(),
+                })
+                .await
+            {
+                action = a.into_inner().title;
+            }
+        }
+        let mut items = Vec::new();
+        for id in &p.items {
+            let name = EquipmentClient::new(conn.clone())
+                .get(pb::EquipmentId { id: id.clone() })
+                .await
+                .map(|i| i.into_inner().name)
+                .unwrap_or_default();
+            items.push(super::loans::named(&name, id));
+        }
+        Named { action, items }
+    }
 }

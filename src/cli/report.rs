@@ -38,10 +38,10 @@ pub enum BilanFormat {
 
 #[derive(Debug, Args)]
 pub struct Period {
-    /// Premier jour de la période (AAAA-MM-JJ).
+    /// Premier jour de la période (JJ/MM/AAAA).
     #[arg(long)]
     pub from: Option<String>,
-    /// Dernier jour de la période, inclus (AAAA-MM-JJ).
+    /// Dernier jour de la période, inclus (JJ/MM/AAAA).
     #[arg(long)]
     pub to: Option<String>,
     /// Année scolaire, du 1er septembre au 31 août : par exemple 2025-2026.
@@ -81,7 +81,9 @@ pub enum ReportCmd {
         /// Fichier à écrire (sinon, à l'écran).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
-        #[arg(long, value_enum, default_value = "csv")]
+        /// Format : md (par défaut, à lire ou à imprimer), csv-excel (pour un
+        /// tableur), csv ou json (pour les programmes).
+        #[arg(long, value_enum, default_value = "md")]
         format: BilanFormat,
     },
 }
@@ -103,8 +105,11 @@ fn write_out(path: &Option<std::path::PathBuf>, bytes: &[u8]) -> anyhow::Result<
             Ok(())
         }
         None => {
-            std::io::stdout().write_all(bytes)?;
-            Ok(())
+            match std::io::stdout().write_all(bytes) {
+                // The reader went away (`… | head`): nothing more to say.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
         }
     }
 }
@@ -162,7 +167,7 @@ pub async fn run(t: &Target, json_out: bool, cmd: ReportCmd) -> anyhow::Result<(
                             if f.integer {
                                 v.to_string()
                             } else {
-                                excel_number(v)
+                                fr_number(v)
                             }
                         };
                         let mut row = vec![f.label.clone()];

@@ -178,7 +178,18 @@ pub fn parse_day(field: &str, s: &str) -> Result<String> {
     }
     super::time::parse_date(t)
         .map(|d| d.to_string())
-        .map_err(|_| Error::invalid(format!("{field} « {s} » invalide (attendu AAAA-MM-JJ)")))
+        .map_err(|_| {
+            let field = match field {
+                "start" => "début",
+                "end" => "fin",
+                "due" => "échéance",
+                other => other,
+            };
+            Error::invalid(format!(
+                "{field} « {} » invalide : attendu JJ/MM/AAAA, par exemple 15/03/2026",
+                s.trim()
+            ))
+        })
 }
 
 pub fn check_dates(start: &str, end: &str) -> Result<()> {

@@ -169,6 +169,18 @@ impl Item {
             acquired: e.acquired,
         }
     }
+
+    /// The day the use rate counts this item from: its acquisition date,
+    /// else the Paris day it was entered in the catalogue.
+    pub fn counted_from(&self) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::parse_from_str(&self.acquired, "%Y-%m-%d")
+            .ok()
+            .or_else(|| {
+                chrono::DateTime::parse_from_rfc3339(&self.created_at)
+                    .ok()
+                    .map(|t| super::time::paris(t.with_timezone(&chrono::Utc)).date_naive())
+            })
+    }
 }
 
 /// Fields a user may set; `None` leaves a field as it is.

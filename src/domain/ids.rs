@@ -13,6 +13,20 @@ fn begins(id: &str, typed: &str) -> bool {
             .is_some_and(|(_, rest)| !rest.is_empty() && rest.starts_with(typed))
 }
 
+/// "de matériel", "d'événement", "d'action": the preposition elided
+/// before a vowel, as French writes it.
+pub fn de(what: &str) -> String {
+    let elided = what
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouyàâäéèêëîïôöùûüAEIOUYÀÂÉÈÊÎÔÙÛ".contains(c));
+    if elided {
+        format!("d'{what}")
+    } else {
+        format!("de {what}")
+    }
+}
+
 /// The one id among `candidates` (id, label shown to people) that `typed`
 /// names: the id itself, or a unique beginning of it.
 ///
@@ -25,7 +39,7 @@ where
 {
     let t = typed.trim().to_lowercase();
     if t.is_empty() {
-        return Err(Error::invalid(format!("identifiant de {what} manquant")));
+        return Err(Error::invalid(format!("identifiant {} manquant", de(what))));
     }
     let mut found: Vec<(String, String)> = Vec::new();
     for (id, label) in candidates {
@@ -60,8 +74,9 @@ where
                 list.push(format!("et {} autres", n - SHOWN));
             }
             Err(Error::invalid(format!(
-                "« {} » désigne plusieurs identifiants de {what} : {} ; tapez-en davantage de caractères",
+                "« {} » désigne plusieurs identifiants {} : {} ; tapez-en davantage de caractères",
                 typed.trim(),
+                de(what),
                 list.join(", ")
             )))
         }
@@ -109,6 +124,27 @@ mod tests {
             resolve("matériel", "  ", all),
             Err(Error::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn de_is_elided_before_a_vowel() {
+        let all = c(&[("ev-ab1", "Atelier"), ("ev-ab2", "Forum")]);
+        let m = resolve("événement", "ab", all.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("plusieurs identifiants d'événement :"), "{m}");
+        let m = resolve("action", "ab", all.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("plusieurs identifiants d'action :"), "{m}");
+        let m = resolve("matériel", "ab", all).unwrap_err().to_string();
+        assert!(m.contains("plusieurs identifiants de matériel :"), "{m}");
+        let m = resolve("événement", " ", Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(m, "identifiant d'événement manquant");
+        assert_eq!(de("achat"), "d'achat");
+        assert_eq!(de("prêt"), "de prêt");
     }
 
     #[test]

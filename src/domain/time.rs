@@ -193,22 +193,58 @@ pub fn fr_instant(s: &str) -> String {
     }
 }
 
+fn is_midnight(x: &DateTime<chrono_tz::Tz>) -> bool {
+    x.time() == chrono::NaiveTime::MIN
+}
+
+/// The day a bound at midnight Paris stands for: its own day for a start,
+/// the day before for an end (an end date typed `18/12/2026` is stored as
+/// the 19th at 00:00, see [`parse_bound`]).
+fn day_of_bound(x: &DateTime<chrono_tz::Tz>, is_end: bool) -> NaiveDate {
+    let d = x.date_naive();
+    if is_end {
+        d.pred_opt().unwrap_or(d)
+    } else {
+        d
+    }
+}
+
+/// One bound of a period, as people gave it: a day alone when it is at
+/// midnight Paris (the inclusive day for an end: "ven. 18 déc. 2026" for the
+/// 19th at 00:00), else the day and time. Text that is not an RFC 3339
+/// instant is returned as it is.
+pub fn fr_bound(s: &str, is_end: bool) -> String {
+    match parse_any(s) {
+        Some(t) if is_midnight(&t) => fr_date(day_of_bound(&t, is_end)),
+        _ => fr_instant(s),
+    }
+}
+
 /// A period [from, to) in Paris time, with an inclusive end as people say it:
 /// - whole days (midnight to midnight): "mer. 16 déc. 2026" or
 ///   "mer. 16 déc. 2026 → ven. 18 déc. 2026";
 /// - within one day: "mer. 16 déc. 2026, 14:00–16:00";
+/// - from a time to the end of a day, an end date being inclusive:
+///   "mer. 16 déc. 2026, 14:00 → ven. 18 déc. 2026", or
+///   "mer. 16 déc. 2026, 14:00–24:00" within the day;
 /// - otherwise: "mer. 16 déc. 2026, 14:00 → jeu. 17 déc. 2026, 10:00".
 pub fn fr_period(from: &str, to: &str) -> String {
     let (Some(f), Some(t)) = (parse_any(from), parse_any(to)) else {
         return format!("{from} → {to}");
     };
-    let midnight = |x: &DateTime<chrono_tz::Tz>| x.time() == chrono::NaiveTime::MIN;
-    if midnight(&f) && midnight(&t) && t > f {
-        let last = t.date_naive().pred_opt().unwrap_or(t.date_naive());
+    if is_midnight(&f) && is_midnight(&t) && t > f {
+        let last = day_of_bound(&t, true);
         if last == f.date_naive() {
             return fr_date(last);
         }
         return format!("{} → {}", fr_date(f.date_naive()), fr_date(last));
+    }
+    if is_midnight(&t) && t > f {
+        let last = day_of_bound(&t, true);
+        if last == f.date_naive() {
+            return format!("{}, {}–24:00", fr_date(last), fr_clock(&f));
+        }
+        return format!("{} → {}", fr_instant(from), fr_date(last));
     }
     if f.date_naive() == t.date_naive() {
         return format!(
@@ -413,6 +449,40 @@ mod tests {
             "mer. 16 déc. 2026, 15:00 → jeu. 17 déc. 2026, 10:00"
         );
         assert_eq!(fr_instant("bientôt"), "bientôt");
+    }
+
+    /// `--from "16/12/2026 14:00" --to 18/12/2026`: the end date is
+    /// inclusive even when the start has a time.
+    #[test]
+    fn an_end_date_after_a_start_time_is_inclusive() {
+        let from = s(parse_bound("16/12/2026 14:00", false));
+        let to = s(parse_bound("18/12/2026", true));
+        assert_eq!(
+            fr_period(&from, &to),
+            "mer. 16 déc. 2026, 14:00 → ven. 18 déc. 2026"
+        );
+        let to = s(parse_bound("16/12/2026", true));
+        assert_eq!(fr_period(&from, &to), "mer. 16 déc. 2026, 14:00–24:00");
+        // A start date before an end time keeps both as given.
+        let from = s(parse_bound("16/12/2026", false));
+        let to = s(parse_bound("18/12/2026 10:00", true));
+        assert_eq!(
+            fr_period(&from, &to),
+            "mer. 16 déc. 2026, 00:00 → ven. 18 déc. 2026, 10:00"
+        );
+    }
+
+    /// A bound typed as a date is shown as a date (inclusive for an end).
+    #[test]
+    fn a_date_bound_is_shown_as_a_date() {
+        let from = s(parse_bound("02/12/2026", false));
+        assert_eq!(fr_bound(&from, false), "mer. 2 déc. 2026");
+        let to = s(parse_bound("18/12/2026", true));
+        assert_eq!(fr_bound(&to, true), "ven. 18 déc. 2026");
+        let at = s(parse_bound("02/12/2026 14:00", false));
+        assert_eq!(fr_bound(&at, false), "mer. 2 déc. 2026, 14:00");
+        assert_eq!(fr_bound(&at, true), "mer. 2 déc. 2026, 14:00");
+        assert_eq!(fr_bound("bientôt", true), "bientôt");
         assert_eq!(fr_month(2026, 2), "février 2026");
         assert_eq!(
             fr_date(NaiveDate::from_ymd_opt(2027, 8, 1).unwrap()),

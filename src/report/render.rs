@@ -155,9 +155,49 @@ pub fn excel_writer() -> csv::Writer<Vec<u8>> {
         .from_writer(BOM.to_vec())
 }
 
-/// A decimal as a French spreadsheet reads it: "12,5", "1500,00".
+/// A decimal as a French spreadsheet reads it: "12,5", "1500,00". No
+/// thousands separator here, on purpose: a spreadsheet must read the cell as
+/// a number (it formats thousands itself), and a space would make it text.
+/// Everything a person reads directly uses [`fr_number`].
 pub fn excel_number(v: &str) -> String {
     v.replace('.', ",")
+}
+
+/// A decimal as people read it in French, with its thousands separated by a
+/// narrow no-break space, as amounts are everywhere else ("12 000,00",
+/// "1 500,5"); [`fr_euros`] adds the unit. Text that is not a decimal is
+/// returned as it is.
+pub fn fr_number(v: &str) -> String {
+    let v = v.trim();
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    if digits.is_empty()
+        || !digits.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
+        return v.to_string();
+    }
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(c);
+    }
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped},{frac}")
+    }
+}
+
+/// An amount in euros as people read it: "1 500,00 €" (empty stays empty).
+pub fn fr_euros(v: &str) -> String {
+    if v.trim().is_empty() {
+        String::new()
+    } else {
+        format!("{} €", fr_number(v))
+    }
 }
 
 /// The indicators for a French spreadsheet: a title, then one table per
@@ -434,18 +474,39 @@ pub fn budget_cell(a: &pb::BilanAction, amount: &str) -> String {
     if a.role == "lead" {
         amount.to_string()
     } else {
-        format!("(budget de {})", a.lead)
+        format!("(budget de {})", lead_name(a))
     }
 }
 
-/// A loan's state in a bilan, marked when it was entered after the fact.
-pub fn loan_state_shown(l: &pb::BilanLoan) -> String {
-    let state = loan_state_fr(&l.state);
-    if l.recorded {
-        format!("{state} (enregistré après coup)")
+/// The lead site of an action, by its name.
+pub fn lead_name(a: &pb::BilanAction) -> &str {
+    if a.lead_name.is_empty() {
+        &a.lead
     } else {
-        state.to_string()
+        &a.lead_name
     }
+}
+
+/// The items of a loan, by their names.
+pub fn loan_items(l: &pb::BilanLoan) -> String {
+    if l.item_names.len() == l.items.len() {
+        l.item_names.join(", ")
+    } else {
+        l.items.join(", ")
+    }
+}
+
+/// A loan's state in a bilan: overdue when it is, and marked when it was
+/// entered after the fact.
+pub fn loan_state_shown(l: &pb::BilanLoan) -> String {
+    let mut state = loan_state_fr(&l.state).to_string();
+    if l.overdue {
+        state.push_str(", en retard");
+    }
+    if l.recorded {
+        state.push_str(" (enregistré après coup)");
+    }
+    state
 }
 
 pub fn bilan_md(b: &pb::BilanReport) -> String {
@@ -471,7 +532,7 @@ pub fn bilan_md(b: &pb::BilanReport) -> String {
                 let v = if f.integer {
                     f.value.clone()
                 } else {
-                    excel_number(&f.value)
+                    fr_number(&f.value)
                 };
                 vec![f.label.clone(), v]
             })
@@ -531,7 +592,7 @@ pub fn bilan_md(b: &pb::BilanReport) -> String {
         out.push_str(title);
         md_table(
             &mut out,
-            &["prêt", other, "état", "quand", "objets", "objets-jours"],
+            &["prêt", other, "état", "quand", "matériel", "objets-jours"],
             loans
                 .iter()
                 .map(|l| {
@@ -544,7 +605,7 @@ pub fn bilan_md(b: &pb::BilanReport) -> String {
                         },
                         loan_state_shown(l),
                         crate::domain::time::fr_period(&l.from, &l.to),
-                        l.items.len().to_string(),
+                        loan_items(l),
                         l.item_days.to_string(),
                     ]
                 })
@@ -570,8 +631,8 @@ pub fn bilan_md(b: &pb::BilanReport) -> String {
                     a.axis.to_string(),
                     action_status_fr(&a.status),
                     role_fr(&a.role).to_string(),
-                    budget_cell(a, &excel_number(&a.budget_planned)),
-                    budget_cell(a, &excel_number(&a.budget_spent)),
+                    budget_cell(a, &fr_number(&a.budget_planned)),
+                    budget_cell(a, &fr_number(&a.budget_spent)),
                 ]
             })
             .collect(),
@@ -596,7 +657,7 @@ pub fn bilan_md(b: &pb::BilanReport) -> String {
                     p.funding.clone(),
                     purchase_state_fr(&p.state).to_string(),
                     fr_day(&p.submitted_on),
-                    excel_number(&p.total_ttc),
+                    fr_number(&p.total_ttc),
                 ]
             })
             .collect(),
@@ -681,7 +742,7 @@ pub fn bilan_csv_excel(b: &pb::BilanReport) -> anyhow::Result<Vec<u8>> {
                 "État",
                 "Du",
                 "Au",
-                "Objets",
+                "Matériel",
                 "Objets-jours",
                 "Objet du prêt",
                 "Action",
@@ -699,7 +760,7 @@ pub fn bilan_csv_excel(b: &pb::BilanReport) -> anyhow::Result<Vec<u8>> {
                 loan_state_shown(l),
                 from,
                 to,
-                l.items.len().to_string(),
+                loan_items(l),
                 l.item_days.to_string(),
                 l.purpose.clone(),
                 l.action.clone(),
@@ -728,7 +789,7 @@ pub fn bilan_csv_excel(b: &pb::BilanReport) -> anyhow::Result<Vec<u8>> {
             a.id.clone(),
             a.axis.to_string(),
             action_status_fr(&a.status),
-            a.lead.clone(),
+            lead_name(a).to_string(),
             role_fr(&a.role).to_string(),
             excel_day(&a.start),
             excel_day(&a.end),

@@ -553,7 +553,7 @@ pub fn describe_rrule(rrule: &str) -> String {
         text = format!("{text}, jusqu'au {}", time::fr_date(u));
     }
     if let Some(n) = count {
-        text = format!("{text}, {n} fois");
+        text = format!("{text}, {n} séance{}", if n > 1 { "s" } else { "" });
     }
     if !other.is_empty() {
         text = format!("{text} ({})", other.join(";"));
@@ -805,7 +805,10 @@ mod tests {
             describe_rrule("FREQ=MONTHLY;UNTIL=20270630"),
             "chaque mois, jusqu'au mer. 30 juin 2027"
         );
-        assert_eq!(describe_rrule("FREQ=DAILY;COUNT=5"), "chaque jour, 5 fois");
+        assert_eq!(
+            describe_rrule("FREQ=DAILY;COUNT=5"),
+            "chaque jour, 5 séances"
+        );
         assert_eq!(
             describe_rrule("FREQ=MONTHLY;BYDAY=1TU"),
             "chaque mois (BYDAY=1TU)"

@@ -142,6 +142,12 @@ fn page(web: &Web, s: &Session, l: &pb::Loan, n: &Notice) -> Markup {
                 @for o in &l.overlaps {
                     p.alert.alert-error { "Attention : chevauche le prêt à " (named(&o.borrower_name, &o.borrower)) ", " (time::fr_period(&o.from, &o.to)) "." }
                 }
+                @for o in &l.out_of_service {
+                    p.alert.alert-error { "Attention : " (o.equipment_name) " est " (crate::domain::equipment::availability_fr(&o.state)) "." }
+                }
+                @for c in &l.counted_later {
+                    p.alert { "Le taux d'utilisation ne compte " (c.equipment_name) " qu'à partir du " (crate::domain::time::parse_date(&c.counted_from).map(time::fr_date).unwrap_or_else(|_| c.counted_from.clone())) " : si le matériel était déjà là, donnez sa date d'acquisition sur sa fiche." }
+                }
             }
             section.card data-live="historique" {
                 h2 { "Historique" }

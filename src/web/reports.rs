@@ -67,7 +67,7 @@ fn shown(f: &pb::Figure, v: &str) -> String {
     if f.integer {
         v.to_string()
     } else {
-        render::excel_number(v)
+        render::fr_number(v)
     }
 }
 
@@ -691,16 +691,16 @@ fn bilan_page(frame: &Frame, b: &pb::BilanReport) -> Markup {
                             table {
                                 caption.sr-only { (heading) }
                                 thead { tr {
-                                    th scope="col" { "Prêt" } th scope="col" { (other) } th scope="col" { "État" }
-                                    th scope="col" { "Quand" } th scope="col" { "Objets" } th scope="col" { "Objets-jours" }
+                                    th scope="col" { "Prêt, matériel" } th scope="col" { (other) } th scope="col" { "État" }
+                                    th scope="col" { "Quand" } th scope="col" { "Objets-jours" }
                                 } }
                                 tbody { @for l in loans.iter() {
                                     tr {
-                                        th scope="row" { (l.id) @if !l.purpose.is_empty() { br; span.small { (l.purpose) } } }
+                                        // The items under the loan, so that the printed A4 keeps its columns.
+                                        th scope="row" { (l.id) br; span.small { (render::loan_items(l)) } @if !l.purpose.is_empty() { br; span.small { (l.purpose) } } }
                                         td { @if other == "Emprunteur" { (l.borrower_name) } @else { (l.lender_name) } }
                                         td { (render::loan_state_shown(l)) }
                                         td { (time::fr_period(&l.from, &l.to)) }
-                                        td.num { (l.items.len()) }
                                         td.num { (l.item_days) }
                                     }
                                 } }
@@ -723,8 +723,8 @@ fn bilan_page(frame: &Frame, b: &pb::BilanReport) -> Markup {
                                     td.num { (a.axis) }
                                     td { (render::action_status_fr(&a.status)) }
                                     td { (render::role_fr(&a.role)) }
-                                    td.num { (render::budget_cell(a, &render::excel_number(&a.budget_planned))) }
-                                    td.num { (render::budget_cell(a, &render::excel_number(&a.budget_spent))) }
+                                    td.num { (render::budget_cell(a, &render::fr_number(&a.budget_planned))) }
+                                    td.num { (render::budget_cell(a, &render::fr_number(&a.budget_spent))) }
                                 }
                             } }
                         }
@@ -745,7 +745,7 @@ fn bilan_page(frame: &Frame, b: &pb::BilanReport) -> Markup {
                                     td { (p.funding) }
                                     td { (render::purchase_state_fr(&p.state)) }
                                     td { (fr_day(&p.submitted_on)) }
-                                    td.num { (render::excel_number(&p.total_ttc)) }
+                                    td.num { (render::fr_number(&p.total_ttc)) }
                                 }
                             } }
                         }

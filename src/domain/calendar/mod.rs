@@ -238,22 +238,34 @@ fn in_field(field: &str, e: Error) -> Error {
     }
 }
 
+/// How a start or end field is named in messages: its French name, with
+/// the command line's option beside it (the web form checks its own fields
+/// before they get here, so these messages are read by CLI users).
+fn field_fr(field: &str) -> &'static str {
+    match field {
+        "start" => "début (--start)",
+        _ => "fin (--end)",
+    }
+}
+
 /// A start or end of a timed event.
 fn instant(field: &str, v: &str) -> Result<DateTime<FixedOffset>> {
     let v = v.trim();
+    let name = field_fr(field);
     if v.is_empty() {
         return Err(Error::invalid(format!(
-            "le champ {field} est obligatoire : date et heure AAAA-MM-JJTHH:MM (heure de Paris)"
+            "{name} obligatoire : date et heure JJ/MM/AAAA HH:MM (heure de Paris)"
         )));
     }
     time::parse_instant(v).map_err(|e| {
         if time::parse_date(v).is_ok() {
             Error::invalid(format!(
-                "{field} : « {v} » est une date sans heure : donnez aussi l'heure \
-                 (par exemple {v}T10:00) ou déclarez l'événement sur la journée (all_day)"
+                "{name} : « {v} » est une date sans heure : donnez aussi l'heure \
+                 (par exemple « {v} 10:00 ») ou déclarez l'événement sur la journée \
+                 entière (--all-day)"
             ))
         } else {
-            in_field(field, e)
+            in_field(name, e)
         }
     })
 }
@@ -261,19 +273,20 @@ fn instant(field: &str, v: &str) -> Result<DateTime<FixedOffset>> {
 /// A start or end day of an all-day event.
 fn day(field: &str, v: &str) -> Result<NaiveDate> {
     let v = v.trim();
+    let name = field_fr(field);
     if v.is_empty() {
         return Err(Error::invalid(format!(
-            "le champ {field} est obligatoire : date AAAA-MM-JJ"
+            "{name} obligatoire : date JJ/MM/AAAA"
         )));
     }
     time::parse_date(v).map_err(|e| {
         if time::parse_instant(v).is_ok() {
             Error::invalid(format!(
-                "{field} : l'événement est sur la journée (all_day) : donnez une date \
-                 AAAA-MM-JJ sans heure, pas « {v} »"
+                "{name} : l'événement est sur la journée entière (--all-day) : donnez \
+                 une date JJ/MM/AAAA sans heure, pas « {v} »"
             ))
         } else {
-            in_field(field, e)
+            in_field(name, e)
         }
     })
 }
@@ -285,8 +298,10 @@ fn check_times(all_day: bool, start: &str, end: &str) -> Result<(String, String)
         let (s, e) = (day("start", start)?, day("end", end)?);
         if e < s {
             return Err(Error::invalid(format!(
-                "end : le dernier jour ({e}) précède le premier ({s}) ; pour un événement \
-                 sur la journée, end est le dernier jour inclus"
+                "fin (--end) : le dernier jour ({}) précède le premier ({}) ; pour un \
+                 événement sur la journée entière, la fin est le dernier jour inclus",
+                time::fr_date(e),
+                time::fr_date(s)
             )));
         }
         Ok((s.to_string(), e.to_string()))
@@ -294,9 +309,9 @@ fn check_times(all_day: bool, start: &str, end: &str) -> Result<(String, String)
         let (s, e) = (instant("start", start)?, instant("end", end)?);
         if e <= s {
             return Err(Error::invalid(format!(
-                "end : la fin ({}) doit être après le début ({})",
-                time::rfc3339(&e),
-                time::rfc3339(&s)
+                "fin (--end) : la fin ({}) doit être après le début ({})",
+                time::fr_instant(&time::rfc3339(&e)),
+                time::fr_instant(&time::rfc3339(&s))
             )));
         }
         let store = |t: DateTime<FixedOffset>| time::rfc3339(&time::paris(t.with_timezone(&Utc)));

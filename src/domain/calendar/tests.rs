@@ -110,11 +110,12 @@ fn new_event_validation_errors() {
     let ok = input("2026-12-01T10:00", "2026-12-01T12:00");
     let m = invalid(&input("2026-12-01T12:00", "2026-12-01T10:00"));
     assert!(
-        m.starts_with("end :") && m.contains("après le début"),
+        m.starts_with("fin (--end) :") && m.contains("après le début"),
         "{m}"
     );
     let m = invalid(&input("2026-12-01T10:00", "2026-12-01T10:00"));
-    assert!(m.starts_with("end :"), "{m}");
+    assert!(m.starts_with("fin (--end) :"), "{m}");
+    assert!(m.contains("mar. 1 déc. 2026, 10:00"), "{m}");
     let m = invalid(&EventInput {
         rrule: Some("FREQ=SOMETIMES".into()),
         ..ok.clone()
@@ -157,16 +158,29 @@ fn new_event_validation_errors() {
         "{m}"
     );
     let m = invalid(&input("demain 10h", "2026-12-01T12:00"));
-    assert!(m.starts_with("start :") && m.contains("AAAA-MM-JJ"), "{m}");
+    assert!(
+        m.starts_with("début (--start) :") && m.contains("JJ/MM/AAAA"),
+        "{m}"
+    );
     let m = invalid(&input("2026-12-01", "2026-12-01T12:00"));
-    assert!(m.starts_with("start :") && m.contains("all_day"), "{m}");
+    assert!(
+        m.starts_with("début (--start) :") && m.contains("--all-day"),
+        "{m}"
+    );
+    // The date as typed, with a time the command accepts.
+    let m = invalid(&input("16/12/2026 14:00", "18/12/2026"));
+    assert!(
+        m.starts_with("fin (--end) :") && m.contains("« 18/12/2026 10:00 »"),
+        "{m}"
+    );
+    assert!(!m.contains("T10:00") && !m.contains("all_day"), "{m}");
     let m = invalid(&input("2026-03-29T02:30", "2026-03-29T04:00"));
     assert!(
-        m.starts_with("start :") && m.contains("n'existe pas"),
+        m.starts_with("début (--start) :") && m.contains("n'existe pas"),
         "{m}"
     );
     let m = invalid(&input("2026-12-01T10:00", ""));
-    assert!(m.contains("end est obligatoire"), "{m}");
+    assert!(m.contains("fin (--end) obligatoire"), "{m}");
     let m = invalid(&EventInput {
         title: "  ".into(),
         ..ok.clone()
@@ -194,12 +208,18 @@ fn new_event_validation_errors() {
         ..input("2026-12-02", "2026-12-01")
     };
     let m = invalid(&day);
-    assert!(m.starts_with("end :") && m.contains("dernier jour"), "{m}");
+    assert!(
+        m.starts_with("fin (--end) :") && m.contains("dernier jour"),
+        "{m}"
+    );
     let m = invalid(&EventInput {
         all_day: true,
         ..input("2026-12-01T10:00", "2026-12-01")
     });
-    assert!(m.starts_with("start :") && m.contains("sans heure"), "{m}");
+    assert!(
+        m.starts_with("début (--start) :") && m.contains("sans heure"),
+        "{m}"
+    );
     let m = invalid(&EventInput {
         all_day: true,
         rrule: Some("FREQ=DAILY;BYHOUR=10".into()),
