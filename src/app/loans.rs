@@ -478,11 +478,15 @@ pub(crate) fn apply_incident(
     Ok(())
 }
 
+/// How long an approval waits for a peer to confirm the lender's copy of its
+/// decisions (a node that just started dials its peers at once).
+pub const BOOKING_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A lender books its items only from a complete copy of its own decisions:
 /// after a start, until a peer has shown that it holds nothing of the site's
 /// document this node lacks (a node restored from an old backup has lost its
 /// latest approvals until then, and could approve the same days twice).
-pub fn may_book(docs: &crate::docs::Docs, site_doc: &str) -> Result<()> {
+pub fn may_book_now(docs: &crate::docs::Docs, site_doc: &str) -> Result<()> {
     if docs.confirmed(site_doc) {
         Ok(())
     } else {
@@ -490,6 +494,12 @@ pub fn may_book(docs: &crate::docs::Docs, site_doc: &str) -> Result<()> {
             "ce nœud vient de démarrer et n'a pas encore vérifié auprès d'un autre site qu'il détient toutes ses décisions de prêt (après la restauration d'une sauvegarde, les plus récentes lui reviennent des autres sites) : réessayez dès qu'un site voisin est joint",
         ))
     }
+}
+
+/// [`may_book_now`], after waiting up to [`BOOKING_WAIT`] for a peer.
+pub async fn may_book(docs: &crate::docs::Docs, site_doc: &str) -> Result<()> {
+    docs.wait_confirmed(site_doc, BOOKING_WAIT).await;
+    may_book_now(docs, site_doc)
 }
 
 /// The bookings of this lender's own loans that a new approval or record
@@ -700,7 +710,7 @@ pub async fn record(ctx: &NodeContext, input: pb::LoanRecordInput, role: &str) -
     let cancelled: BTreeSet<String> = crate::app::reports::facts(ctx)?
         .cancelled_requests(&ctx.site)
         .collect();
-    may_book(&ctx.docs, &ctx.site_doc())?;
+    may_book(&ctx.docs, &ctx.site_doc()).await?;
     let id = new_id("ln");
     let stamp = now_rfc3339();
     ctx.docs
@@ -810,7 +820,7 @@ pub async fn decide_with(
         .cancelled_requests(&ctx.site)
         .collect();
     if what == Decision::Approve {
-        may_book(&ctx.docs, &ctx.site_doc())?;
+        may_book(&ctx.docs, &ctx.site_doc()).await?;
     }
     let t = transition(ctx, role, note);
     let request = loan.request.clone();

@@ -105,6 +105,8 @@ struct Inner {
     /// This node's own documents that a peer has shown it holds in full
     /// since it opened (see [`Docs::confirmed`]).
     confirmed: Mutex<std::collections::HashSet<String>>,
+    /// Woken by every [`Docs::confirm`].
+    confirmed_notify: tokio::sync::Notify,
     /// The registry as trust checks read it, with the `network` heads it was
     /// read at: read again only when they move.
     #[allow(clippy::type_complexity)]
@@ -241,6 +243,7 @@ impl Docs {
                 clock,
                 registry_cache: Mutex::new(None),
                 confirmed: Mutex::new(Default::default()),
+                confirmed_notify: tokio::sync::Notify::new(),
                 memo: Mutex::new(HashMap::new()),
             }),
         })
@@ -683,7 +686,24 @@ impl Docs {
 
     /// Records that a peer showed this node holds all it holds of `id`.
     pub fn confirm(&self, id: &str) {
-        self.inner.confirmed.lock().unwrap().insert(id.to_string());
+        let new = self.inner.confirmed.lock().unwrap().insert(id.to_string());
+        if new {
+            self.inner.confirmed_notify.notify_waiters();
+        }
+    }
+
+    /// Waits at most `limit` for [`Docs::confirmed`]`(id)`; returns it.
+    pub async fn wait_confirmed(&self, id: &str, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let woken = self.inner.confirmed_notify.notified();
+            if self.confirmed(id) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                return self.confirmed(id);
+            }
+        }
     }
 
     /// Whether this node's copy of its own document `id` is known to be

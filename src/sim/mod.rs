@@ -536,9 +536,20 @@ impl World {
         link.q[side].extend(step.send);
         let peer = self.nodes[link.ends[1 - side]].site.clone();
         for effect in step.effects {
-            if let Effect::Shared(doc) = effect {
-                let state = link.cores[side].sync_state(&doc).clone();
-                let _ = self.nodes[me].docs.save_sync_state(&peer, &doc, &state);
+            match effect {
+                Effect::Shared(doc) => {
+                    let state = link.cores[side].sync_state(&doc).clone();
+                    let _ = self.nodes[me].docs.save_sync_state(&peer, &doc, &state);
+                }
+                Effect::SetAside { doc, refusal } => {
+                    trace(|| {
+                        format!(
+                            "{} met {doc} de côté avec {peer} : {refusal}",
+                            self.nodes[me].site
+                        )
+                    });
+                }
+                _ => {}
             }
         }
     }
@@ -945,7 +956,7 @@ impl World {
             },
         };
         let doc = site_doc(&me);
-        if approve && self.book_gate && crate::app::loans::may_book(&node.docs, &doc).is_err() {
+        if approve && self.book_gate && crate::app::loans::may_book_now(&node.docs, &doc).is_err() {
             self.report.approvals_refused += 1;
             return;
         }
@@ -1089,7 +1100,7 @@ impl World {
         let mut doc = attacker
             .docs
             .read(&doc_id, |d| d.clone())
-            .unwrap_or_else(AutoCommit::new);
+            .unwrap_or_default();
         doc.set_actor(automerge::ActorId::from(actor.into_bytes()));
         {
             use automerge::transaction::Transactable;
