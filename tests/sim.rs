@@ -92,6 +92,20 @@ fn a_lender_restored_from_a_backup_does_not_book_twice() {
     );
 }
 
+/// Seed 7882 found a relay that lost a received change at restart: the
+/// change had waited in the queue for its parent, was applied when the
+/// parent came, but only the parent's message was stored. The relay then
+/// held the parent without its proof (the lost child's signature vouched
+/// for it), so no peer would take it from there and two nodes never agreed.
+/// `docs::tests::a_waiting_change_vouches_for_its_dependency` shows the
+/// same on two documents; this keeps the whole schedule.
+#[test]
+fn a_change_released_from_the_queue_survives_a_restart() {
+    let r = run(7882, &Options::default());
+    assert!(r.ok(), "{:?}", r.violations);
+    assert!(r.crashes > 0, "{r:?}");
+}
+
 /// A seed replays exactly: the same figures, frame for frame.
 #[test]
 fn a_seed_replays_exactly() {

@@ -609,9 +609,28 @@ impl Docs {
             for (h, s) in &verified.sigs {
                 guard.sigs.insert(*h, *s);
             }
+            let released: Vec<ChangeHash> = queued_before
+                .iter()
+                .filter(|h| !verified.queued.contains(h))
+                .copied()
+                .collect();
             guard.queued = verified.queued;
             if changed {
-                self.persist(id, &mut guard, &raw, &verified.sigs)
+                // Changes that waited in the queue and are now applied were
+                // not stored when they arrived (queued changes are dropped at
+                // start): store them now, with their signatures, beside the
+                // message that released them.
+                let mut bytes = raw;
+                let mut sigs = verified.sigs;
+                for h in released {
+                    if let Some(c) = guard.doc.get_change_by_hash(&h) {
+                        bytes.extend_from_slice(c.raw_bytes());
+                    }
+                    if let Some(s) = guard.sigs.get(&h) {
+                        sigs.push((h, *s));
+                    }
+                }
+                self.persist(id, &mut guard, &bytes, &sigs)
                     .map_err(ReceiveError::Local)?;
             }
             drop(guard);
@@ -1304,6 +1323,14 @@ mod tests {
             .unwrap());
         assert_eq!(b.heads("site/a"), a.heads("site/a"));
         assert_eq!(queue_len(&b, "site/a"), 0);
+        // The waiting change was stored with its dependency, and with its
+        // signature: after a restart b holds both and relays them (simulator
+        // seed 7882: it held the dependency alone, with no proof left).
+        let reopened = Docs::open(b.store().clone(), "b", 10, Trust::ephemeral()).unwrap();
+        assert_eq!(reopened.heads("site/a"), a.heads("site/a"));
+        let c = node("c").await;
+        sync_pair(&reopened, &c, "site/a").unwrap();
+        assert_eq!(c.heads("site/a"), a.heads("site/a"));
     }
 
     /// Only each author's newest changes of a message carry a signature.
