@@ -11,6 +11,7 @@
 //! older backup can never reuse an (actor, seq) pair that peers already hold.
 
 mod id;
+mod judge;
 // A hostile node's tools, for the tests only: never in a release build.
 #[cfg(any(test, feature = "hostile"))]
 mod testing;

@@ -11,9 +11,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::{AutoCommit, ChangeHash};
 
+use super::judge::{judge, Graph, Inputs};
 use super::{parse_doc_id, site_doc, DocKind, Docs, NETWORK_DOC};
 use crate::domain::registry::{self, TrustRegistry};
-use crate::trust::{author_of, Anchor, Refusal, Sig, Trust};
+use crate::trust::{author_of, Anchor, Refusal, Sig};
 
 /// What verification accepted.
 pub(crate) struct Verified {
@@ -285,149 +286,97 @@ impl Docs {
 
         let mut authors: Vec<String> = Vec::new();
         let mut nodes: Vec<Node> = Vec::with_capacity(items.len());
-        for (hash, author, deps) in &items {
-            let a = match authors.iter().position(|x| x == author) {
+        for (hash, author, deps) in items {
+            let a = match authors.iter().position(|x| *x == author) {
                 Some(a) => a,
                 None => {
-                    authors.push(author.clone());
+                    authors.push(author);
                     authors.len() - 1
                 }
             };
             nodes.push(Node {
-                hash: *hash,
+                hash,
                 author: a,
-                deps: deps.clone(),
+                deps,
             });
         }
-        let checks = needs_signature(&nodes, &preverified).map_err(|_| {
-            Refusal::Forged(format!("modifications de {id} dans un ordre impossible"))
-        })?;
+        let new_authors: HashSet<usize> = nodes
+            .iter()
+            .filter(|n| !preverified(&n.hash))
+            .map(|n| n.author)
+            .collect();
 
-        // The registry that decides is the one before the message.
-        let registry = match &*ctx.registry {
-            Ok(r) => Some(r),
-            Err(e) if kind == DocKind::Network => {
-                // Only academy certificates may then write it (below), so the
-                // academy can still repair it.
-                tracing::warn!(reason = %e, "registre illisible : seuls les certificats académiques écrivent network");
-                None
-            }
-            Err(e) => return Err(Refusal::Withheld(e.clone())),
-        };
-
-        // Each author of a change that is not preverified: its right to
-        // write this document, and its key.
-        let mut anchors: Vec<Option<Anchor>> = vec![None; authors.len()];
-        let mut revoked: Vec<usize> = Vec::new();
-        for node in &nodes {
-            if preverified(&node.hash) || anchors[node.author].is_some() {
-                continue;
-            }
-            let a = node.author;
+        // What the verdict reads, gathered from the documents: each new
+        // author's certified key (published in its site document; for a
+        // site document, as the message leaves it), and which of the
+        // registry's cutoff hashes this document held before the message.
+        let mut anchors: HashMap<String, Result<Anchor, Refusal>> = HashMap::new();
+        for &a in &new_authors {
             let author = &authors[a];
             let anchor = match &kind {
-                DocKind::Site(s) if s == author => trust.anchor(author, doc)?,
-                DocKind::Site(s) => {
-                    return Err(Refusal::Forged(format!(
-                    "seul le site {s} écrit {id}, or une modification est signée du site {author}"
-                )))
-                }
-                _ => self
-                    .read(&site_doc(author), |d| trust.anchor(author, d))
-                    .unwrap_or_else(|| {
-                        Err(Refusal::Withheld(format!(
-                            "le document du site {author} n'est pas encore arrivé ici"
-                        )))
-                    })?,
+                DocKind::Site(s) if s == author => Some(trust.anchor(author, doc)),
+                // Not its document: the verdict says so, no key needed.
+                DocKind::Site(_) => None,
+                _ => self.read(&site_doc(author), |d| trust.anchor(author, d)),
             };
-            if kind == DocKind::Network && !anchor.academy {
-                return Err(Refusal::Forged(format!(
-                    "seule l'équipe académique écrit {id}, or {author} n'est pas un site académique"
-                )));
+            if let Some(anchor) = anchor {
+                anchors.insert(author.clone(), anchor);
             }
-            // A node that has never seen the registry, talking to a peer that
-            // holds it, takes nothing but what verifies the registry.
-            if ctx.registry_required && !ctx.registry_known && kind != DocKind::Network {
-                let academy_site = matches!(&kind, DocKind::Site(_)) && anchor.academy;
-                if !academy_site {
-                    return Err(Refusal::Withheld(format!(
-                        "le registre du réseau n'est pas encore arrivé ici : {id} attendra"
-                    )));
-                }
-            }
-            if let Some(registry) = registry {
-                if let Some(reason) = registry.unreadable_reason(author) {
-                    return Err(Refusal::Withheld(reason));
-                }
-                if let Some(entry) = registry.entries.get(author) {
-                    if entry.public_key != hex::encode(anchor.key.to_bytes()) {
-                        return Err(Refusal::Withheld(format!(
-                            "la clé certifiée du site {author} ({}…) n'est pas celle que le registre du réseau a inscrite ({}…) : l'équipe académique doit corriger l'inscription (maillage site update {author} --key …)",
-                            &hex::encode(anchor.key.to_bytes())[..16],
-                            entry.public_key.get(..16).unwrap_or(&entry.public_key)
-                        )));
-                    }
-                    if entry.is_revoked() {
-                        revoked.push(a);
-                    }
-                }
-            }
-            anchors[a] = Some(anchor);
         }
-
-        let mut out = Vec::new();
-        for (i, node) in nodes.iter().enumerate() {
-            if !checks[i] {
-                continue;
-            }
-            let a = node.author;
-            let anchor = anchors[a]
-                .as_ref()
-                .expect("every author of a change to check has an anchor");
-            let sig = sig_of(&node.hash);
-            if sig.is_none() {
-                // An honest relay may lack it; the change is not applied, and
-                // nobody is accused.
-                return Err(Refusal::Withheld(format!(
-                    "modification {} de {id} attribuée à {} arrivée sans sa signature",
-                    node.hash, authors[a]
-                )));
-            }
-            let checked = Trust::verify(anchor, &authors[a], id, &node.hash, sig.as_ref());
-            if let Err(refusal) = checked {
-                // Signed with a key the site has since replaced: valid only
-                // beneath the cutoff the academy recorded with it.
-                let retired = registry
-                    .and_then(|r| r.entries.get(&authors[a]))
-                    .map(|e| e.retired_keys.as_slice())
-                    .unwrap_or_default();
-                let mut beneath = false;
-                for k in retired {
-                    match signed_with_retired(doc, id, &authors[a], k, node, sig.as_ref()) {
-                        Retired::NotThisKey => {}
-                        Retired::Beneath => {
-                            beneath = true;
-                            break;
-                        }
-                        // An honest node may have taken it before the new
-                        // key reached it: set aside, nobody accused.
-                        Retired::Above => {
-                            return Err(Refusal::Withheld(format!(
-                                "modification {} de {id} signée d'une clé que le site {} a remplacée le {}, après ce remplacement",
-                                node.hash, authors[a], k.retired_at
-                            )))
+        let applied_now: HashSet<ChangeHash> = nodes
+            .iter()
+            .filter(|n| !queued_hashes.contains(&n.hash))
+            .map(|n| n.hash)
+            .collect();
+        let mut held_before = HashSet::new();
+        if let Ok(r) = &*ctx.registry {
+            for &a in &new_authors {
+                let Some(e) = r.entries.get(&authors[a]) else {
+                    continue;
+                };
+                let cuts =
+                    std::iter::once(&e.cutoff).chain(e.retired_keys.iter().map(|k| &k.cutoff));
+                for cut in cuts {
+                    for h in cut.get(id).into_iter().flatten() {
+                        let Ok(h) = h.parse::<ChangeHash>() else {
+                            continue;
+                        };
+                        if !applied_now.contains(&h) && doc.get_change_meta_by_hash(&h).is_some() {
+                            held_before.insert(h);
                         }
                     }
                 }
-                if !beneath {
-                    return Err(refusal);
-                }
             }
-            out.push((node.hash, sig.expect("checked above")));
         }
+        let graph = Graph {
+            nodes,
+            authors,
+            queued: queued_hashes,
+            preverified: queued_before.clone(),
+            held_before,
+        };
+        let out = judge(
+            &Inputs {
+                id,
+                kind: &kind,
+                registry: &ctx.registry,
+                registry_known: ctx.registry_known,
+                registry_required: ctx.registry_required,
+                anchors: &anchors,
+                sig_of,
+            },
+            &graph,
+        )?;
+        let Graph {
+            nodes,
+            authors,
+            queued: queued_hashes,
+            ..
+        } = graph;
 
         // Action documents: participants edit; any other site may only add
-        // or remove itself (see [`action_rule`]).
+        // or remove itself (see [`action_rule`]). A rule on the document's
+        // content, so read from the document.
         if let DocKind::Action(_) = kind {
             let before_empty = before.is_empty();
             let mut roots = 0;
@@ -446,94 +395,10 @@ impl Docs {
                 action_rule(id, doc, n, &authors[n.author], before_empty && roots == 1)?;
             }
         }
-
-        // A revoked site keeps only what it wrote before the academy's cutoff.
-        for a in revoked {
-            let author = &authors[a];
-            let entry = &registry.expect("revoked comes from the registry").entries[author];
-            let withheld = || {
-                Refusal::Withheld(format!(
-                    "le site {author} a été révoqué le {} : ses modifications ultérieures de {id} sont refusées",
-                    entry.revoked_at
-                ))
-            };
-            let mine = |n: &Node| n.author == a && !preverified(&n.hash);
-            if nodes
-                .iter()
-                .any(|n| mine(n) && queued_hashes.contains(&n.hash))
-            {
-                return Err(withheld());
-            }
-            let cut: Vec<ChangeHash> = entry
-                .cutoff
-                .get(id)
-                .map(|hs| hs.iter().filter_map(|h| h.parse().ok()).collect())
-                .unwrap_or_default();
-            if cut.iter().any(|h| doc.get_change_meta_by_hash(h).is_none()) {
-                return Err(withheld());
-            }
-            let after: HashSet<ChangeHash> =
-                doc.get_changes_meta(&cut).iter().map(|m| m.hash).collect();
-            if nodes.iter().any(|n| mine(n) && after.contains(&n.hash)) {
-                return Err(withheld());
-            }
-        }
         Ok(Verified {
             sigs: out,
             queued: queued_hashes,
         })
-    }
-}
-
-/// How a change relates to a key its site has replaced.
-enum Retired {
-    /// Not signed with that key.
-    NotThisKey,
-    /// Signed with it, and beneath the cutoff recorded when it was replaced.
-    Beneath,
-    /// Signed with it, but not (known to be) beneath that cutoff.
-    Above,
-}
-
-fn signed_with_retired(
-    doc: &mut AutoCommit,
-    id: &str,
-    site: &str,
-    k: &registry::RetiredKey,
-    node: &Node,
-    sig: Option<&Sig>,
-) -> Retired {
-    let Some(key) = hex::decode(&k.key)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
-    else {
-        return Retired::NotThisKey;
-    };
-    let anchor = Anchor {
-        key,
-        academy: false,
-    };
-    if Trust::verify(&anchor, site, id, &node.hash, sig).is_err() {
-        return Retired::NotThisKey;
-    }
-    let cut: Vec<ChangeHash> = k
-        .cutoff
-        .get(id)
-        .map(|hs| hs.iter().filter_map(|h| h.parse().ok()).collect())
-        .unwrap_or_default();
-    if cut.is_empty() || cut.iter().any(|h| doc.get_change_meta_by_hash(h).is_none()) {
-        return Retired::Above;
-    }
-    let beneath = doc.get_change_meta_by_hash(&node.hash).is_some()
-        && !doc
-            .get_changes_meta(&cut)
-            .iter()
-            .any(|m| m.hash == node.hash);
-    if beneath {
-        Retired::Beneath
-    } else {
-        Retired::Above
     }
 }
 
