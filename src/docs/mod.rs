@@ -691,17 +691,13 @@ impl Docs {
         Some(guard.doc.get_changes_meta(&state.shared_heads).len())
     }
 
-    /// Time (seconds since the epoch, the author's clock) of the newest change
-    /// at the heads of `id`.
     /// Whether every change of `heads` is applied in `id`.
     pub fn has_all(&self, id: &str, heads: &[ChangeHash]) -> bool {
-        match self.entry(id) {
-            Some(e) => {
+        heads.is_empty()
+            || self.entry(id).is_some_and(|e| {
                 let mut g = e.lock().unwrap();
                 heads.iter().all(|h| g.doc.get_change_by_hash(h).is_some())
-            }
-            None => heads.is_empty(),
-        }
+            })
     }
 
     /// Records that a peer showed this node holds all it holds of `id`.
@@ -736,10 +732,12 @@ impl Docs {
         if self.inner.confirmed.lock().unwrap().contains(id) {
             return true;
         }
-        let others = self
-            .ids_with_prefix("site/")
-            .into_iter()
-            .any(|other| other != id);
+        // Stops at the first other site document that holds a change.
+        let others = self.entries().into_iter().any(|(other, e)| {
+            other.starts_with("site/")
+                && other != id
+                && !e.lock().unwrap().doc.get_heads().is_empty()
+        });
         !others
     }
 
@@ -752,6 +750,8 @@ impl Docs {
         }
     }
 
+    /// Time (seconds since the epoch, the author's clock) of the newest change
+    /// at the heads of `id`.
     pub fn newest_change_time(&self, id: &str) -> Option<i64> {
         let entry = self.entry(id)?;
         let mut guard = entry.lock().unwrap();
