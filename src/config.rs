@@ -226,7 +226,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        if !crate::docs::is_slug(&self.site) {
+        if !crate::base::is_slug(&self.site) {
             anyhow::bail!(
                 "identifiant de site « {} » invalide : lettres minuscules, chiffres et tirets, 40 caractères au plus",
                 self.site

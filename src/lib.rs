@@ -32,6 +32,7 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod base;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -15,8 +15,9 @@ use tonic::service::interceptor::InterceptedService;
 
 use crate::api::{equipment::EquipmentApi, node::NodeApi, NodeContext};
 use crate::auth::{Role as UserRole, Tokens, ADMIN_TOKEN_FILE};
+use crate::base::{site_doc, NETWORK_DOC};
 use crate::config::{Config, DATA_DIR};
-use crate::docs::{site_doc, Docs, NETWORK_DOC};
+use crate::docs::Docs;
 use crate::domain::{now_rfc3339, root_map_mut, site};
 use crate::federation::{dial, Federation, FederationService};
 use crate::pb;

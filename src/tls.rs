@@ -149,7 +149,7 @@ fn ca_sign_for(
         Some(v) => dn_text(v),
         None => bail!("la demande ne nomme pas de site (CN absent)"),
     };
-    if !crate::docs::is_slug(&site) {
+    if !crate::base::is_slug(&site) {
         bail!("la demande nomme un site invalide : « {site} »");
     }
     let mut public_key = None;

@@ -34,7 +34,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc, ROOT};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::docs::is_slug;
+use crate::base::is_slug;
 
 /// An Ed25519 signature.
 pub type Sig = [u8; 64];

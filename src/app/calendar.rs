@@ -2,7 +2,7 @@
 //! events of the academic team live in `network`, written by academy nodes.
 
 use super::NodeContext;
-use crate::docs::{new_id, NETWORK_DOC};
+use crate::base::{new_id, NETWORK_DOC};
 use crate::domain::calendar::{self, Event, EventInput, EventPatch};
 use crate::domain::site::Role;
 use crate::domain::{now_rfc3339, time};

@@ -46,6 +46,6 @@ pub struct NodeContext {
 
 impl NodeContext {
     pub fn site_doc(&self) -> String {
-        crate::docs::site_doc(&self.site)
+        crate::base::site_doc(&self.site)
     }
 }

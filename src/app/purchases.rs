@@ -4,7 +4,7 @@
 
 use super::loans::transition;
 use super::NodeContext;
-use crate::docs::{new_id, NETWORK_DOC};
+use crate::base::{new_id, NETWORK_DOC};
 use crate::domain::loans::{note, Transition};
 use crate::domain::now_rfc3339;
 use crate::domain::purchases::{self, eur, Decision, Line, Patch, Purchase};

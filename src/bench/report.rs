@@ -16,8 +16,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
+use crate::base::NETWORK_DOC;
 use crate::config::Config;
-use crate::docs::{Signatures, NETWORK_DOC};
+use crate::docs::Signatures;
 use crate::domain::actions::{self, NewAction};
 use crate::domain::calendar::{self, EventInput};
 use crate::domain::equipment;

@@ -10,13 +10,10 @@
 //! Each process uses a fresh actor id (`<site>.<random>`): a node restarted from an
 //! older backup can never reuse an (actor, seq) pair that peers already hold.
 
-mod id;
 // A hostile node's tools, for the tests only: never in a release build.
 #[cfg(any(test, feature = "hostile"))]
 mod testing;
 mod verify;
-
-pub use id::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -817,6 +814,7 @@ impl Docs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::site_doc;
     use crate::storage::{MemoryStore, SledStore};
     use proptest::prelude::*;
 

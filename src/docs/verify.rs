@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::{AutoCommit, ChangeHash};
 
-use super::{parse_doc_id, site_doc, DocKind, Docs, NETWORK_DOC};
+use super::Docs;
+use crate::base::{parse_doc_id, site_doc, DocKind, NETWORK_DOC};
 use crate::domain::registry::{self, TrustRegistry};
 use crate::trust::{author_of, Anchor, Refusal, Sig, Trust};
 

@@ -8,7 +8,7 @@ use automerge::AutoCommit;
 use autosurgeon::{Hydrate, Reconcile};
 
 use super::{map_entries, map_entry, put_entry, required_text};
-use crate::docs::is_slug;
+use crate::base::is_slug;
 use crate::error::{Error, Result};
 
 pub const MAP: &str = "sites";

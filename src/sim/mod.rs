@@ -40,7 +40,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::broadcast;
 
-use crate::docs::{fresh_actor, site_doc, Clock, Docs, NETWORK_DOC};
+use crate::base::{site_doc, NETWORK_DOC};
+use crate::docs::{fresh_actor, Clock, Docs};
 use crate::domain::{equipment, loans, registry, site};
 use crate::federation::core::{check_registration, Core, Effect, Limits, Step};
 use crate::federation::session::SessionError;

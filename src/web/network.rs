@@ -112,7 +112,7 @@ pub fn doc_fr(
     sites: &BTreeMap<String, String>,
     actions: &BTreeMap<String, String>,
 ) -> String {
-    if doc == crate::docs::NETWORK_DOC {
+    if doc == crate::base::NETWORK_DOC {
         return "registre du réseau".to_string();
     }
     if let Some(site) = doc.strip_prefix("site/") {
