@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::site::Role;
+use crate::base::Role;
 
 pub const CONFIG_FILE: &str = "maillage.toml";
 pub const DATA_DIR: &str = "data";

@@ -20,8 +20,8 @@ pub mod users;
 
 use std::sync::Arc;
 
+use crate::base::Role;
 use crate::docs::Docs;
-use crate::domain::site::Role;
 use crate::federation::Federation;
 
 /// What every API service needs to know about the node it runs in.

@@ -7,9 +7,10 @@
 //! updates are checked against the key its certificate binds.
 
 use super::NodeContext;
+use crate::base::Role;
 use crate::base::{site_doc, NETWORK_DOC};
+use crate::domain::now_rfc3339;
 use crate::domain::registry::{self, SiteEntry};
-use crate::domain::{now_rfc3339, site::Role};
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::trust::{Anchor, Refusal};

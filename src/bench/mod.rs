@@ -27,9 +27,9 @@ use automerge::{AutoCommit, ROOT};
 use clap::Args;
 use serde_json::json;
 
+use crate::base::Role;
 use crate::config::Config;
 use crate::docs::Signatures;
-use crate::domain::site::Role;
 use crate::node::RunningNode;
 use crate::pb;
 use crate::storage::{SledStore, Store};
