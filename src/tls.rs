@@ -158,7 +158,7 @@ fn ca_sign_for(
         if let SanType::URI(uri) = san {
             let uri = uri.as_str();
             if let Some(k) = uri.strip_prefix(KEY_URI) {
-                public_key = Some(crate::domain::registry::check_key(k)?);
+                public_key = Some(crate::base::check_key(k)?);
             } else if let Some(r) = uri.strip_prefix(ROLE_URI) {
                 role = Some(r.to_string());
             }

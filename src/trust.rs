@@ -34,17 +34,11 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc, ROOT};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::base::is_slug;
-
-/// An Ed25519 signature.
-pub type Sig = [u8; 64];
+use crate::base::{is_slug, Sig, MAX_CHANGES_PER_MESSAGE};
 
 /// Root keys of a site document that anchor the site's key.
 pub const CERTIFICATE_KEY: &str = "certificate";
 pub const PUBLIC_KEY_KEY: &str = "public_key";
-
-/// Default bound on the changes one sync message may bring.
-pub const MAX_CHANGES_PER_MESSAGE: usize = 200_000;
 
 /// Why a sync message was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

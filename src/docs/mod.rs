@@ -23,9 +23,10 @@ use automerge::{ActorId, AutoCommit, ChangeHash};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
+use crate::base::Sig;
 use crate::error::{Error, Result};
 use crate::storage::Store;
-use crate::trust::{Refusal, Sig, Trust};
+use crate::trust::{Refusal, Trust};
 
 /// Capacity of the "document changed" channel; a lagging session resyncs all.
 pub const CHANGED_CAP: usize = 1024;

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use automerge::{AutoCommit, ChangeHash};
 
 use super::Docs;
-use crate::base::{parse_doc_id, site_doc, DocKind, NETWORK_DOC};
+use crate::base::{parse_doc_id, site_doc, DocKind, Sig, NETWORK_DOC};
 use crate::domain::registry::{self, TrustRegistry};
-use crate::trust::{author_of, Anchor, Refusal, Sig, Trust};
+use crate::trust::{author_of, Anchor, Refusal, Trust};
 
 /// What verification accepted.
 pub(crate) struct Verified {

@@ -420,7 +420,7 @@ impl World {
                 if node.academy { "academy" } else { "site" },
                 Limits {
                     max_documents: 100_000,
-                    max_changes_per_message: crate::trust::MAX_CHANGES_PER_MESSAGE,
+                    max_changes_per_message: crate::base::MAX_CHANGES_PER_MESSAGE,
                     max_frame_bytes: 32 << 20,
                 },
             )
@@ -1425,7 +1425,7 @@ fn open_docs(
         Trust::new(
             key.clone(),
             Some(ca_der.to_vec()),
-            crate::trust::MAX_CHANGES_PER_MESSAGE,
+            crate::base::MAX_CHANGES_PER_MESSAGE,
         ),
         clock,
     )
