@@ -44,6 +44,15 @@ pub struct NodeContext {
     pub reports: crate::report::Index,
 }
 
+impl crate::report::IndexHost for NodeContext {
+    fn docs(&self) -> &Docs {
+        &self.docs
+    }
+    fn index(&self) -> &crate::report::Index {
+        &self.reports
+    }
+}
+
 impl NodeContext {
     pub fn site_doc(&self) -> String {
         crate::base::site_doc(&self.site)
