@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //!
+//! - [`base`]: the leaf: document and site ids, the node's role, the signature
+//!   type, the default bound on a sync message, key and URL checks.
 //! - [`config`]: the node's TOML configuration, with documented defaults.
 //! - [`storage`]: the only code that touches sled (snapshot + incremental chunks).
 //! - [`docs`]: the loaded documents, durable local writes, sync, change
@@ -25,6 +27,11 @@
 //! - [`sim`]: the deterministic simulation of a whole network (`maillage sim`).
 //! - [`error`]: the error type and its gRPC status codes.
 //! - [`pb`]: generated wire types.
+//!
+//! The lower modules are layered, each naming only those before it (test code
+//! included; `tests/layers.rs` checks it): `base` < `storage` < `error` <
+//! `domain` < `tls` < `trust` < `docs` < `config` < `report`. The others sit
+//! above them all.
 //!
 //! `ARCHITECTURE.md` describes how they fit together.
 
