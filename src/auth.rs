@@ -160,7 +160,7 @@ impl Tokens {
         let name = crate::domain::optional_text("name", name, 100)?;
         let token = format!("mlg_{}", hex::encode(rand::random::<[u8; 32]>()));
         let record = TokenRecord {
-            id: crate::docs::new_id("tok"),
+            id: crate::base::new_id("tok"),
             name,
             role,
             created_at: crate::domain::now_rfc3339(),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::site::Role;
+use crate::base::{validate_peer_url, Role};
 
 pub const CONFIG_FILE: &str = "maillage.toml";
 pub const DATA_DIR: &str = "data";
@@ -151,7 +151,7 @@ impl Default for FederationConfig {
         FederationConfig {
             max_frame_bytes: 32 * 1024 * 1024,
             max_documents: 100_000,
-            max_changes_per_message: crate::trust::MAX_CHANGES_PER_MESSAGE,
+            max_changes_per_message: crate::base::MAX_CHANGES_PER_MESSAGE,
             handshake_timeout_ms: 10_000,
             connect_timeout_ms: 5_000,
             reconnect_min_ms: 200,
@@ -226,7 +226,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
-        if !crate::docs::is_slug(&self.site) {
+        if !crate::base::is_slug(&self.site) {
             anyhow::bail!(
                 "identifiant de site « {} » invalide : lettres minuscules, chiffres et tirets, 40 caractères au plus",
                 self.site
@@ -470,15 +470,6 @@ digest_hour = {hour}
 
 fn toml_str(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-pub fn validate_peer_url(p: &str) -> anyhow::Result<()> {
-    let ok = (p.starts_with("http://") || p.starts_with("https://"))
-        && p.parse::<tonic::transport::Uri>().is_ok();
-    if !ok {
-        anyhow::bail!("adresse de pair « {p} » invalide (attendu http://HÔTE:PORT)");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

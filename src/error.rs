@@ -47,6 +47,12 @@ impl Error {
     }
 }
 
+impl From<crate::base::Invalid> for Error {
+    fn from(e: crate::base::Invalid) -> Self {
+        Error::InvalidArgument(e.0)
+    }
+}
+
 impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         Error::Storage(Box::new(e))

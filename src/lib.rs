@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //!
+//! - [`base`]: the leaf: document and site ids, the node's role, the signature
+//!   type, the default bound on a sync message, key and URL checks.
 //! - [`config`]: the node's TOML configuration, with documented defaults.
 //! - [`storage`]: the only code that touches sled (snapshot + incremental chunks).
 //! - [`docs`]: the loaded documents, durable local writes, sync, change
@@ -26,12 +28,18 @@
 //! - [`error`]: the error type and its gRPC status codes.
 //! - [`pb`]: generated wire types.
 //!
+//! The lower modules are layered, each naming only those before it (test code
+//! included; `tests/layers.rs` checks it): `base` < `storage` < `error` <
+//! `domain` < `tls` < `trust` < `docs` < `config` < `report`. The others sit
+//! above them all.
+//!
 //! `ARCHITECTURE.md` describes how they fit together.
 
 pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod base;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -15,8 +15,9 @@ use tonic::service::interceptor::InterceptedService;
 
 use crate::api::{equipment::EquipmentApi, node::NodeApi, NodeContext};
 use crate::auth::{Role as UserRole, Tokens, ADMIN_TOKEN_FILE};
+use crate::base::{self, site_doc, NETWORK_DOC};
 use crate::config::{Config, DATA_DIR};
-use crate::docs::{site_doc, Docs, NETWORK_DOC};
+use crate::docs::Docs;
 use crate::domain::{now_rfc3339, root_map_mut, site};
 use crate::federation::{dial, Federation, FederationService};
 use crate::pb;
@@ -92,7 +93,7 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
         put_text(doc, crate::trust::PUBLIC_KEY_KEY, &public_key)
     })
     .await?;
-    if config.role == site::Role::Academy {
+    if config.role == base::Role::Academy {
         let me = crate::domain::registry::new_entry(
             &config.site,
             &config.name,
@@ -121,7 +122,7 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
     crate::tls::node_request(dir, &config.site, config.role.as_str(), &public_key)?;
     if let Some(ca) = ca {
         let csr = std::fs::read_to_string(dir.join(crate::tls::NODE_CSR))?;
-        let issued = crate::tls::ca_sign(ca, &csr, config.role == site::Role::Academy)?;
+        let issued = crate::tls::ca_sign(ca, &csr, config.role == base::Role::Academy)?;
         let ca_pem = std::fs::read_to_string(ca.join(crate::tls::CA_CERT))
             .with_context(|| format!("lecture de l'autorité dans {}", ca.display()))?;
         crate::tls::install(dir, &issued.pem, &ca_pem)?;
@@ -129,8 +130,8 @@ pub async fn init_with_ca(dir: &Path, config: &Config, ca: Option<&Path>) -> any
     }
     // The administrator's first token, readable by its owner only.
     let role = match config.role {
-        site::Role::Academy => UserRole::Academy,
-        site::Role::Site => UserRole::Director,
+        base::Role::Academy => UserRole::Academy,
+        base::Role::Site => UserRole::Director,
     };
     let (token, _) = Tokens::new(docs.store().clone())
         .create(role, "administrateur du nœud")

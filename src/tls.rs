@@ -134,7 +134,8 @@ pub fn ca_sign(ca_dir: &Path, csr_pem: &str, academy: bool) -> anyhow::Result<Is
     )
 }
 
-fn ca_sign_for(
+/// [`ca_sign`] with a chosen validity period (tests sign expired ones).
+pub(crate) fn ca_sign_for(
     ca_dir: &Path,
     csr_pem: &str,
     academy: bool,
@@ -149,7 +150,7 @@ fn ca_sign_for(
         Some(v) => dn_text(v),
         None => bail!("la demande ne nomme pas de site (CN absent)"),
     };
-    if !crate::docs::is_slug(&site) {
+    if !crate::base::is_slug(&site) {
         bail!("la demande nomme un site invalide : « {site} »");
     }
     let mut public_key = None;
@@ -158,7 +159,7 @@ fn ca_sign_for(
         if let SanType::URI(uri) = san {
             let uri = uri.as_str();
             if let Some(k) = uri.strip_prefix(KEY_URI) {
-                public_key = Some(crate::domain::registry::check_key(k)?);
+                public_key = Some(crate::base::check_key(k)?);
             } else if let Some(r) = uri.strip_prefix(ROLE_URI) {
                 role = Some(r.to_string());
             }
@@ -966,34 +967,6 @@ mod tests {
         assert!(certified(&ca_der, &early).unwrap().valid_now().is_err());
         // The CA's own certificate is no node certificate.
         assert!(certified(&ca_der, &ca_pem).is_err());
-
-        // A site document publishing an expired certificate: its changes are
-        // set aside (an honest relay took them while it was valid), not forged.
-        let trust = crate::trust::Trust::new(
-            ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
-            Some(ca_der.clone()),
-            10,
-        );
-        let mut doc = automerge::AutoCommit::new();
-        automerge::transaction::Transactable::put(
-            &mut doc,
-            automerge::ROOT,
-            crate::trust::CERTIFICATE_KEY,
-            expired.as_str(),
-        )
-        .unwrap();
-        match trust.anchor("thionville", &doc) {
-            Err(crate::trust::Refusal::Withheld(r)) => assert!(r.contains("validité"), "{r}"),
-            other => panic!("expected the changes set aside, got {other:?}"),
-        }
-        automerge::transaction::Transactable::put(
-            &mut doc,
-            automerge::ROOT,
-            crate::trust::CERTIFICATE_KEY,
-            theirs.as_str(),
-        )
-        .unwrap();
-        assert!(trust.anchor("thionville", &doc).is_ok());
     }
 
     fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {

@@ -34,17 +34,11 @@ use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc, ROOT};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::docs::is_slug;
-
-/// An Ed25519 signature.
-pub type Sig = [u8; 64];
+use crate::base::{is_slug, Sig, MAX_CHANGES_PER_MESSAGE};
 
 /// Root keys of a site document that anchor the site's key.
 pub const CERTIFICATE_KEY: &str = "certificate";
 pub const PUBLIC_KEY_KEY: &str = "public_key";
-
-/// Default bound on the changes one sync message may bring.
-pub const MAX_CHANGES_PER_MESSAGE: usize = 200_000;
 
 /// Why a sync message was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -272,5 +266,43 @@ mod tests {
         assert!(Trust::verify(&anchor, "a", "site/b", &h, Some(&sig)).is_err());
         assert!(Trust::verify(&anchor, "a", "site/a", &ChangeHash([4; 32]), Some(&sig)).is_err());
         assert!(Trust::verify(&anchor, "a", "site/a", &h, None).is_err());
+    }
+
+    /// A site document publishing an expired certificate: its changes are
+    /// set aside (an honest relay took them while it was valid), not forged.
+    #[test]
+    fn an_expired_certificate_withholds_changes() {
+        use automerge::transaction::Transactable;
+        use time::{Duration, OffsetDateTime};
+
+        let ca = tempfile::tempdir().unwrap();
+        let node = tempfile::tempdir().unwrap();
+        crate::tls::ca_init(ca.path()).unwrap();
+        let site_key = hex::encode(SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes());
+        crate::tls::node_request(node.path(), "thionville", "academy", &site_key).unwrap();
+        let csr = std::fs::read_to_string(node.path().join(crate::tls::NODE_CSR)).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let expired = crate::tls::ca_sign_for(
+            ca.path(),
+            &csr,
+            true,
+            now - Duration::days(900),
+            now - Duration::days(1),
+        )
+        .unwrap()
+        .pem;
+        let valid = crate::tls::ca_sign(ca.path(), &csr, true).unwrap().pem;
+        let ca_pem = std::fs::read_to_string(ca.path().join(crate::tls::CA_CERT)).unwrap();
+        let ca_der = crate::tls::pem_der(&ca_pem).unwrap();
+
+        let trust = Trust::new(SigningKey::from_bytes(&[1; 32]), Some(ca_der), 10);
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, CERTIFICATE_KEY, expired.as_str()).unwrap();
+        match trust.anchor("thionville", &doc) {
+            Err(Refusal::Withheld(r)) => assert!(r.contains("validité"), "{r}"),
+            other => panic!("expected the changes set aside, got {other:?}"),
+        }
+        doc.put(ROOT, CERTIFICATE_KEY, valid.as_str()).unwrap();
+        assert!(trust.anchor("thionville", &doc).is_ok());
     }
 }

@@ -4,7 +4,7 @@
 use super::NodeContext;
 use crate::app::node::*;
 use crate::auth::{require, Need};
-use crate::docs::parse_doc_id;
+use crate::base::parse_doc_id;
 use crate::pb;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};

@@ -4,17 +4,17 @@
 use tonic::{Request, Response, Status};
 
 use crate::auth::{require, Need, Role, TokenRecord, Tokens};
-use crate::domain::site;
+use crate::base;
 use crate::error::Error;
 use crate::pb;
 
 pub struct TokensApi {
     tokens: Tokens,
-    node_role: site::Role,
+    node_role: base::Role,
 }
 
 impl TokensApi {
-    pub fn new(tokens: Tokens, node_role: site::Role) -> Self {
+    pub fn new(tokens: Tokens, node_role: base::Role) -> Self {
         TokensApi { tokens, node_role }
     }
 }
@@ -38,7 +38,7 @@ impl pb::tokens_server::Tokens for TokensApi {
         let caller = require(&request, Need::Director)?;
         let r = request.into_inner();
         let role = Role::parse(&r.role)?;
-        if role == Role::Academy && self.node_role != site::Role::Academy {
+        if role == Role::Academy && self.node_role != base::Role::Academy {
             return Err(
                 Error::invalid("le rôle academy n'existe que sur un nœud académique").into(),
             );

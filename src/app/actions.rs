@@ -4,7 +4,7 @@
 //! clear error first.
 
 use super::NodeContext;
-use crate::docs::{is_slug, new_id};
+use crate::base::{is_slug, new_id};
 use crate::domain::actions::{self, ActionDoc, ActionPatch, NewAction, Participant, TaskDoc};
 use crate::domain::{now_rfc3339, optional_text, required_text};
 use crate::error::{Error, Result};

@@ -2,9 +2,9 @@
 //! events of the academic team live in `network`, written by academy nodes.
 
 use super::NodeContext;
-use crate::docs::{new_id, NETWORK_DOC};
+use crate::base::Role;
+use crate::base::{new_id, NETWORK_DOC};
 use crate::domain::calendar::{self, Event, EventInput, EventPatch};
-use crate::domain::site::Role;
 use crate::domain::{now_rfc3339, time};
 use crate::error::{Error, Result};
 use crate::pb;

@@ -4,7 +4,7 @@
 //! document, and an item of another site is refused (`Error::PermissionDenied`).
 
 use super::NodeContext;
-use crate::docs::{new_id, NETWORK_DOC};
+use crate::base::{new_id, NETWORK_DOC};
 use crate::domain::equipment::{self, Item, Patch};
 use crate::domain::now_rfc3339;
 use crate::domain::{ids, registry};

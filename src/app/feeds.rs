@@ -77,7 +77,7 @@ pub async fn create(ctx: &NodeContext, r: pb::CreateFeedRequest) -> Result<pb::C
     if !site.is_empty()
         && ctx
             .docs
-            .read(&crate::docs::site_doc(&site), |_| ())
+            .read(&crate::base::site_doc(&site), |_| ())
             .is_none()
     {
         return Err(Error::not_found(format!("site {site} inconnu de ce nœud")));
@@ -90,7 +90,7 @@ pub async fn create(ctx: &NodeContext, r: pb::CreateFeedRequest) -> Result<pb::C
     let name = crate::domain::optional_text("name", &r.name, 100)?;
     let secret = hex::encode(rand::random::<[u8; 24]>());
     let feed = Feed {
-        id: crate::docs::new_id("ab"),
+        id: crate::base::new_id("ab"),
         name,
         site,
         action,

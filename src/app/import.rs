@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::NodeContext;
-use crate::docs::new_id;
+use crate::base::new_id;
 use crate::domain::equipment::{self, Item, Patch};
 use crate::domain::{fold_for_search, now_rfc3339};
 use crate::error::{Error, Result};

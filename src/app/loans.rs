@@ -4,7 +4,7 @@
 
 use super::equipment::{find as find_item, holdings, name_of, site_names, Holding};
 use super::NodeContext;
-use crate::docs::new_id;
+use crate::base::new_id;
 use crate::domain::equipment::Item;
 use crate::domain::loans::{self, Loan, LoanDecision, LoanRequest, Transition};
 use crate::domain::{equipment, ids, now_rfc3339, time};

@@ -20,8 +20,8 @@ pub mod users;
 
 use std::sync::Arc;
 
+use crate::base::Role;
 use crate::docs::Docs;
-use crate::domain::site::Role;
 use crate::federation::Federation;
 
 /// What every API service needs to know about the node it runs in.
@@ -44,8 +44,17 @@ pub struct NodeContext {
     pub reports: crate::report::Index,
 }
 
+impl crate::report::IndexHost for NodeContext {
+    fn docs(&self) -> &Docs {
+        &self.docs
+    }
+    fn index(&self) -> &crate::report::Index {
+        &self.reports
+    }
+}
+
 impl NodeContext {
     pub fn site_doc(&self) -> String {
-        crate::docs::site_doc(&self.site)
+        crate::base::site_doc(&self.site)
     }
 }

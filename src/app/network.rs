@@ -7,9 +7,10 @@
 //! updates are checked against the key its certificate binds.
 
 use super::NodeContext;
-use crate::docs::{site_doc, NETWORK_DOC};
+use crate::base::Role;
+use crate::base::{site_doc, NETWORK_DOC};
+use crate::domain::now_rfc3339;
 use crate::domain::registry::{self, SiteEntry};
-use crate::domain::{now_rfc3339, site::Role};
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::trust::{Anchor, Refusal};
@@ -48,10 +49,10 @@ pub(crate) fn cutoff(ctx: &NodeContext, site: &str) -> BTreeMap<String, Vec<Stri
 pub fn cutoff_in(docs: &crate::docs::Docs, site: &str) -> BTreeMap<String, Vec<String>> {
     let mut cutoff = BTreeMap::new();
     for doc in docs.ids() {
-        let writable = match crate::docs::parse_doc_id(&doc) {
-            Some(crate::docs::DocKind::Site(s)) => s == site,
-            Some(crate::docs::DocKind::Action(_)) => true,
-            Some(crate::docs::DocKind::Network) => true,
+        let writable = match crate::base::parse_doc_id(&doc) {
+            Some(crate::base::DocKind::Site(s)) => s == site,
+            Some(crate::base::DocKind::Action(_)) => true,
+            Some(crate::base::DocKind::Network) => true,
             None => false,
         };
         if writable {
@@ -314,7 +315,7 @@ pub fn health(ctx: &NodeContext) -> Result<pb::NetworkHealth> {
             .unwrap_or_default();
         let last_change_at = ctx
             .docs
-            .newest_change_time(&crate::docs::site_doc(&id))
+            .newest_change_time(&crate::base::site_doc(&id))
             .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default();

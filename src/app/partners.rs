@@ -8,7 +8,7 @@
 //! ([`move_contacts_out_of_history`]).
 
 use super::NodeContext;
-use crate::docs::{is_slug, new_id};
+use crate::base::{is_slug, new_id};
 use crate::domain::now_rfc3339;
 use crate::domain::partners::{self, Partner, Patch};
 use crate::error::{Error, Result};

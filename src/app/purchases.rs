@@ -4,11 +4,11 @@
 
 use super::loans::transition;
 use super::NodeContext;
-use crate::docs::{new_id, NETWORK_DOC};
+use crate::base::Role;
+use crate::base::{new_id, NETWORK_DOC};
 use crate::domain::loans::{note, Transition};
 use crate::domain::now_rfc3339;
 use crate::domain::purchases::{self, eur, Decision, Line, Patch, Purchase};
-use crate::domain::site::Role;
 use crate::domain::{equipment, ids};
 use crate::error::{Error, Result};
 use crate::pb;

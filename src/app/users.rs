@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::NodeContext;
 use crate::accounts::Account;
 use crate::auth::Role;
-use crate::domain::site;
+use crate::base;
 use crate::error::{Error, Result};
 use crate::pb;
 
@@ -59,7 +59,7 @@ fn setup(ctx: &NodeContext, a: &Account, secret: &str) -> pb::UserSetup {
 /// Who may give which role: no one more than their own, and `academy` only
 /// on an academy node.
 fn check_role(ctx: &NodeContext, caller: Role, role: Role) -> Result<()> {
-    if role == Role::Academy && ctx.role != site::Role::Academy {
+    if role == Role::Academy && ctx.role != base::Role::Academy {
         return Err(Error::invalid(
             "le rôle academy n'existe que sur le nœud de l'équipe académique",
         ));

@@ -27,9 +27,9 @@ use automerge::{AutoCommit, ROOT};
 use clap::Args;
 use serde_json::json;
 
+use crate::base::Role;
 use crate::config::Config;
 use crate::docs::Signatures;
-use crate::domain::site::Role;
 use crate::node::RunningNode;
 use crate::pb;
 use crate::storage::{SledStore, Store};
@@ -572,7 +572,7 @@ fn verification_cost(
     let trust = crate::trust::Trust::new(
         ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>()),
         Some(ca_der.clone()),
-        crate::trust::MAX_CHANGES_PER_MESSAGE,
+        crate::base::MAX_CHANGES_PER_MESSAGE,
     );
     let docs = crate::docs::Docs::open(
         std::sync::Arc::new(crate::storage::MemoryStore::default()),

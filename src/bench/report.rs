@@ -16,15 +16,17 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
+use crate::base::Role;
+use crate::base::NETWORK_DOC;
 use crate::config::Config;
-use crate::docs::{Signatures, NETWORK_DOC};
+use crate::docs::Signatures;
 use crate::domain::actions::{self, NewAction};
 use crate::domain::calendar::{self, EventInput};
 use crate::domain::equipment;
 use crate::domain::loans::{self, LoanDecision, LoanRequest, Transition};
 use crate::domain::partners;
 use crate::domain::purchases::{self, Decision, Line};
-use crate::domain::site::{write_profile, Profile, Role};
+use crate::domain::site::{write_profile, Profile};
 use crate::pb;
 
 use super::{ms, Bench};

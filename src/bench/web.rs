@@ -15,8 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::report::{self, memory_mib, store_network, Child, Shape};
 use super::{ms, percentile, Bench};
+use crate::base::Role;
 use crate::config::Config;
-use crate::domain::site::Role;
 use crate::storage::{SledStore, Store};
 
 /// Target: each page at most this long at the median (issue 11).

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::app::equipment;
+use crate::base::Role;
 use crate::config::Config;
 use crate::domain::equipment::Patch;
-use crate::domain::site::Role;
 use crate::node::RunningNode;
 
 /// `--dir` (the global flag) keeps the nodes' data between runs.

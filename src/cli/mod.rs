@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::base::Role;
 use crate::config::{Config, DEFAULT_LISTEN};
-use crate::domain::site::Role;
 
 pub const DEFAULT_NODE: &str = "http://127.0.0.1:7400";
 

@@ -16,9 +16,9 @@ use std::collections::{HashMap, HashSet};
 use automerge::ChangeHash;
 
 use super::verify::{needs_signature, Node};
-use super::DocKind;
+use crate::base::{DocKind, Sig};
 use crate::domain::registry::{RetiredKey, TrustRegistry};
-use crate::trust::{Anchor, Refusal, Sig, Trust};
+use crate::trust::{Anchor, Refusal, Trust};
 
 /// The changes a message makes this node hold, as a graph.
 pub(crate) struct Graph {
@@ -369,7 +369,7 @@ mod tests {
         sigs: &[(ChangeHash, Sig)],
         g: &Graph,
     ) -> Result<Vec<(ChangeHash, Sig)>, Refusal> {
-        let kind = super::super::parse_doc_id(id).unwrap();
+        let kind = crate::base::parse_doc_id(id).unwrap();
         let anchors: HashMap<String, Result<Anchor, Refusal>> = anchors
             .iter()
             .map(|(s, a)| (s.to_string(), Ok(a.clone())))

@@ -10,14 +10,11 @@
 //! Each process uses a fresh actor id (`<site>.<random>`): a node restarted from an
 //! older backup can never reuse an (actor, seq) pair that peers already hold.
 
-mod id;
 mod judge;
 // A hostile node's tools, for the tests only: never in a release build.
 #[cfg(any(test, feature = "hostile"))]
 mod testing;
 mod verify;
-
-pub use id::*;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,9 +24,10 @@ use automerge::{ActorId, AutoCommit, ChangeHash};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
+use crate::base::Sig;
 use crate::error::{Error, Result};
 use crate::storage::Store;
-use crate::trust::{Refusal, Sig, Trust};
+use crate::trust::{Refusal, Trust};
 
 /// Capacity of the "document changed" channel; a lagging session resyncs all.
 pub const CHANGED_CAP: usize = 1024;
@@ -837,6 +835,7 @@ impl Docs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::site_doc;
     use crate::storage::{MemoryStore, SledStore};
     use proptest::prelude::*;
 

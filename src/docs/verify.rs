@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use automerge::{AutoCommit, ChangeHash};
 
 use super::judge::{judge, Graph, Inputs};
-use super::{parse_doc_id, site_doc, DocKind, Docs, NETWORK_DOC};
+use super::Docs;
+use crate::base::{parse_doc_id, site_doc, DocKind, Sig, NETWORK_DOC};
 use crate::domain::registry::{self, TrustRegistry};
-use crate::trust::{author_of, Anchor, Refusal, Sig};
+use crate::trust::{author_of, Anchor, Refusal};
 
 /// What verification accepted.
 pub(crate) struct Verified {

@@ -8,7 +8,7 @@ use automerge::AutoCommit;
 use autosurgeon::{Hydrate, Reconcile};
 
 use super::{map_entries, map_entry, put_entry, required_text};
-use crate::docs::is_slug;
+use crate::base::{check_key, is_slug, validate_peer_url};
 use crate::error::{Error, Result};
 
 pub const MAP: &str = "sites";
@@ -116,25 +116,11 @@ pub fn put(doc: &mut AutoCommit, id: &str, e: &SiteEntry) -> Result<()> {
     put_entry(doc, MAP, id, e)
 }
 
-/// Checks a public key given as 64 hex characters.
-pub fn check_key(key: &str) -> Result<String> {
-    let k = key.trim().to_lowercase();
-    let bytes: [u8; 32] = hex::decode(&k)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            Error::invalid("clé publique invalide : 64 caractères hexadécimaux attendus (affichés par maillage init)")
-        })?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| Error::invalid("clé publique invalide : ce n'est pas une clé Ed25519"))?;
-    Ok(k)
-}
-
 /// Checks a federation URL; empty means the site has none (it dials, others don't).
 pub fn check_endpoint(endpoint: &str) -> Result<String> {
     let endpoint = endpoint.trim();
     if !endpoint.is_empty() {
-        crate::config::validate_peer_url(endpoint).map_err(|e| Error::invalid(e.to_string()))?;
+        validate_peer_url(endpoint)?;
     }
     Ok(endpoint.to_string())
 }

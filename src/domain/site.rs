@@ -2,37 +2,11 @@
 
 use automerge::{AutoCommit, ROOT};
 use autosurgeon::{Hydrate, Reconcile};
-use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    #[default]
-    Site,
-    Academy,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Site => "site",
-            Role::Academy => "academy",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "site" => Ok(Role::Site),
-            "academy" => Ok(Role::Academy),
-            _ => Err(format!("rôle inconnu « {s} » (site ou academy)")),
-        }
-    }
-}
+/// The role a site's node plays, kept here too because a profile records it.
+pub use crate::base::Role;
 
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
 pub struct Profile {

@@ -26,7 +26,8 @@ use automerge::sync;
 
 use super::session::SessionError;
 use super::PROTOCOL_VERSION;
-use crate::docs::{is_slug, parse_doc_id, Docs, ReceiveError, NETWORK_DOC};
+use crate::base::{is_slug, parse_doc_id, NETWORK_DOC};
+use crate::docs::{Docs, ReceiveError};
 use crate::pb::{self, frame::Body};
 use crate::trust::Refusal;
 
@@ -234,7 +235,7 @@ impl Core {
                 for (id, (heads, _)) in now {
                     self.agree(&id, heads, &mut step);
                 }
-                self.docs.confirm(&crate::docs::site_doc(&self.site));
+                self.docs.confirm(&crate::base::site_doc(&self.site));
             }
             self.phase = Phase::Live;
             step.effects.push(Effect::Synced);
@@ -336,7 +337,7 @@ impl Core {
             }
         }
         // Documents on which both sides agree: shared as they are now.
-        let own = crate::docs::site_doc(&self.site);
+        let own = crate::base::site_doc(&self.site);
         for (id, (heads, hash)) in &now {
             if theirs_map.get(id).map(|t| t.as_slice()) == Some(hash.as_slice()) {
                 self.agree(id, heads.clone(), &mut step);
@@ -549,7 +550,7 @@ impl Core {
         }
         // The peer's heads of this node's own document, all held here: the
         // peer has nothing of it this node lacks.
-        if m.doc == crate::docs::site_doc(&self.site) {
+        if m.doc == crate::base::site_doc(&self.site) {
             let theirs = self.state(&m.doc).their_heads.clone();
             if let Some(heads) = theirs {
                 if !heads.is_empty() && docs.has_all(&m.doc, &heads) {
@@ -574,7 +575,7 @@ pub fn check_registration(
     site: &str,
     cert: Option<&crate::tls::PeerIdentity>,
 ) -> Result<(), String> {
-    let Some(registry) = docs.read(crate::docs::NETWORK_DOC, crate::domain::registry::for_trust)
+    let Some(registry) = docs.read(crate::base::NETWORK_DOC, crate::domain::registry::for_trust)
     else {
         return Ok(());
     };

@@ -236,7 +236,7 @@ impl Federation {
     /// The registry entry of `site`, if the network document has one.
     pub fn registered(&self, site: &str) -> Option<crate::domain::registry::SiteEntry> {
         self.docs
-            .read(crate::docs::NETWORK_DOC, |d| {
+            .read(crate::base::NETWORK_DOC, |d| {
                 crate::domain::registry::get(d, site)
             })
             .and_then(|r| r.ok())
@@ -276,7 +276,7 @@ impl Federation {
             }
         }
         self.docs
-            .read(crate::docs::NETWORK_DOC, crate::domain::registry::all)
+            .read(crate::base::NETWORK_DOC, crate::domain::registry::all)
             .and_then(|r| r.ok())
             .is_some_and(|all| {
                 all.values()
@@ -295,7 +295,7 @@ impl Federation {
                 tokio::select! {
                     _ = fed.shutdown.cancelled() => return,
                     changed = changes.recv() => match changed {
-                        Ok(id) if id != crate::docs::NETWORK_DOC => continue,
+                        Ok(id) if id != crate::base::NETWORK_DOC => continue,
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                         _ => {}
                     },
@@ -307,7 +307,7 @@ impl Federation {
     fn apply_registry(self: &Arc<Self>) {
         let Some(Ok(all)) = self
             .docs
-            .read(crate::docs::NETWORK_DOC, crate::domain::registry::all)
+            .read(crate::base::NETWORK_DOC, crate::domain::registry::all)
         else {
             return;
         };
@@ -409,7 +409,7 @@ impl Federation {
         // site's endpoint is that site's row.
         let endpoints: HashMap<String, String> = self
             .docs
-            .read(crate::docs::NETWORK_DOC, crate::domain::registry::all)
+            .read(crate::base::NETWORK_DOC, crate::domain::registry::all)
             .and_then(|r| r.ok())
             .unwrap_or_default()
             .into_iter()

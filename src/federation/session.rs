@@ -209,7 +209,7 @@ where
         let first = self.recv_timeout().await?;
         if self.claimed.is_empty() {
             if let Body::Hello(h) = &first {
-                if h.protocol == super::PROTOCOL_VERSION && crate::docs::is_slug(&h.site) {
+                if h.protocol == super::PROTOCOL_VERSION && crate::base::is_slug(&h.site) {
                     self.claimed = h.site.clone();
                 }
             }

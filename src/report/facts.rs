@@ -15,7 +15,8 @@ use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValueRef,
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::docs::{Docs, NETWORK_DOC};
+use crate::base::NETWORK_DOC;
+use crate::docs::Docs;
 use crate::domain::actions::{self, ActionDoc};
 use crate::domain::calendar::{self, Event};
 use crate::domain::loans;

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
+use crate::docs::Docs;
 use crate::domain::actions::STATUSES as ACTION_STATUSES;
 use crate::domain::calendar::{AUDIENCES, KINDS as EVENT_KINDS};
 use crate::domain::loans::STATES as LOAN_STATES;
@@ -35,18 +36,26 @@ pub use labels::{label, LABELS};
 /// date (a sync burst changes many documents at once).
 pub const INDEX_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// What [`keep_index`] needs of the node: its documents and the index it
+/// keeps. The node's context implements it (`app::NodeContext`), so that this
+/// module names nothing above it.
+pub trait IndexHost: Send + Sync + 'static {
+    fn docs(&self) -> &Docs;
+    fn index(&self) -> &Index;
+}
+
 /// Builds the node's report index at start, then brings it up to date in the
 /// background after documents change, so that reports find it ready.
-pub fn keep_index(
-    ctx: std::sync::Arc<crate::api::NodeContext>,
+pub fn keep_index<H: IndexHost>(
+    host: std::sync::Arc<H>,
     shutdown: tokio_util::sync::CancellationToken,
     tracker: &tokio_util::task::TaskTracker,
 ) {
-    let mut changes = ctx.docs.subscribe();
+    let mut changes = host.docs().subscribe();
     tracker.spawn(async move {
         loop {
-            let c = ctx.clone();
-            let built = tokio::task::spawn_blocking(move || c.reports.facts(&c.docs)).await;
+            let h = host.clone();
+            let built = tokio::task::spawn_blocking(move || h.index().facts(h.docs())).await;
             if let Ok(Err(e)) = built {
                 tracing::warn!(cause = %e, "index des indicateurs : lecture impossible");
             }

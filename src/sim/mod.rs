@@ -40,7 +40,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::broadcast;
 
-use crate::docs::{fresh_actor, site_doc, Clock, Docs, NETWORK_DOC};
+use crate::base::{site_doc, NETWORK_DOC};
+use crate::docs::{fresh_actor, Clock, Docs};
 use crate::domain::{equipment, loans, registry, site};
 use crate::federation::core::{check_registration, Core, Effect, Limits, Step};
 use crate::federation::session::SessionError;
@@ -419,7 +420,7 @@ impl World {
                 if node.academy { "academy" } else { "site" },
                 Limits {
                     max_documents: 100_000,
-                    max_changes_per_message: crate::trust::MAX_CHANGES_PER_MESSAGE,
+                    max_changes_per_message: crate::base::MAX_CHANGES_PER_MESSAGE,
                     max_frame_bytes: 32 << 20,
                 },
             )
@@ -1424,7 +1425,7 @@ fn open_docs(
         Trust::new(
             key.clone(),
             Some(ca_der.to_vec()),
-            crate::trust::MAX_CHANGES_PER_MESSAGE,
+            crate::base::MAX_CHANGES_PER_MESSAGE,
         ),
         clock,
     )

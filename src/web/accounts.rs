@@ -129,7 +129,7 @@ async fn render(
     n: &Notice<'_>,
     link: Option<&pb::UserSetup>,
 ) -> Response {
-    let academy_node = web.ctx.role == crate::domain::site::Role::Academy;
+    let academy_node = web.ctx.role == crate::base::Role::Academy;
     match users::list(&web.ctx) {
         Ok(list) => html(
             status,

@@ -46,7 +46,7 @@ fn error_page(web: &Web, s: &Session, status: StatusCode, text: &str) -> Respons
 /// The academic team signed in on the academy node, or the answer instead:
 /// on a site node, 404 and why; for any other account, 403.
 fn academy(web: &Web, headers: &HeaderMap) -> std::result::Result<Session, Refusal> {
-    if web.ctx.role != crate::domain::site::Role::Academy {
+    if web.ctx.role != crate::base::Role::Academy {
         let (s, _) = signed_in(web, headers, Need::Read)?;
         return Err(Box::new(html(
             StatusCode::NOT_FOUND,
@@ -112,7 +112,7 @@ pub fn doc_fr(
     sites: &BTreeMap<String, String>,
     actions: &BTreeMap<String, String>,
 ) -> String {
-    if doc == crate::docs::NETWORK_DOC {
+    if doc == crate::base::NETWORK_DOC {
         return "registre du réseau".to_string();
     }
     if let Some(site) = doc.strip_prefix("site/") {

@@ -36,8 +36,9 @@ use super::{html, signed_in, status_of, Refusal, Web};
 use crate::app::purchases::{self as app, Record};
 use crate::app::{equipment, NodeContext};
 use crate::auth::{Need, Role};
+use crate::base;
 use crate::domain::purchases::{state_fr, STATES_FR};
-use crate::domain::{site, time};
+use crate::domain::time;
 use crate::error::{Error, Result};
 
 /// The script of the request form.
@@ -74,7 +75,7 @@ fn problem_fr_text(text: &str) -> String {
 /// Whether this person decides on purchases here: an academy account on an
 /// academy node.
 fn decides(web: &Web, s: &Session) -> bool {
-    role_of(s) == Role::Academy && web.ctx.role == site::Role::Academy
+    role_of(s) == Role::Academy && web.ctx.role == base::Role::Academy
 }
 
 const ACADEMY_ONLY: &str = "Seule l'équipe académique, sur le nœud académique, décide des demandes d'achat et voit la file des demandes à décider.";
@@ -179,7 +180,7 @@ pub async fn list(
         .filter(|r| r.site == here || r.state() != "draft")
         .filter(|r| q.etat.is_empty() || r.state() == q.etat)
         .collect();
-    let writer = role_of(&s) >= Role::Director && web.ctx.role == site::Role::Site;
+    let writer = role_of(&s) >= Role::Director && web.ctx.role == base::Role::Site;
     html(
         StatusCode::OK,
         list_page(&web.frame(&s), &q, &rows, &l.names, &here, writer),
@@ -314,7 +315,7 @@ fn form_context(ctx: &NodeContext) -> Result<FormContext> {
 /// Who may write a request here: a director of a site node.
 fn writer(web: &Web, headers: &HeaderMap) -> std::result::Result<Session, Refusal> {
     let (s, _) = signed_in(web, headers, Need::Director)?;
-    if web.ctx.role != site::Role::Site {
+    if web.ctx.role != base::Role::Site {
         return Err(Box::new(html(
             StatusCode::FORBIDDEN,
             super::pages::message(

@@ -17,8 +17,9 @@ use super::{blocking, decides, error_page, name_of, role_of, state_badge, ACADEM
 use crate::app::purchases::{self as app, Record};
 use crate::app::{equipment, NodeContext};
 use crate::auth::{Need, Role};
+use crate::base;
 use crate::domain::purchases::state_fr;
-use crate::domain::{site, time};
+use crate::domain::time;
 use crate::error::Result;
 use crate::pb;
 use crate::web::actions::fr_amount;
@@ -160,7 +161,7 @@ async fn page_response(
     };
     let view = View {
         writer: l.r.site == web.ctx.site
-            && web.ctx.role == site::Role::Site
+            && web.ctx.role == base::Role::Site
             && role_of(s) >= Role::Director,
         decider: decides(web, s),
         l: &l,
