@@ -132,7 +132,8 @@ pub struct FederationConfig {
     pub max_documents: usize,
     /// Most changes (and change signatures) one sync message may bring.
     pub max_changes_per_message: usize,
-    /// Time a peer has to say hello (and send its digests) after connecting.
+    /// Time a peer has, in all, to say hello and send its digests after
+    /// connecting (the core's handshake deadline).
     pub handshake_timeout_ms: u64,
     /// Time allowed to open a connection to a peer.
     pub connect_timeout_ms: u64,
@@ -363,7 +364,8 @@ max_documents = {maxdocs}
 # synchronisation peut apporter ; au-delà, la session du voisin est fermée.
 # Par défaut 200000.
 max_changes_per_message = {maxchanges}
-# Millisecondes laissées à un voisin pour se présenter. Par défaut 10000.
+# Millisecondes laissées à un voisin pour se présenter et échanger les
+# empreintes des documents, en tout. Par défaut 10000.
 handshake_timeout_ms = {hs}
 # Millisecondes laissées pour ouvrir une connexion vers un voisin. Par défaut 5000.
 connect_timeout_ms = {ct}

@@ -1,8 +1,11 @@
 //! The sans-IO core of a federation session: the protocol as a state machine
-//! that takes the peer's frames and the node's change notices, and returns
-//! the frames to send and the effects to carry out. It holds no socket, no
-//! tonic type, no clock and no task: [`super::session`] drives it over a gRPC
-//! stream, and [`crate::sim`] drives many of them over a simulated network.
+//! that takes the peer's frames, the node's change notices and the time, and
+//! returns the frames to send and the effects to carry out. It holds no
+//! socket, no tonic type, no clock and no task: time comes in as an argument
+//! (milliseconds on the driver's clock, [`Core::hello`], [`Core::on_time`],
+//! [`Core::deadline`]), and [`Core::goodbye`] says what the peer is told when
+//! the session ends. [`super::session`] drives it over a gRPC stream, and
+//! [`crate::sim`] drives many of them over a simulated network.
 //!
 //! 1. Both send `Hello` (protocol, site, role, network digest); each checks
 //!    the other's ([`Core::on_hello`]).
@@ -47,6 +50,10 @@ pub struct Limits {
     /// Bytes of one frame; a deflated message inflates to at most
     /// [`INFLATE_RATIO`] times this.
     pub max_frame_bytes: usize,
+    /// Milliseconds the whole handshake (Hello, then digests) may take from
+    /// this node's Hello: a peer that dribbles frames cannot hold a session
+    /// open without syncing.
+    pub handshake_ms: u64,
 }
 
 impl Limits {
@@ -55,6 +62,7 @@ impl Limits {
             max_documents: cfg.max_documents,
             max_changes_per_message: cfg.max_changes_per_message,
             max_frame_bytes: cfg.max_frame_bytes,
+            handshake_ms: cfg.handshake_timeout_ms,
         }
     }
 }
@@ -118,6 +126,8 @@ pub struct Core {
     /// Whether the peer holds the `network` document (the registry): until
     /// it has arrived here, only what verifies it is taken from this peer.
     peer_has_registry: bool,
+    /// When the handshake must be over, on the driver's clock (ms).
+    handshake_deadline: u64,
 }
 
 impl Core {
@@ -134,6 +144,7 @@ impl Core {
             states: HashMap::new(),
             withheld: BTreeSet::new(),
             peer_has_registry: false,
+            handshake_deadline: u64::MAX,
         }
     }
 
@@ -142,10 +153,40 @@ impl Core {
         &self.peer
     }
 
-    /// Whether the handshake (Hello, digests) is still under way: the driver
-    /// bounds it in time.
+    /// Whether the handshake (Hello, digests) is still under way.
     pub fn in_handshake(&self) -> bool {
         self.phase != Phase::Live
+    }
+
+    /// The time (ms, on the clock given to [`Core::hello`]) at which the
+    /// driver must call [`Core::on_time`], if any: the end of the handshake's
+    /// allowance while it is under way.
+    pub fn deadline(&self) -> Option<u64> {
+        self.in_handshake().then_some(self.handshake_deadline)
+    }
+
+    /// The time is now `now` (ms): a handshake still under way past its
+    /// allowance ends the session.
+    pub fn on_time(&mut self, now: u64) -> Result<(), SessionError> {
+        if self.in_handshake() && now >= self.handshake_deadline {
+            return Err(SessionError::Protocol(
+                "poignée de main non terminée à temps".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The frame that tells the peer why the session ends, if it should be
+    /// told: its protocol fault, a duplicate session, or this node closing it
+    /// (`reason`).
+    pub fn goodbye(end: &SessionError, closing: &str) -> Option<Body> {
+        let reason = match end {
+            SessionError::Protocol(r) => r.clone(),
+            SessionError::Duplicate => "session déjà ouverte avec ce site".into(),
+            SessionError::Shutdown => closing.to_string(),
+            _ => return None,
+        };
+        Some(Body::Goodbye(pb::Goodbye { reason }))
     }
 
     /// The documents set aside in this session.
@@ -153,8 +194,11 @@ impl Core {
         &self.withheld
     }
 
-    /// This node's Hello, sent first by both sides.
-    pub fn hello(&mut self) -> Body {
+    /// This node's Hello, sent first by both sides, at `now` (ms on the
+    /// driver's clock): the handshake must be over by `now` plus
+    /// [`Limits::handshake_ms`].
+    pub fn hello(&mut self, now: u64) -> Body {
+        self.handshake_deadline = now.saturating_add(self.limits.handshake_ms);
         self.our_digest = self.docs.network_digest();
         Body::Hello(pb::Hello {
             protocol: PROTOCOL_VERSION,
@@ -645,6 +689,93 @@ fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::MemoryStore;
+    use crate::trust::Trust;
+    use std::sync::Arc;
+
+    fn limits(handshake_ms: u64) -> Limits {
+        Limits {
+            max_documents: 100,
+            max_changes_per_message: 100,
+            max_frame_bytes: 1 << 20,
+            handshake_ms,
+        }
+    }
+
+    fn docs(site: &str) -> Docs {
+        Docs::open(
+            Arc::new(MemoryStore::default()),
+            site,
+            10,
+            Trust::ephemeral(),
+        )
+        .unwrap()
+    }
+
+    /// Time is an input: the handshake ends the session once the clock the
+    /// driver gives passes its allowance, and not before; a live session has
+    /// no deadline.
+    #[tokio::test]
+    async fn the_handshake_is_bounded_by_the_clock_given() {
+        let (da, db) = (docs("a"), docs("b"));
+        da.change("site/a", "t", |d| {
+            use automerge::transaction::Transactable;
+            d.put(automerge::ROOT, "k", "v").unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let mut silent = Core::new(da.clone(), "a", "site", limits(5_000));
+        silent.hello(1_000);
+        assert_eq!(silent.deadline(), Some(6_000));
+        assert!(silent.on_time(5_999).is_ok());
+        match silent.on_time(6_000) {
+            Err(SessionError::Protocol(r)) => assert!(r.contains("à temps"), "{r}"),
+            other => panic!("expected the handshake to end, got {other:?}"),
+        }
+
+        let (mut a, mut b) = (
+            Core::new(da, "a", "site", limits(5_000)),
+            Core::new(db, "b", "site", limits(5_000)),
+        );
+        let (ha, hb) = (a.hello(0), b.hello(0));
+        a.on_hello(hb, None, false).unwrap();
+        b.on_hello(ha, None, false).unwrap();
+        let (sa, sb) = (a.open(), b.open());
+        // Different digests: each side waits for the other's.
+        assert_eq!(a.deadline(), Some(5_000));
+        for body in sb.send {
+            a.on_frame(body).unwrap();
+        }
+        for body in sa.send {
+            b.on_frame(body).unwrap();
+        }
+        assert_eq!((a.deadline(), b.deadline()), (None, None));
+        assert!(a.on_time(u64::MAX).is_ok());
+    }
+
+    /// What the peer is told when a session ends, and when it is not told.
+    #[test]
+    fn goodbye_says_why_the_session_ends() {
+        let says = |e: &SessionError| match Core::goodbye(e, "arrêt du nœud") {
+            Some(Body::Goodbye(g)) => Some(g.reason),
+            _ => None,
+        };
+        assert_eq!(
+            says(&SessionError::Protocol("trame vide".into())).as_deref(),
+            Some("trame vide")
+        );
+        assert_eq!(
+            says(&SessionError::Duplicate).as_deref(),
+            Some("session déjà ouverte avec ce site")
+        );
+        assert_eq!(
+            says(&SessionError::Shutdown).as_deref(),
+            Some("arrêt du nœud")
+        );
+        assert_eq!(says(&SessionError::Closed("fin du flux".into())), None);
+        assert_eq!(says(&SessionError::Transport("x".into())), None);
+    }
 
     #[test]
     fn deflate_only_when_it_pays_and_inflate_is_bounded() {

@@ -69,6 +69,8 @@ struct Session<S> {
     claimed: String,
     bytes_sent: u64,
     bytes_received: u64,
+    /// The origin of the clock the core is given (milliseconds since it).
+    epoch: tokio::time::Instant,
 }
 
 /// Runs a session to its end, then records how it ended.
@@ -105,6 +107,7 @@ where
                 .unwrap_or_default(),
             bytes_sent: 0,
             bytes_received: 0,
+            epoch: tokio::time::Instant::now(),
         };
         let result = s.run(direction, certified, changes).await;
         s.finish(&result);
@@ -147,13 +150,23 @@ where
         }
     }
 
-    async fn recv_timeout(&mut self) -> SResult<Body> {
-        let t = Duration::from_millis(self.fed.cfg.handshake_timeout_ms);
-        match tokio::time::timeout(t, self.recv()).await {
-            Ok(r) => r,
-            Err(_) => Err(SessionError::Protocol(
-                "poignée de main non terminée à temps".into(),
-            )),
+    /// Milliseconds since the session began: the core's clock.
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The next frame, or the core's verdict once its deadline has passed.
+    async fn recv_in_handshake(&mut self) -> SResult<Body> {
+        loop {
+            let Some(deadline) = self.core.deadline() else {
+                return self.recv().await;
+            };
+            // Bounded so that a far deadline cannot overflow the instant.
+            let at = self.epoch + Duration::from_millis(deadline.min(1 << 40));
+            match tokio::time::timeout_at(at, self.recv()).await {
+                Ok(r) => return r,
+                Err(_) => self.core.on_time(self.now())?,
+            }
         }
     }
 
@@ -204,9 +217,9 @@ where
         mut changes: broadcast::Receiver<String>,
     ) -> SResult<()> {
         let fed = self.fed.clone();
-        let hello = self.core.hello();
+        let hello = self.core.hello(self.now());
         self.send(hello).await?;
-        let first = self.recv_timeout().await?;
+        let first = self.recv_in_handshake().await?;
         if self.claimed.is_empty() {
             if let Body::Hello(h) = &first {
                 if h.protocol == super::PROTOCOL_VERSION && crate::base::is_slug(&h.site) {
@@ -249,7 +262,7 @@ where
         let step = self.core.open();
         self.apply(step).await?;
         while self.core.in_handshake() {
-            let body = self.recv_timeout().await?;
+            let body = self.recv_in_handshake().await?;
             let step = self.core.on_frame(body)?;
             self.apply(step).await?;
         }
@@ -259,7 +272,9 @@ where
             tokio::select! {
                 _ = cancel.cancelled() => {
                     let reason = if self.fed.shutdown.is_cancelled() { NODE_STOPPING } else { "session fermée par ce nœud" };
-                    let _ = self.send(Body::Goodbye(pb::Goodbye { reason: reason.into() })).await;
+                    if let Some(bye) = Core::goodbye(&SessionError::Shutdown, reason) {
+                        let _ = self.send(bye).await;
+                    }
                     return Err(SessionError::Shutdown);
                 }
                 body = self.recv() => {
@@ -310,22 +325,19 @@ where
                     self.claimed.clone()
                 };
                 self.fed.record_refusal(&who, r);
-                let frame = pb::Frame {
-                    body: Some(Body::Goodbye(pb::Goodbye { reason: r.clone() })),
-                };
-                let _ = self.out.try_send(frame);
             }
             Err(SessionError::Duplicate) => {
                 debug!(peer = %peer, "session en double refusée");
-                let frame = pb::Frame {
-                    body: Some(Body::Goodbye(pb::Goodbye {
-                        reason: "session déjà ouverte avec ce site".into(),
-                    })),
-                };
-                let _ = self.out.try_send(frame);
             }
             Err(SessionError::Shutdown) | Ok(()) => info!(peer = %peer, "session fermée"),
             Err(e) => info!(peer = %peer, reason = %e, "session fermée"),
+        }
+        // The peer is told of its fault or of the duplicate (the Goodbye of
+        // a session this node closes went out already).
+        if let Err(e @ (SessionError::Protocol(_) | SessionError::Duplicate)) = result {
+            if let Some(body) = Core::goodbye(e, "") {
+                let _ = self.out.try_send(pb::Frame { body: Some(body) });
+            }
         }
         if !self.status_key.is_empty() && !matches!(result, Err(SessionError::Duplicate)) {
             let (sent, received) = (self.bytes_sent, self.bytes_received);
