@@ -486,6 +486,7 @@ impl RunningNode {
         }
         Federation::watch_registry(fed.clone());
         crate::report::keep_index(ctx.clone(), shutdown.clone(), &tracker);
+        crate::app::revoked::watch(ctx.clone(), shutdown.clone(), &tracker);
         if let Some(mail) = &config.mail {
             let mut mail = mail.clone();
             if !mail.ca_file.is_empty() {

@@ -1552,3 +1552,160 @@ async fn a_loan_recorded_before_the_acquisition_says_so() {
         "{v}"
     );
 }
+
+/// Whether `node` holds `site`'s request `id` cancelled.
+fn holds_cancelled(node: &TestNode, site: &str, id: &str) -> bool {
+    node.running()
+        .docs()
+        .read(&format!("site/{site}"), |d| {
+            maillage::domain::loans::get_request(d, id)
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.cancelled.is_some())
+        })
+        .unwrap_or(false)
+}
+
+/// Whether `node`'s registry shows `site` revoked.
+fn sees_revoked(node: &TestNode, site: &str) -> bool {
+    node.running()
+        .docs()
+        .read("network", |d| {
+            maillage::domain::registry::get(d, site)
+                .ok()
+                .flatten()
+                .is_some_and(|e| e.is_revoked())
+        })
+        .unwrap_or(false)
+}
+
+/// The revocation grey zone the simulator found (seeds 4968 and 8123), over
+/// real nodes: forbach's loan is approved, forbach cancels it, the lender
+/// takes the cancellation and approves thionville's request for the days it
+/// freed; only then does the academy revoke forbach, with a cutoff before
+/// the cancellation, so every other node refuses the cancellation. The
+/// lender withdraws its approval of forbach's loan on reading the
+/// revocation, and the other nodes end with exactly one approval for those
+/// days and no conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lender_withdraws_the_loan_of_a_site_revoked_after_cancelling_it() {
+    use maillage::domain::site::Role;
+    use maillage::pb::network_client::NetworkClient;
+
+    let mut r = TestNode::start_with("rectorat", Role::Academy, &[], |_| {}).await;
+    let mut lender = TestNode::start("metz", &[&r]).await;
+    let mut forbach = TestNode::start("forbach", &[&r, &lender]).await;
+    let mut other = TestNode::start("thionville", &[&r, &lender]).await;
+    for n in [&lender, &forbach, &other] {
+        enrol(&r, n).await.unwrap();
+    }
+    let item = lender.add_item("Imprimante 3D").await;
+    converge(&[&r, &lender, &forbach, &other]).await;
+    let first = request(&forbach, &[&item.id], &paris_day(3), &paris_day(6))
+        .await
+        .unwrap();
+    let second = request(&other, &[&item.id], &paris_day(5), &paris_day(8))
+        .await
+        .unwrap();
+    converge(&[&r, &lender, &forbach, &other]).await;
+    act(&lender, "approve", &first.id, "").await.unwrap();
+    let refused = act(&lender, "approve", &second.id, "").await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    converge(&[&r, &lender, &forbach, &other]).await;
+
+    // The academy and thionville are away: forbach cancels, and the lender
+    // takes the cancellation and approves the days it freed.
+    r.stop().await;
+    other.stop().await;
+    act(&forbach, "cancel", &first.id, "").await.unwrap();
+    eventually("the lender takes forbach's cancellation", || {
+        holds_cancelled(&lender, "forbach", &first.id)
+    })
+    .await;
+    let ok = act(&lender, "approve", &second.id, "").await.unwrap();
+    assert_eq!(ok.state, "approved");
+
+    // The academy comes back alone and revokes forbach: its cutoff lies
+    // before the cancellation, which no other node holds.
+    forbach.stop().await;
+    lender.stop().await;
+    r.restart().await;
+    other.restart().await;
+    NetworkClient::new(r.admin().await)
+        .revoke(pb::SiteId {
+            id: "forbach".into(),
+        })
+        .await
+        .unwrap();
+    eventually("thionville reads the revocation", || {
+        sees_revoked(&other, "forbach")
+    })
+    .await;
+    assert!(!holds_cancelled(&r, "forbach", &first.id));
+
+    // The lender comes back: the others refuse forbach's cancellation, and
+    // the lender withdraws its approval of forbach's loan.
+    lender.restart().await;
+    for node in [&r, &other] {
+        let start = tokio::time::Instant::now();
+        let list = loop {
+            let list = loans_of(node).await;
+            let state = |id: &str| {
+                list.loans
+                    .iter()
+                    .find(|l| l.id == id)
+                    .map(|l| l.state.clone())
+            };
+            if state(&first.id).as_deref() == Some("refused")
+                && state(&second.id).as_deref() == Some("approved")
+            {
+                break list;
+            }
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "{} still sees {:?}",
+                node.site,
+                list.loans
+                    .iter()
+                    .map(|l| (&l.id, &l.state))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(
+            !holds_cancelled(node, "forbach", &first.id),
+            "{}",
+            node.site
+        );
+        let approved: Vec<&str> = list
+            .loans
+            .iter()
+            .filter(|l| l.state == "approved" && l.equipment.contains(&item.id))
+            .map(|l| l.id.as_str())
+            .collect();
+        assert_eq!(approved, vec![second.id.as_str()], "{}", node.site);
+        assert!(
+            list.conflicts.is_empty(),
+            "{}: {:?}",
+            node.site,
+            list.conflicts
+        );
+        let withdrawn = list.loans.iter().find(|l| l.id == first.id).unwrap();
+        let reason = &withdrawn.refused.as_ref().unwrap().note;
+        assert!(reason.starts_with("site révoqué : "), "{reason}");
+        assert_eq!(withdrawn.refused.as_ref().unwrap().site, "metz");
+    }
+    // The lender itself still holds the cancellation it took first.
+    let mine = loans_of(&lender).await;
+    let state = |id: &str| {
+        mine.loans
+            .iter()
+            .find(|l| l.id == id)
+            .unwrap()
+            .state
+            .clone()
+    };
+    assert_eq!(state(&first.id), "cancelled");
+    assert_eq!(state(&second.id), "approved");
+    assert!(mine.conflicts.is_empty(), "{:?}", mine.conflicts);
+}

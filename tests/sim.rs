@@ -69,7 +69,10 @@ fn twelve_node_networks_keep_every_invariant() {
 /// days twice: the approvals it had lost were still on its peers. Kept as a
 /// regression: with the node's rule (a lender books only once a peer has
 /// confirmed its copy of its decisions) it holds; without it, the
-/// simulator's checks catch the double booking.
+/// simulator's checks catch the double booking. One of the two loans is the
+/// revoked site's, so the withdrawal rule (`app::revoked`) is off too in
+/// the run without the gate: it would otherwise settle the overlap after
+/// the fact.
 #[test]
 fn a_lender_restored_from_a_backup_does_not_book_twice() {
     let with = run(321, &Options::default());
@@ -79,6 +82,7 @@ fn a_lender_restored_from_a_backup_does_not_book_twice() {
         321,
         &Options {
             book_gate: false,
+            withdraw_revoked: false,
             ..Options::default()
         },
     );
@@ -104,6 +108,40 @@ fn a_change_released_from_the_queue_survives_a_restart() {
     let r = run(7882, &Options::default());
     assert!(r.ok(), "{:?}", r.violations);
     assert!(r.crashes > 0, "{r:?}");
+}
+
+/// Seeds 4968 and 8123 found a lender that took a revoked site's
+/// cancellation before it read the revocation, and approved the freed days
+/// again: every other node refuses the cancellation (written past the
+/// cutoff) and saw two approvals of one item. Kept as regressions: with the
+/// node's rule (the lender withdraws its approval of the revoked site's
+/// loan, `app::revoked`) they hold; without it, the checks catch the double
+/// booking.
+#[test]
+fn a_lender_withdraws_a_revoked_sites_loan_cancelled_past_the_cutoff() {
+    for seed in [4968, 8123] {
+        let with = run(seed, &Options::default());
+        assert!(with.ok(), "graine {seed} : {:?}", with.violations);
+        assert!(
+            with.revoked.is_some() && with.withdrawals > 0,
+            "graine {seed} : {with:?}"
+        );
+        let without = run(
+            seed,
+            &Options {
+                withdraw_revoked: false,
+                ..Options::default()
+            },
+        );
+        assert!(
+            without
+                .violations
+                .iter()
+                .any(|v| v.contains("accordé deux fois")),
+            "graine {seed} : {:?}",
+            without.violations
+        );
+    }
 }
 
 /// A seed replays exactly: the same figures, frame for frame.

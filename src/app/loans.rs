@@ -387,9 +387,20 @@ pub(crate) fn window(
 /// An incident at a return, checked: its text, the lender's verdict on the
 /// items (`usable` or `to_repair`) and the items it concerns.
 pub(crate) struct Incident {
-    text: String,
-    condition: String,
-    items: Vec<String>,
+    pub(crate) text: String,
+    pub(crate) condition: String,
+    pub(crate) items: Vec<String>,
+}
+
+impl Incident {
+    /// No incident: every decision but a return with one.
+    pub(crate) fn none() -> Incident {
+        Incident {
+            text: String::new(),
+            condition: String::new(),
+            items: Vec::new(),
+        }
+    }
 }
 
 pub(crate) fn incident(
@@ -806,11 +817,7 @@ pub async fn decide_with(
             incident_items,
         )?
     } else {
-        Incident {
-            text: String::new(),
-            condition: String::new(),
-            items: Vec::new(),
-        }
+        Incident::none()
     };
     if what == Decision::Refuse && note.is_empty() {
         return Err(Error::invalid("indiquez le motif du refus (--reason)"));
@@ -822,87 +829,119 @@ pub async fn decide_with(
     if what == Decision::Approve {
         may_book(&ctx.docs, &ctx.site_doc()).await?;
     }
+    let revoked = if what == Decision::Approve {
+        super::revoked::Revoked::read(&ctx.docs, &ctx.site)
+    } else {
+        Default::default()
+    };
     let t = transition(ctx, role, note);
-    let request = loan.request.clone();
     ctx.docs
         .change(&ctx.site_doc(), "loan decision", |doc| {
-            // Re-read under the lock: this is where double booking is prevented.
-            let decision = loans::get_decision(doc, id)?;
-            let current = Loan {
-                decision: decision.clone(),
-                ..loan.clone()
-            };
-            match what {
-                Decision::Approve | Decision::Refuse => {
-                    loans::require_state(&current, &["requested"], what.verb())?
-                }
-                Decision::Checkout => loans::require_state(&current, &["approved"], what.verb())?,
-                Decision::Return => loans::require_state(&current, &["checked_out"], what.verb())?,
-            }
-            let mut d = decision.unwrap_or_else(|| {
-                let r = request.as_ref().expect("a requested loan has a request");
-                LoanDecision {
-                    borrower: current.borrower.clone(),
-                    equipment: r.equipment.clone(),
-                    from: r.from.clone(),
-                    to: r.to.clone(),
-                    approved: None,
-                    refused: None,
-                    checked_out: None,
-                    returned: None,
-                    incident: String::new(),
-                    recorded: None,
-                    return_condition: String::new(),
-                    incident_items: Vec::new(),
-                }
-            });
-            match what {
-                Decision::Approve => {
-                    for item in &d.equipment {
-                        let e = equipment::get(doc, item)?.ok_or_else(|| {
-                            Error::precondition(format!("le matériel {item} n'existe plus"))
-                        })?;
-                        match e.status.as_str() {
-                            "available" => {}
-                            "maintenance" => {
-                                return Err(Error::precondition(format!(
-                                    "le matériel {item} ({}) est en maintenance",
-                                    e.name
-                                )))
-                            }
-                            _ => {
-                                return Err(Error::precondition(format!(
-                                    "le matériel {item} ({}) est retiré",
-                                    e.name
-                                )))
-                            }
-                        }
-                    }
-                    let mine = lender_bookings(doc, &ctx.site, &cancelled, false)?;
-                    let candidate = current.booking().ok_or_else(|| {
-                        Error::Internal(format!("fenêtre illisible pour le prêt {id}"))
-                    })?;
-                    if let Some((other, item)) = loans::find_conflict(&candidate, &mine) {
-                        return Err(Error::precondition(format!(
-                            "le matériel {item} est déjà accordé au prêt {other} sur une période qui chevauche celle du prêt {id}"
-                        )));
-                    }
-                    d.approved = Some(t.clone());
-                }
-                Decision::Refuse => d.refused = Some(t.clone()),
-                Decision::Checkout => d.checked_out = Some(t.clone()),
-                Decision::Return => {
-                    d.returned = Some(t.clone());
-                    d.incident = incident.text.clone();
-                    d.return_condition = incident.condition.clone();
-                    d.incident_items = incident.items.clone();
-                    apply_incident(doc, &incident, &t.at)?;
-                }
-            }
-            loans::put_decision(doc, id, &d)
+            decide_in(
+                doc, &ctx.site, &loan, what, &t, &cancelled, &incident, &revoked,
+            )
         })
         .await?;
     loan_reply(ctx, id)
+}
+
+/// A lender's decision on one of its loans, under its document's lock: the
+/// one rule of the API, the web and the simulator. The state is re-read
+/// here, and an approval is checked against every active booking the lender
+/// holds (`cancelled`: the loans whose requests the node holds cancelled):
+/// this is where double booking is prevented. An approval first withdraws
+/// the approvals of revoked sites' loans that [`super::revoked`] names.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decide_in(
+    doc: &mut automerge::AutoCommit,
+    lender: &str,
+    loan: &Loan,
+    what: Decision,
+    t: &Transition,
+    cancelled: &BTreeSet<String>,
+    incident: &Incident,
+    revoked: &super::revoked::Revoked,
+) -> Result<()> {
+    let id = loan.id.as_str();
+    let decision = loans::get_decision(doc, id)?;
+    let current = Loan {
+        decision: decision.clone(),
+        ..loan.clone()
+    };
+    match what {
+        Decision::Approve | Decision::Refuse => {
+            loans::require_state(&current, &["requested"], what.verb())?
+        }
+        Decision::Checkout => loans::require_state(&current, &["approved"], what.verb())?,
+        Decision::Return => loans::require_state(&current, &["checked_out"], what.verb())?,
+    }
+    let mut d = match decision {
+        Some(d) => d,
+        None => {
+            let r = current.request.as_ref().ok_or_else(|| {
+                Error::Internal(format!("le prêt {id} n'a ni demande ni décision"))
+            })?;
+            LoanDecision {
+                borrower: current.borrower.clone(),
+                equipment: r.equipment.clone(),
+                from: r.from.clone(),
+                to: r.to.clone(),
+                approved: None,
+                refused: None,
+                checked_out: None,
+                returned: None,
+                incident: String::new(),
+                recorded: None,
+                return_condition: String::new(),
+                incident_items: Vec::new(),
+            }
+        }
+    };
+    match what {
+        Decision::Approve => {
+            for item in &d.equipment {
+                let e = equipment::get(doc, item)?.ok_or_else(|| {
+                    Error::precondition(format!("le matériel {item} n'existe plus"))
+                })?;
+                match e.status.as_str() {
+                    "available" => {}
+                    "maintenance" => {
+                        return Err(Error::precondition(format!(
+                            "le matériel {item} ({}) est en maintenance",
+                            e.name
+                        )))
+                    }
+                    _ => {
+                        return Err(Error::precondition(format!(
+                            "le matériel {item} ({}) est retiré",
+                            e.name
+                        )))
+                    }
+                }
+            }
+            super::revoked::withdraw_in(doc, lender, revoked, cancelled, &t.at)?;
+            let mine = lender_bookings(doc, lender, cancelled, false)?;
+            let candidate = current
+                .booking()
+                .ok_or_else(|| Error::Internal(format!("fenêtre illisible pour le prêt {id}")))?;
+            if let Some((other, item)) = loans::find_conflict(&candidate, &mine) {
+                return Err(Error::precondition(format!(
+                    "le matériel {item} est déjà accordé au prêt {other} sur une période qui chevauche celle du prêt {id}"
+                )));
+            }
+            d.approved = Some(t.clone());
+        }
+        Decision::Refuse => d.refused = Some(t.clone()),
+        Decision::Checkout => d.checked_out = Some(t.clone()),
+        Decision::Return => {
+            d.returned = Some(t.clone());
+            d.incident = incident.text.clone();
+            d.return_condition = incident.condition.clone();
+            d.incident_items = incident.items.clone();
+            apply_incident(doc, incident, &t.at)?;
+        }
+    }
+    loans::put_decision(doc, id, &d)
 }
 
 pub async fn cancel(ctx: &NodeContext, id: &str, note: &str, role: &str) -> Result<pb::Loan> {

@@ -16,6 +16,7 @@ pub mod node;
 pub mod partners;
 pub mod purchases;
 pub mod reports;
+pub mod revoked;
 pub mod users;
 
 use std::sync::Arc;

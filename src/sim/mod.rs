@@ -69,6 +69,10 @@ pub struct Options {
     /// ([`crate::app::loans::may_book`]), as the node does. Off only to show
     /// that the checks catch what the rule prevents.
     pub book_gate: bool,
+    /// Lenders withdraw their approvals of revoked sites' loans as the node
+    /// does ([`crate::app::revoked`]). Off only to show that the checks
+    /// catch what the rule cures.
+    pub withdraw_revoked: bool,
 }
 
 impl Default for Options {
@@ -77,6 +81,7 @@ impl Default for Options {
             nodes: 4,
             steps: 300,
             book_gate: true,
+            withdraw_revoked: true,
         }
     }
 }
@@ -103,6 +108,9 @@ pub struct Report {
     pub forgeries_refused: usize,
     pub revoked: Option<String>,
     pub settle_frames: usize,
+    /// Approvals of revoked sites' loans that lenders withdrew
+    /// (`app::revoked`).
+    pub withdrawals: usize,
     pub violations: Vec<String>,
 }
 
@@ -161,6 +169,7 @@ struct Link {
 struct World {
     rng: StdRng,
     book_gate: bool,
+    withdraw_revoked: bool,
     now: i64,
     nodes: Vec<Node>,
     links: BTreeMap<(usize, usize), Link>,
@@ -173,6 +182,9 @@ struct World {
     forged: BTreeSet<ChangeHash>,
     /// Acknowledged writes lost by a restore from backup, by right.
     lost: BTreeSet<ChangeHash>,
+    /// Nodes whose registry or site documents changed since their lender's
+    /// task last ran (`app::revoked::watch` on a real node).
+    to_react: BTreeSet<usize>,
 }
 
 fn stamp(t: i64) -> String {
@@ -265,6 +277,7 @@ impl World {
         World {
             rng,
             book_gate: opts.book_gate,
+            withdraw_revoked: opts.withdraw_revoked,
             now: EPOCH,
             nodes,
             links: BTreeMap::new(),
@@ -279,6 +292,7 @@ impl World {
             },
             forged: BTreeSet::new(),
             lost: BTreeSet::new(),
+            to_react: BTreeSet::new(),
         }
     }
 
@@ -399,6 +413,36 @@ impl World {
             950..=979 => self.forge(),
             980..=984 => self.revoke_one().await,
             _ => self.deliver_one(),
+        }
+        self.react().await;
+    }
+
+    /// What a real node's `app::revoked::watch` does after its registry or a
+    /// site document changed: the lender withdraws its approvals of revoked
+    /// sites' loans that the rule names (the node's own function).
+    async fn react(&mut self) {
+        if !self.withdraw_revoked {
+            self.to_react.clear();
+            return;
+        }
+        let mut rounds = 0;
+        while let Some(i) = self.to_react.pop_first() {
+            rounds += 1;
+            let node = &self.nodes[i];
+            if !node.up || node.attacker || node.academy || rounds > 4 * self.nodes.len() {
+                continue;
+            }
+            let at = stamp(self.now_of(i));
+            let res = crate::app::revoked::withdraw(&node.docs, &node.site, &at).await;
+            if let Ok(ids) = res {
+                if !ids.is_empty() {
+                    trace(|| format!("{} retire son accord : {ids:?}", self.nodes[i].site));
+                    self.report.withdrawals += ids.len();
+                    let doc = site_doc(&self.nodes[i].site);
+                    self.acked(i, &doc, true);
+                    self.notices(i);
+                }
+            }
         }
     }
 
@@ -643,6 +687,13 @@ impl World {
         if ids.is_empty() && !lagged {
             return;
         }
+        if lagged
+            || ids
+                .iter()
+                .any(|id| id == NETWORK_DOC || id.starts_with("site/"))
+        {
+            self.to_react.insert(i);
+        }
         let keys: Vec<(usize, usize)> = self
             .links
             .keys()
@@ -735,6 +786,7 @@ impl World {
         if self.nodes[i].before_revocation.is_some() {
             self.nodes[i].before_revocation = snapshot;
         }
+        self.to_react.insert(i);
     }
 
     fn restart_random(&mut self) {
@@ -938,8 +990,8 @@ impl World {
         (open, cancelled)
     }
 
-    /// The lender decides a request: approve under the node's rule (the
-    /// same functions as `app::loans::decide_with`), or refuse.
+    /// The lender decides a request, approving or refusing it with the
+    /// node's own function (`app::loans::decide_in`, as `decide_with`).
     async fn decide(&mut self, i: usize) {
         let (open, cancelled) = self.requests_to(i);
         if open.is_empty() {
@@ -964,45 +1016,36 @@ impl World {
             self.report.approvals_refused += 1;
             return;
         }
+        let loan = loans::Loan {
+            id: id.clone(),
+            borrower,
+            lender: me.clone(),
+            request: Some(r),
+            decision: None,
+        };
+        let what = if approve {
+            crate::app::loans::Decision::Approve
+        } else {
+            crate::app::loans::Decision::Refuse
+        };
+        let revoked = if self.withdraw_revoked {
+            crate::app::revoked::Revoked::read(&node.docs, &me)
+        } else {
+            Default::default()
+        };
         let res = node
             .docs
             .change(&doc, "loan decision", |d| {
-                if loans::get_decision(d, &id)?.is_some() {
-                    return Err(crate::error::Error::precondition("déjà décidé"));
-                }
-                let mut dec = loans::LoanDecision {
-                    borrower: borrower.clone(),
-                    equipment: r.equipment.clone(),
-                    from: r.from.clone(),
-                    to: r.to.clone(),
-                    approved: None,
-                    refused: None,
-                    checked_out: None,
-                    returned: None,
-                    incident: String::new(),
-                    recorded: None,
-                    return_condition: String::new(),
-                    incident_items: Vec::new(),
-                };
-                if approve {
-                    let booked = crate::app::loans::lender_bookings(d, &me, &cancelled, false)?;
-                    let candidate = loans::Loan {
-                        id: id.clone(),
-                        borrower: borrower.clone(),
-                        lender: me.clone(),
-                        request: Some(r.clone()),
-                        decision: None,
-                    }
-                    .booking()
-                    .ok_or_else(|| crate::error::Error::Internal("fenêtre".into()))?;
-                    if loans::find_conflict(&candidate, &booked).is_some() {
-                        return Err(crate::error::Error::precondition("chevauchement"));
-                    }
-                    dec.approved = Some(t.clone());
-                } else {
-                    dec.refused = Some(t.clone());
-                }
-                loans::put_decision(d, &id, &dec)
+                crate::app::loans::decide_in(
+                    d,
+                    &me,
+                    &loan,
+                    what,
+                    &t,
+                    &cancelled,
+                    &crate::app::loans::Incident::none(),
+                    &revoked,
+                )
             })
             .await;
         match (&res, approve) {
@@ -1164,6 +1207,7 @@ impl World {
                 }
             }
         }
+        self.react().await;
         let mut delivered = 0;
         while delivered < SETTLE_BOUND {
             let Some((key, dir)) = self
@@ -1179,6 +1223,7 @@ impl World {
                 .and_then(|l| l.q[dir].pop_front())
                 .expect("busy");
             self.deliver(key, dir, body);
+            self.react().await;
             delivered += 1;
         }
         self.report.settle_frames = delivered;
@@ -1447,6 +1492,8 @@ pub struct Summary {
     pub with_partition: u64,
     pub with_restore: u64,
     pub with_revocation: u64,
+    /// Seeds where a lender withdrew a revoked site's approval.
+    pub with_withdrawal: u64,
     pub forgeries: usize,
     pub forgeries_refused: usize,
     pub lost_by_restore: usize,
@@ -1462,6 +1509,7 @@ impl Summary {
         self.with_partition += u64::from(r.partitions > 0);
         self.with_restore += u64::from(r.restores > 0);
         self.with_revocation += u64::from(r.revoked.is_some());
+        self.with_withdrawal += u64::from(r.withdrawals > 0);
         self.forgeries += r.forgeries;
         self.forgeries_refused += r.forgeries_refused;
         self.lost_by_restore += r.lost_by_restore;
@@ -1512,6 +1560,7 @@ pub fn main(args: SimArgs, json: bool) -> anyhow::Result<()> {
         nodes: args.nodes,
         steps: args.steps,
         book_gate: true,
+        withdraw_revoked: true,
     };
     if let Some(seed) = args.seed {
         let o = opts.clone();
@@ -1544,8 +1593,9 @@ pub fn main(args: SimArgs, json: bool) -> anyhow::Result<()> {
                 r.forgeries, r.forgeries_refused
             );
             println!(
-                "  site révoqué            : {}",
-                r.revoked.as_deref().unwrap_or("aucun")
+                "  site révoqué            : {} ; accords retirés à ses prêts : {}",
+                r.revoked.as_deref().unwrap_or("aucun"),
+                r.withdrawals
             );
             println!(
                 "  écritures perdues par restauration (par définition) : {}",
@@ -1595,6 +1645,7 @@ pub fn main(args: SimArgs, json: bool) -> anyhow::Result<()> {
         total.with_partition += s.with_partition;
         total.with_restore += s.with_restore;
         total.with_revocation += s.with_revocation;
+        total.with_withdrawal += s.with_withdrawal;
         total.forgeries += s.forgeries;
         total.forgeries_refused += s.forgeries_refused;
         total.lost_by_restore += s.lost_by_restore;
@@ -1626,8 +1677,12 @@ pub fn main(args: SimArgs, json: bool) -> anyhow::Result<()> {
             total.writes, total.approvals
         );
         println!(
-            "  graines avec panne : {}, avec partition : {}, avec restauration : {}, avec révocation : {}",
-            total.with_crash, total.with_partition, total.with_restore, total.with_revocation
+            "  graines avec panne : {}, avec partition : {}, avec restauration : {}, avec révocation : {} (dont accord retiré à un site révoqué : {})",
+            total.with_crash,
+            total.with_partition,
+            total.with_restore,
+            total.with_revocation,
+            total.with_withdrawal
         );
         println!(
             "  falsifications envoyées : {} ; sessions fermées au falsificateur : {}",
