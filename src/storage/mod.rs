@@ -31,7 +31,7 @@ pub mod migrate;
 mod sled_store;
 
 pub use memory::MemoryStore;
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, LAYOUT_FILE};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -40,9 +40,24 @@ pub struct SledStore {
 impl SledStore {
     /// Opens the store and brings it to this binary's layout
     /// ([`migrate::run`]); refuses a store of a newer layout without writing to it.
+    ///
+    /// Opening sled rewrites its snapshot file, so a store whose layout file
+    /// ([`LAYOUT_FILE`]) says it is newer is refused before sled opens: the
+    /// directory is then left byte for byte as it was.
     pub fn open(path: &Path) -> StorageResult<Self> {
+        if let Some(found) = read_layout_file(path) {
+            if found > migrate::LAYOUT {
+                return Err(StorageError::Layout {
+                    found,
+                    reads: migrate::LAYOUT,
+                });
+            }
+        }
         let store = Self::open_unmigrated(path)?;
         migrate::run(&store)?;
+        if read_layout_file(path) != Some(migrate::LAYOUT) {
+            write_layout_file(path, migrate::LAYOUT)?;
+        }
         Ok(store)
     }
 
@@ -161,6 +176,32 @@ impl migrate::Raw for SledStore {
     fn sync(&self) -> StorageResult<()> {
         self.sync_now()
     }
+}
+
+/// A copy of the store's layout beside sled's files, in decimal, written
+/// once `meta` holds it. `meta` is the reference; this copy lets a binary
+/// refuse a newer store without opening sled (see [`SledStore::open`]).
+pub const LAYOUT_FILE: &str = "layout";
+
+fn read_layout_file(dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(dir.join(LAYOUT_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Writes [`LAYOUT_FILE`] whole or not at all: a temporary file, synced,
+/// renamed over it, and the directory synced.
+fn write_layout_file(dir: &Path, layout: u32) -> StorageResult<()> {
+    use std::io::Write as _;
+    let tmp = dir.join(format!("{LAYOUT_FILE}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    writeln!(f, "{layout}")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(LAYOUT_FILE))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 /// Syncs the blob files sled wrote since the last flush (sled writes a value
