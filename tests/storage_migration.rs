@@ -77,7 +77,10 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if p.is_dir() {
                 todo.push(p);
             } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -100,15 +103,16 @@ async fn items(node: &RunningNode, token: &str) -> Vec<(String, String, String)>
 }
 
 async fn loans(node: &RunningNode, token: &str) -> Vec<(String, String, String, Vec<String>)> {
-    let mut loans: Vec<_> = pb::loans_client::LoansClient::new(conn(&node.url(), Some(token)).await)
-        .list(pb::ListLoansRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .loans
-        .into_iter()
-        .map(|l| (l.id, l.state, l.lender, l.equipment))
-        .collect();
+    let mut loans: Vec<_> =
+        pb::loans_client::LoansClient::new(conn(&node.url(), Some(token)).await)
+            .list(pb::ListLoansRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .loans
+            .into_iter()
+            .map(|l| (l.id, l.state, l.lender, l.equipment))
+            .collect();
     loans.sort();
     loans
 }
@@ -130,10 +134,26 @@ async fn a_node_of_layout_one_opens_migrated_with_everything_written_before() {
     drop(store);
 
     let expected_items = vec![
-        ("eq-6dr4655qqj".into(), "Kit Arduino".into(), "metz-borny".into()),
-        ("eq-988c6yk483".into(), "Imprimante 3D Prusa".into(), "thionville".into()),
-        ("eq-f5xrea63k5".into(), "Robot Thymio".into(), "thionville".into()),
-        ("eq-uirw44rhpp".into(), "Casque de réalité virtuelle".into(), "metz-borny".into()),
+        (
+            "eq-6dr4655qqj".into(),
+            "Kit Arduino".into(),
+            "metz-borny".into(),
+        ),
+        (
+            "eq-988c6yk483".into(),
+            "Imprimante 3D Prusa".into(),
+            "thionville".into(),
+        ),
+        (
+            "eq-f5xrea63k5".into(),
+            "Robot Thymio".into(),
+            "thionville".into(),
+        ),
+        (
+            "eq-uirw44rhpp".into(),
+            "Casque de réalité virtuelle".into(),
+            "metz-borny".into(),
+        ),
     ];
     let expected_loans = vec![
         (
@@ -238,7 +258,12 @@ async fn without_the_layout_file_a_newer_store_is_still_refused_and_its_data_unc
     let data = dir.join(DATA_DIR);
     let not_snap = |m: BTreeMap<PathBuf, Vec<u8>>| -> BTreeMap<PathBuf, Vec<u8>> {
         m.into_iter()
-            .filter(|(p, _)| !p.file_name().unwrap().to_string_lossy().starts_with("snap."))
+            .filter(|(p, _)| {
+                !p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("snap.")
+            })
             .collect()
     };
     let before = not_snap(files(&dir));

@@ -81,15 +81,14 @@ pub struct Write {
     pub value: Option<Vec<u8>>,
 }
 
+/// What [`Raw::for_each`] calls with each key and value.
+pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> StorageResult<()> + 'a;
+
 /// The stored bytes of a store's trees, as migrations need them.
 pub trait Raw {
     fn get(&self, tree: Tree, key: &[u8]) -> StorageResult<Option<Vec<u8>>>;
     /// Calls `visit` with every key and value of `tree`, in key order.
-    fn for_each(
-        &self,
-        tree: Tree,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> StorageResult<()>,
-    ) -> StorageResult<()>;
+    fn for_each(&self, tree: Tree, visit: &mut Visit<'_>) -> StorageResult<()>;
     /// Whether the three trees are all empty.
     fn is_empty(&self) -> StorageResult<bool>;
     /// Applies every write, or none of them, even across a crash.
@@ -332,7 +331,11 @@ mod tests {
     fn layout_is_the_last_migration() {
         assert_eq!(MIGRATIONS.last().map(|m| m.to), Some(LAYOUT));
         for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.to, i as u32 + 2, "migrations are numbered from 2, in order");
+            assert_eq!(
+                m.to,
+                i as u32 + 2,
+                "migrations are numbered from 2, in order"
+            );
         }
     }
 
@@ -442,7 +445,9 @@ mod tests {
             docs.insert(chunk_key("site/a", 3), bad).unwrap();
             db.flush().unwrap();
         }
-        let err = waiting(|| SledStore::open(dir.path())).err().expect("refused");
+        let err = waiting(|| SledStore::open(dir.path()))
+            .err()
+            .expect("refused");
         let msg = err.to_string();
         assert!(msg.contains("docs:site/a (morceau 3)"), "{msg}");
         let db = raw_db(dir.path());
@@ -477,7 +482,9 @@ mod tests {
                 .unwrap();
             db.flush().unwrap();
         }
-        let err = waiting(|| SledStore::open(dir.path())).err().expect("refused");
+        let err = waiting(|| SledStore::open(dir.path()))
+            .err()
+            .expect("refused");
         assert!(
             matches!(err, StorageError::Layout { found, reads } if found == LAYOUT + 1 && reads == LAYOUT)
         );
@@ -502,11 +509,7 @@ mod tests {
         fn get(&self, tree: Tree, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
             self.inner.get(tree, key)
         }
-        fn for_each(
-            &self,
-            tree: Tree,
-            visit: &mut dyn FnMut(&[u8], &[u8]) -> StorageResult<()>,
-        ) -> StorageResult<()> {
+        fn for_each(&self, tree: Tree, visit: &mut Visit<'_>) -> StorageResult<()> {
             self.inner.for_each(tree, visit)
         }
         fn is_empty(&self) -> StorageResult<bool> {
@@ -604,5 +607,4 @@ mod tests {
             }
         }
     }
-
 }

@@ -60,7 +60,9 @@ pub enum StorageError {
          jusqu'au format {reads} : mettez maillage à jour (rien n'a été modifié)"
     )]
     Layout { found: u32, reads: u32 },
-    #[error("valeur stockée illisible ({key}) : {why} ; la mise à jour du stockage n'a rien modifié")]
+    #[error(
+        "valeur stockée illisible ({key}) : {why} ; la mise à jour du stockage n'a rien modifié"
+    )]
     Corrupt { key: String, why: String },
 }
 

@@ -129,11 +129,7 @@ impl migrate::Raw for SledStore {
         Ok(self.tree(tree).get(key)?.map(|v| v.to_vec()))
     }
 
-    fn for_each(
-        &self,
-        tree: migrate::Tree,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> StorageResult<()>,
-    ) -> StorageResult<()> {
+    fn for_each(&self, tree: migrate::Tree, visit: &mut migrate::Visit<'_>) -> StorageResult<()> {
         for kv in self.tree(tree).iter() {
             let (k, v) = kv?;
             visit(&k, &v)?;
