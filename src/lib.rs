@@ -8,7 +8,8 @@
 //! - [`base`]: the leaf: document and site ids, the node's role, the signature
 //!   type, the default bound on a sync message, key and URL checks.
 //! - [`config`]: the node's TOML configuration, with documented defaults.
-//! - [`storage`]: the only code that touches sled (snapshot + incremental chunks).
+//! - [`storage`]: the only code that touches sled (snapshot + incremental chunks), and
+//!   the store's layout with its numbered migrations (`storage::migrate`).
 //! - [`docs`]: the loaded documents, durable local writes, sync, change
 //!   notifications, and the verification of every change received.
 //! - [`domain`]: plain types and rules (equipment, loans, actions, calendar,

@@ -78,13 +78,8 @@ fn decode_chunk<'a>(
     v: &'a [u8],
     sigs: &mut HashMap<ChangeHash, Sig>,
 ) -> Result<&'a [u8]> {
-    let bad = || Error::Internal(format!("valeur stockée illisible pour {id}"));
-    let len = u32::from_be_bytes(v.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
-    let bytes = v.get(4..4 + len).ok_or_else(bad)?;
-    let rest = &v[4 + len..];
-    if !rest.len().is_multiple_of(96) {
-        return Err(bad());
-    }
+    let (bytes, rest) = crate::storage::split_chunk(v)
+        .ok_or_else(|| Error::Internal(format!("valeur stockée illisible pour {id}")))?;
     for pair in rest.chunks_exact(96) {
         let h = ChangeHash(pair[..32].try_into().unwrap());
         sigs.insert(h, pair[32..].try_into().unwrap());

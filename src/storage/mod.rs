@@ -7,21 +7,31 @@
 //! atomic batch.
 //!
 //! Every stored value starts with a format byte ([`FORMAT_VERSION`]), so a later
-//! release can migrate or refuse data it does not understand.
+//! release can migrate or refuse data it does not understand. The store as a
+//! whole records its layout version in `meta`, and [`SledStore::open`] runs the
+//! numbered migrations of [`migrate`] before anything reads it: a store of an
+//! older layout is brought up to date, one of a newer layout is refused.
 //!
 //! # Trees
 //!
 //! - `docs`: key `doc_id 0x00 'S'` → snapshot; key `doc_id 0x00 'C' seq(u64 BE)` → chunk.
-//!   Document ids never contain 0x00, so a document's keys are contiguous.
+//!   Document ids never contain 0x00, so a document's keys are contiguous. Both
+//!   values are framed as [`split_chunk`] reads them.
 //! - `sync`: key `peer_site 0x00 doc_id` → encoded `automerge::sync::State`.
-//! - `meta`: key `name` → value (the node's own bookkeeping, e.g. `format`);
-//!   `token/<sha256 hex>` → an API token's record (never the token itself).
+//! - `meta`: key `name` → value (the node's own bookkeeping):
+//!   `layout` → the store's layout (`u32` BE, see [`migrate`]);
+//!   `migration/NNNN` → when migration NNNN ran and what it did;
+//!   `format` → the fence that binaries from before layouts refuse (a single
+//!   byte, not a versioned value: never read through [`Store::get_meta`]);
+//!   `token/<sha256 hex>` → an API token's record (never the token itself);
+//!   `account/<email>`, `feed/…`, `partner-contact/<id>`: see their modules.
 
 mod memory;
+pub mod migrate;
 mod sled_store;
 
 pub use memory::MemoryStore;
-pub use sled_store::SledStore;
+pub use sled_store::{SledStore, LAYOUT_FILE};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,6 +55,15 @@ pub enum StorageError {
     Locked(String),
     #[error("écriture sur disque interrompue : {0}")]
     Flush(String),
+    #[error(
+        "ce stockage est au format {found}, ce binaire de maillage ne lit que \
+         jusqu'au format {reads} : mettez maillage à jour (rien n'a été modifié)"
+    )]
+    Layout { found: u32, reads: u32 },
+    #[error(
+        "valeur stockée illisible ({key}) : {why} ; la mise à jour du stockage n'a rien modifié"
+    )]
+    Corrupt { key: String, why: String },
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -93,6 +112,16 @@ pub(crate) fn unversioned(key: &[u8], value: &[u8]) -> StorageResult<Vec<u8>> {
             found: other.copied().unwrap_or(0),
         }),
     }
+}
+
+/// Splits a stored chunk or snapshot (after its format byte): a `u32` BE
+/// length, that many Automerge bytes, then 96-byte (hash, signature) pairs.
+/// Returns the Automerge bytes and the pairs, or `None` if the framing is broken.
+pub(crate) fn split_chunk(v: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_be_bytes(v.get(..4)?.try_into().ok()?) as usize;
+    let bytes = v.get(4..4usize.checked_add(len)?)?;
+    let sigs = &v[4 + len..];
+    sigs.len().is_multiple_of(96).then_some((bytes, sigs))
 }
 
 pub(crate) fn check_id(id: &str) -> StorageResult<()> {

@@ -38,7 +38,32 @@ pub struct SledStore {
 }
 
 impl SledStore {
+    /// Opens the store and brings it to this binary's layout
+    /// ([`migrate::run`]); refuses a store of a newer layout without writing to it.
+    ///
+    /// Opening sled rewrites its snapshot file, so a store whose layout file
+    /// ([`LAYOUT_FILE`]) says it is newer is refused before sled opens: the
+    /// directory is then left byte for byte as it was.
     pub fn open(path: &Path) -> StorageResult<Self> {
+        if let Some(found) = read_layout_file(path) {
+            if found > migrate::LAYOUT {
+                return Err(StorageError::Layout {
+                    found,
+                    reads: migrate::LAYOUT,
+                });
+            }
+        }
+        let store = Self::open_unmigrated(path)?;
+        migrate::run(&store)?;
+        if read_layout_file(path) != Some(migrate::LAYOUT) {
+            write_layout_file(path, migrate::LAYOUT)?;
+        }
+        Ok(store)
+    }
+
+    /// Opens the store as it is, without checking or migrating its layout
+    /// (the migrations' own tests).
+    pub(crate) fn open_unmigrated(path: &Path) -> StorageResult<Self> {
         let db = sled::Config::new().path(path).open()?;
         let log = std::fs::File::open(path.join("db"))?;
         // The files sled just created are named in this directory.
@@ -46,14 +71,6 @@ impl SledStore {
         let docs = db.open_tree("docs")?;
         let sync = db.open_tree("sync")?;
         let meta = db.open_tree("meta")?;
-        match meta.get("format")? {
-            None => {
-                meta.insert("format", versioned(&[]))?;
-            }
-            Some(v) => {
-                unversioned(b"format", &v)?;
-            }
-        }
         Ok(SledStore {
             db,
             path: path.to_path_buf(),
@@ -89,6 +106,98 @@ impl SledStore {
     fn wrote(&self) {
         self.written.fetch_add(1, Ordering::SeqCst);
     }
+
+    fn tree(&self, tree: migrate::Tree) -> &sled::Tree {
+        match tree {
+            migrate::Tree::Docs => &self.docs,
+            migrate::Tree::Sync => &self.sync,
+            migrate::Tree::Meta => &self.meta,
+        }
+    }
+
+    /// What [`Store::flush`] does, on the calling thread.
+    fn sync_now(&self) -> StorageResult<()> {
+        self.db.flush()?;
+        self.log.sync_data()?;
+        let mut synced = self.synced_blobs.lock().unwrap_or_else(|e| e.into_inner());
+        sync_blobs(&self.path.join("blobs"), &mut synced)
+    }
+}
+
+impl migrate::Raw for SledStore {
+    fn get(&self, tree: migrate::Tree, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self.tree(tree).get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn for_each(&self, tree: migrate::Tree, visit: &mut migrate::Visit<'_>) -> StorageResult<()> {
+        for kv in self.tree(tree).iter() {
+            let (k, v) = kv?;
+            visit(&k, &v)?;
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> StorageResult<bool> {
+        Ok(self.docs.is_empty() && self.sync.is_empty() && self.meta.is_empty())
+    }
+
+    /// One sled transaction over the three trees: sled recovers all of it or
+    /// none of it after a crash.
+    fn apply(&self, writes: &[migrate::Write]) -> StorageResult<()> {
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        use sled::Transactional;
+        (&self.docs, &self.sync, &self.meta)
+            .transaction(|(docs, sync, meta)| {
+                for w in writes {
+                    let t = match w.tree {
+                        migrate::Tree::Docs => docs,
+                        migrate::Tree::Sync => sync,
+                        migrate::Tree::Meta => meta,
+                    };
+                    match &w.value {
+                        Some(v) => t.insert(w.key.as_slice(), v.as_slice())?,
+                        None => t.remove(w.key.as_slice())?,
+                    };
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => StorageError::Sled(e),
+                TransactionError::Abort(()) => StorageError::Flush("transaction abandonnée".into()),
+            })?;
+        self.wrote();
+        Ok(())
+    }
+
+    fn sync(&self) -> StorageResult<()> {
+        self.sync_now()
+    }
+}
+
+/// A copy of the store's layout beside sled's files, in decimal, written
+/// once `meta` holds it. `meta` is the reference; this copy lets a binary
+/// refuse a newer store without opening sled (see [`SledStore::open`]).
+pub const LAYOUT_FILE: &str = "layout";
+
+fn read_layout_file(dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(dir.join(LAYOUT_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Writes [`LAYOUT_FILE`] whole or not at all: a temporary file, synced,
+/// renamed over it, and the directory synced.
+fn write_layout_file(dir: &Path, layout: u32) -> StorageResult<()> {
+    use std::io::Write as _;
+    let tmp = dir.join(format!("{LAYOUT_FILE}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    writeln!(f, "{layout}")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(LAYOUT_FILE))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 /// Syncs the blob files sled wrote since the last flush (sled writes a value
