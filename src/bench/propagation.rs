@@ -34,9 +34,25 @@ pub struct Latencies {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// The API call alone, until the write is acknowledged (the reply brings
+    /// the node's report index up to date first).
+    pub ack_p50_ms: f64,
+    pub ack_p99_ms: f64,
+    /// The same writes made straight through [`Docs::change`] on A, without
+    /// the API: what the synchronisation alone costs.
+    pub direct_p50_ms: f64,
+    pub direct_p99_ms: f64,
     /// Changes and saved bytes of `site/alpha` before the timed writes.
     pub doc_changes: usize,
     pub doc_bytes: usize,
+}
+
+/// Where the time of a line goes, for people.
+fn split(l: &Latencies) -> String {
+    format!(
+        "dont réponse de l'API à l'écriture p50 {:.2} ms, p99 {:.2} ms ; écriture directe sans l'API, jusqu'à C : p50 {:.2} ms, p99 {:.2} ms",
+        l.ack_p50_ms, l.ack_p99_ms, l.direct_p50_ms, l.direct_p99_ms
+    )
 }
 
 impl Latencies {
@@ -58,16 +74,18 @@ pub async fn run(samples: usize) -> anyhow::Result<Value> {
         small.max_ms,
         small.verdict()
     );
+    println!("    {}", split(&small));
     let large = line(samples, Some(LARGE)).await?;
     println!(
-        "  sur un grand document (un site du réseau de 50 sites × 5 années : {} modifications, {:.1} Mo) : p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({})",
+        "  sur un grand document (un site du réseau de 50 sites × 5 années : {} modifications, {:.0} Ko enregistré) : p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({})",
         large.doc_changes,
-        large.doc_bytes as f64 / 1e6,
+        large.doc_bytes as f64 / 1e3,
         large.p50_ms,
         large.p99_ms,
         large.max_ms,
         large.verdict()
     );
+    println!("    {}", split(&large));
     Ok(to_json(&small, &large))
 }
 
@@ -82,6 +100,10 @@ pub fn to_json(small: &Latencies, large: &Latencies) -> Value {
         "p99_ms": small.p99_ms,
         "max_ms": small.max_ms,
         "document_changes": small.doc_changes,
+        "ack_p50_ms": small.ack_p50_ms,
+        "ack_p99_ms": small.ack_p99_ms,
+        "direct_p50_ms": small.direct_p50_ms,
+        "direct_p99_ms": small.direct_p99_ms,
         "target": target,
         "large_document": {
             "samples": large.samples,
@@ -90,6 +112,10 @@ pub fn to_json(small: &Latencies, large: &Latencies) -> Value {
             "max_ms": large.max_ms,
             "document_changes": large.doc_changes,
             "document_bytes": large.doc_bytes,
+            "ack_p50_ms": large.ack_p50_ms,
+            "ack_p99_ms": large.ack_p99_ms,
+            "direct_p50_ms": large.direct_p50_ms,
+            "direct_p99_ms": large.direct_p99_ms,
             "target": target,
         },
     })
@@ -125,26 +151,56 @@ async fn line(samples: usize, grow: Option<Shape>) -> anyhow::Result<Latencies> 
         .unwrap_or_default();
     let mut client = equipment_client(&bench, &a).await?;
     let mut lat = Vec::with_capacity(samples);
+    let mut ack = Vec::with_capacity(samples);
     let mut changes = c.docs().subscribe();
     for i in 0..samples {
         let start = Instant::now();
         client.add(add_request(i)).await?;
+        ack.push(start.elapsed());
         let want = a.docs().heads(doc);
         while c.docs().heads(doc) != want {
             tokio::time::timeout(BENCH_TIMEOUT, changes.recv()).await??;
         }
         lat.push(start.elapsed());
     }
+    let mut direct = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let item = crate::domain::equipment::new_equipment(
+            &crate::domain::equipment::Patch {
+                name: Some(format!("Objet direct {i}")),
+                category: Some("numérique".into()),
+                ..Default::default()
+            },
+            "2026-11-30T00:00:00Z",
+        )?;
+        let start = Instant::now();
+        a.docs()
+            .change(doc, "banc d'essai", |d| {
+                crate::domain::equipment::put(d, &format!("eq-direct-{i:04}"), &item)
+            })
+            .await?;
+        let want = a.docs().heads(doc);
+        while c.docs().heads(doc) != want {
+            tokio::time::timeout(BENCH_TIMEOUT, changes.recv()).await??;
+        }
+        direct.push(start.elapsed());
+    }
     for n in [a, b, c] {
         n.shutdown().await;
     }
-    lat.sort();
+    for v in [&mut lat, &mut ack, &mut direct] {
+        v.sort();
+    }
     let max = lat.last().copied().unwrap_or(Duration::ZERO);
     Ok(Latencies {
         samples,
         p50_ms: ms(percentile(&lat, 0.5)),
         p99_ms: ms(percentile(&lat, 0.99)),
         max_ms: ms(max),
+        ack_p50_ms: ms(percentile(&ack, 0.5)),
+        ack_p99_ms: ms(percentile(&ack, 0.99)),
+        direct_p50_ms: ms(percentile(&direct, 0.5)),
+        direct_p99_ms: ms(percentile(&direct, 0.99)),
         doc_changes,
         doc_bytes,
     })
@@ -206,6 +262,10 @@ mod tests {
             p50_ms: 1.0,
             p99_ms: 2.0,
             max_ms: 3.0,
+            ack_p50_ms: 0.5,
+            ack_p99_ms: 1.0,
+            direct_p50_ms: 0.5,
+            direct_p99_ms: 1.0,
             doc_changes: 10,
             doc_bytes: 100,
         };
