@@ -214,7 +214,7 @@ async fn line(samples: usize, grow: Option<Shape>) -> anyhow::Result<Latencies> 
 fn grow_site_doc(dir: &Path, shape: Shape) -> anyhow::Result<Arc<SledStore>> {
     let store = Arc::new(SledStore::open(&dir.join(crate::config::DATA_DIR))?);
     let site = crate::config::Config::load(dir)?.site;
-    let id = crate::docs::site_doc(&site);
+    let id = format!("site/{site}");
     let key = crate::tls::site_key(dir)?;
     let held = Docs::open(
         store.clone(),
