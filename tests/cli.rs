@@ -653,6 +653,10 @@ fn catchup_benchmark_reports_its_figures() {
     assert!(c["ratio"].as_f64().unwrap() > 0.0);
     assert!(c["verify_ms"].as_f64().is_some());
     assert!(c["verify_every_signature_ms"].as_f64().is_some());
+    // The JSON carries the target beside the figures.
+    assert_eq!(c["target"]["ratio_max"], 2.0);
+    assert_eq!(c["target"]["socket_bytes_max"], 239_000.0);
+    assert!(text.contains("cible ≤ 2"), "{text}");
 }
 
 /// The report benchmark runs end to end on a small network (a node process
@@ -689,6 +693,8 @@ fn report_benchmark_reports_its_figures() {
     assert!(r["disk_mib"].as_f64().unwrap() > 0.0);
     assert!(r["rss_mib"].as_f64().unwrap() > 0.0);
     assert!(r["report_ms"]["site"]["median_ms"].as_f64().is_some());
+    assert_eq!(r["target"]["worst_median_ms_max"], 200.0);
+    assert!(text.contains("cible ≤ 200 ms"), "{text}");
 }
 
 /// A command whose output is closed before it writes (`… | head`) ends

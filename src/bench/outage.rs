@@ -11,7 +11,7 @@ use super::link::{Cut, Link};
 use super::{add_request, equipment_client, wait_until, Bench};
 
 /// The target of the issue: converged within 2 s of the link's return.
-pub const TARGET: Duration = Duration::from_secs(2);
+const TARGET: super::targets::Bound = super::targets::OUTAGE_CONVERGED;
 
 pub async fn run(cuts: &[u64]) -> anyhow::Result<serde_json::Value> {
     let bench = Bench::new()?;
@@ -68,15 +68,15 @@ pub async fn run(cuts: &[u64]) -> anyhow::Result<serde_json::Value> {
                 Cut::Silent => "lien muet",
             };
             println!(
-                "reprise après une coupure de {secs} s ({kind}) : accord {:.2} s après le retour du lien (cible ≤ {} s)",
+                "reprise après une coupure de {secs} s ({kind}) : accord {:.2} s après le retour du lien ({})",
                 took.as_secs_f64(),
-                TARGET.as_secs()
+                super::targets::cible(&[TARGET])
             );
             rows.push(json!({
                 "cut": match how { Cut::Refuse => "refuse", Cut::Silent => "silent" },
                 "outage_s": secs,
                 "converged_after_s": took.as_secs_f64(),
-                "target_s": TARGET.as_secs_f64(),
+                "target_s": TARGET.value,
             }));
         }
     }
