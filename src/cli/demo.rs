@@ -158,9 +158,12 @@ async fn seed_activity(nodes: &[RunningNode]) -> anyhow::Result<()> {
     use crate::app::loans::{self as l, Decision};
     wait_for("synchronisation initiale", || converged(nodes)).await?;
     let (metz, thionville, forbach) = (&nodes[1], &nodes[2], &nodes[3]);
+    // `d` days from today on Paris's calendar (see `seed_events`).
+    let today = chrono::Utc::now()
+        .with_timezone(&crate::domain::time::TZ)
+        .date_naive();
     let day = |d: i64| {
-        (chrono::Utc::now() + chrono::Duration::days(d))
-            .with_timezone(&crate::domain::time::TZ)
+        (today + chrono::Duration::days(d))
             .format("%Y-%m-%dT09:00")
             .to_string()
     };
@@ -558,12 +561,14 @@ async fn seed_purchases(nodes: &[RunningNode], fablab: &str) -> anyhow::Result<(
 async fn seed_events(nodes: &[RunningNode], fablab: &str, sciences: &str) -> anyhow::Result<()> {
     use crate::app::calendar as c;
     let (academy, metz, thionville, forbach) = (&nodes[0], &nodes[1], &nodes[2], &nodes[3]);
-    let at = |d: i64, h: u32| {
-        (chrono::Utc::now() + chrono::Duration::days(d))
-            .with_timezone(&crate::domain::time::TZ)
-            .format(&format!("%Y-%m-%dT{h:02}:00"))
-            .to_string()
-    };
+    // Days are counted on Paris's calendar: `d` days from today, not `d`
+    // times 24 hours (which lands on another date near midnight when the
+    // clocks change between the two).
+    let today = chrono::Utc::now()
+        .with_timezone(&crate::domain::time::TZ)
+        .date_naive();
+    let day = |d: i64| today + chrono::Duration::days(d);
+    let at = |d: i64, h: u32| format!("{}T{h:02}:00", day(d).format("%Y-%m-%d"));
     let ev =
         |title: &str, kind: &str, start: String, end: String, place: &str, audience: &[&str]| {
             crate::pb::EventInput {
@@ -580,10 +585,7 @@ async fn seed_events(nodes: &[RunningNode], fablab: &str, sciences: &str) -> any
     let wednesday = (1..=7)
         .find(|d| {
             use chrono::Datelike;
-            (chrono::Utc::now() + chrono::Duration::days(*d))
-                .with_timezone(&crate::domain::time::TZ)
-                .weekday()
-                == chrono::Weekday::Wed
+            day(*d).weekday() == chrono::Weekday::Wed
         })
         .unwrap_or(1);
     let mut club = ev(
@@ -672,10 +674,7 @@ async fn seed_events(nodes: &[RunningNode], fablab: &str, sciences: &str) -> any
     let tuesday = (56..63)
         .find(|d| {
             use chrono::Datelike;
-            (chrono::Utc::now() - chrono::Duration::days(*d))
-                .with_timezone(&crate::domain::time::TZ)
-                .weekday()
-                == chrono::Weekday::Tue
+            day(-*d).weekday() == chrono::Weekday::Tue
         })
         .unwrap_or(56);
     let mut homework = ev(
