@@ -1005,15 +1005,16 @@ async fn events_actions_and_partners_by_the_beginning_of_their_id() {
         "--contact",
         "M. Dupont, 03 87 00 00 00",
     ]));
-    // A beginning after the kind (`ev-`), long enough to be unique.
+    // A beginning after the kind (`ev-`), long enough to be unique, also
+    // against whole ids (« e » would name every « ev-… »).
     let prefix = |id: &str, others: &[String]| {
         let rest = &id[3..];
         (1..=rest.len())
             .map(|n| rest[..n].to_string())
             .find(|p| {
-                others
-                    .iter()
-                    .all(|o| o == id || !o[3..].starts_with(p.as_str()))
+                others.iter().all(|o| {
+                    o == id || !(o.starts_with(p.as_str()) || o[3..].starts_with(p.as_str()))
+                })
             })
             .unwrap()
     };

@@ -611,17 +611,21 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 /// The shortest beginning of `id` (after its kind, `eq-`…) that begins
-/// none of `others`.
+/// none of `others`, neither whole nor after their kind.
 fn unique_prefix(id: &str, others: &[&str]) -> String {
     let rest = id.split_once('-').map(|(_, r)| r).unwrap_or(id);
     (1..=rest.len())
         .map(|n| rest[..n].to_string())
         .find(|p| {
+            // The beginning is read against whole ids as well as their part
+            // after the prefix: « e » would also name every « eq-… ».
             others.iter().all(|o| {
-                !o.split_once('-')
-                    .map(|(_, r)| r)
-                    .unwrap_or(o)
-                    .starts_with(p.as_str())
+                !o.starts_with(p.as_str())
+                    && !o
+                        .split_once('-')
+                        .map(|(_, r)| r)
+                        .unwrap_or(o)
+                        .starts_with(p.as_str())
             })
         })
         .expect("ids differ")
