@@ -67,6 +67,12 @@ async fn network_status_shows_who_lags_and_by_how_much() {
         b.add_item(name).await;
     }
     converge(&[&r, &b]).await;
+    // Equal digests come a message before the sync state that says so.
+    eventually("the academy has agreed heads with Metz again", || {
+        let d = r.running().docs();
+        d.lag("metz", "site/metz") == Some(0) && d.lag("metz", "network") == Some(0)
+    })
+    .await;
     let h = health(&r).await;
     let t = site(&h, "thionville");
     assert!(!t.connected);
